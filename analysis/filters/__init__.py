@@ -1,0 +1,1 @@
+"""X-Ray filter expressions compiled into predicates over traces."""

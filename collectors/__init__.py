@@ -1,0 +1,1 @@
+"""spanscope collectors: receive, normalize, store and map spans. Owns the span model."""

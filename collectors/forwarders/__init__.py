@@ -1,0 +1,1 @@
+"""Forwarders to the systems users already run: OTLP/HTTP and X-Ray PutTraceSegments."""

@@ -1,0 +1,1 @@
+"""Live receivers: X-Ray daemon UDP, OTLP/HTTP and OTLP/gRPC."""

@@ -1,0 +1,1 @@
+"""Service maps with X-Ray semantics, built as NetworkX graphs."""

@@ -1,0 +1,116 @@
+"""Shared trace builders for tests: tiny traces from edge lists, with readable names instead of ids.
+
+    tr = build_trace([
+        ("root", None, 0, 100),            # name, parent name, start ms, end ms
+        ("db", "root", 10, 40, {"service": "orders", "kind": Kind.CLIENT, "status": Status.FAULT}),
+    ])
+
+Names become deterministic span ids, so the same name gives the same id in every trace.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from spanscope.collectors.model import Kind, Span, SpanLink, Status, Trace
+
+BASE_NS = 1_763_700_000_000_000_000  # 2025-11-21 04:40:00 UTC; ids below carry this epoch second
+MS = 1_000_000
+
+
+def trace_id_for(label: str = "t") -> str:
+    """A deterministic X-Ray-compatible trace id (epoch seconds first) for a label."""
+    digest = hashlib.sha1(label.encode()).hexdigest()
+    return f"{BASE_NS // 1_000_000_000:08x}{digest[:24]}"
+
+
+def span_id_for(name: str) -> str:
+    """A deterministic 16-hex span id for a name."""
+    digest = hashlib.sha1(("span:" + name).encode()).hexdigest()[:16]
+    return digest if digest != "0" * 16 else "1" * 16
+
+
+def make_span(
+    name: str,
+    parent: str | None = None,
+    start_ms: float = 0,
+    end_ms: float = 1,
+    *,
+    trace: str = "t",
+    service: str = "svc",
+    operation: str | None = None,
+    kind: Kind = Kind.INTERNAL,
+    status: Status = Status.OK,
+    origin: str = "",
+    namespace: str = "",
+    remote_service: str = "",
+    attributes: dict[str, Any] | None = None,
+    annotations: dict[str, Any] | None = None,
+    resource: dict[str, Any] | None = None,
+    links: Sequence[tuple[str, str]] = (),
+    in_progress: bool = False,
+    span_id: str | None = None,
+) -> Span:
+    """One span. ``name`` names the node (and its id); ``operation`` is the span name if different.
+
+    ``links`` are (trace label, span name) pairs.
+    """
+    return Span(
+        trace_id=trace_id_for(trace),
+        span_id=span_id or span_id_for(name),
+        parent_id=span_id_for(parent) if parent else None,
+        service=service,
+        name=operation or name,
+        kind=kind,
+        start_ns=BASE_NS + int(start_ms * MS),
+        end_ns=BASE_NS + int(end_ms * MS),
+        status=status,
+        origin=origin,
+        namespace=namespace,
+        remote_service=remote_service,
+        attributes=dict(attributes or {}),
+        annotations=dict(annotations or {}),
+        resource=dict(resource or {}),
+        links=[SpanLink(trace_id_for(t), span_id_for(s)) for t, s in links],
+        in_progress=in_progress,
+    )
+
+
+EdgeRow = tuple[Any, ...]
+
+
+def build_spans(rows: Iterable[EdgeRow], *, trace: str = "t") -> list[Span]:
+    """Spans from rows ``(name, parent, start_ms, end_ms[, options])``; options are make_span keywords."""
+    spans = []
+    for row in rows:
+        name, parent, start, end = row[:4]
+        options: dict[str, Any] = dict(row[4]) if len(row) > 4 else {}
+        options.setdefault("trace", trace)
+        spans.append(make_span(name, parent, start, end, **options))
+    return spans
+
+
+def build_trace(rows: Iterable[EdgeRow], *, trace: str = "t") -> Trace:
+    """A Trace from edge-list rows (see build_spans)."""
+    spans = build_spans(rows, trace=trace)
+    return Trace(trace_id_for(trace), spans)
+
+
+def chain(depth: int, *, trace: str = "deep", step_ns: int = 1) -> list[Span]:
+    """A single parent→child chain ``depth`` spans deep, each child nested inside its parent."""
+    tid = trace_id_for(trace)
+    total = depth * step_ns * 2 + 2
+    return [
+        Span(
+            trace_id=tid,
+            span_id=f"{i + 1:016x}",
+            parent_id=f"{i:016x}" if i else None,
+            service=f"svc{i % 7}",
+            name=f"op{i % 13}",
+            start_ns=BASE_NS + i * step_ns,
+            end_ns=BASE_NS + total - i * step_ns,
+        )
+        for i in range(depth)
+    ]

@@ -1,0 +1,1 @@
+"""spanscope tracer: decorators and integrations that emit OpenTelemetry spans (and X-Ray documents)."""

@@ -1,0 +1,1 @@
+"""X-Ray output without the retiring SDK: segment documents and the daemon UDP protocol."""

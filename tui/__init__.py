@@ -1,0 +1,1 @@
+"""spanscope terminal faces: the `spanscope` command line and the Textual app."""

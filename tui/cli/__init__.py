@@ -1,0 +1,1 @@
+"""The `spanscope` command line: one module per command."""

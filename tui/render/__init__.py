@@ -1,0 +1,1 @@
+"""Renderers that turn analysis results into plain or Rich text, safely."""
