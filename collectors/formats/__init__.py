@@ -1,1 +1,134 @@
-"""Wire formats converted into the model: X-Ray documents, OTLP (JSON and protobuf), Jaeger, Zipkin."""
+"""Wire formats converted into the model: X-Ray documents, OTLP (JSON and protobuf), Jaeger, Zipkin.
+
+This module owns what the format converters share: the result types (``ParseResult``, ``RecordError``)
+and the small conversions every format needs (seconds to integer nanoseconds without float drift,
+hex ids of any width, flattening nested values into model attributes). Each format lives in its own
+module; none of them touches the store or the file system (``collectors.importers`` does).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import orjson
+from spanscope.collectors.errors import InvalidSpanError
+from spanscope.collectors.model import Attributes, AttrScalar, AttrValue, Span
+
+__all__ = [
+    "ParseResult",
+    "RecordError",
+    "flatten_into",
+    "hex_id",
+    "seconds_to_ns",
+]
+
+
+@dataclass(slots=True, frozen=True)
+class RecordError:
+    """One record that could not be converted: where it is (line, index or JSON path) and why."""
+
+    position: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.position}: {self.reason}" if self.position else self.reason
+
+
+@dataclass(slots=True)
+class ParseResult:
+    """Spans converted from one input, and the records that were skipped."""
+
+    spans: list[Span] = field(default_factory=list)
+    errors: list[RecordError] = field(default_factory=list)
+
+    def extend(self, other: ParseResult) -> None:
+        self.spans.extend(other.spans)
+        self.errors.extend(other.errors)
+
+
+_NS_PER_S = 1_000_000_000
+_NS_DECIMAL = Decimal(_NS_PER_S)
+
+
+def seconds_to_ns(value: object, what: str = "time") -> int:
+    """Unix seconds (a JSON number, possibly fractional) as integer nanoseconds, exactly as written.
+
+    A float is converted through its shortest decimal representation, so ``1478293361.271`` becomes
+    ``1478293361271000000`` rather than the ``...270999908`` its binary value would give.
+
+    >>> seconds_to_ns(1478293361.271)
+    1478293361271000000
+    >>> seconds_to_ns(1700000000)
+    1700000000000000000
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise InvalidSpanError(f"{what} is not a number: {value!r}")
+    if isinstance(value, int):
+        return value * _NS_PER_S
+    text = repr(value) if isinstance(value, float) else value.strip()
+    whole, dot, frac = text.partition(".")
+    if whole.isdigit() and (not dot or (frac.isdigit() and len(frac) <= 9)):
+        return int(whole) * _NS_PER_S + (int(frac.ljust(9, "0")) if frac else 0)
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        raise InvalidSpanError(f"{what} is not a number: {value!r}") from None
+    if not number.is_finite():
+        raise InvalidSpanError(f"{what} is not a finite number: {value!r}")
+    return int((number * _NS_DECIMAL).to_integral_value())
+
+
+_HEXDIGITS = frozenset("0123456789abcdef")
+
+
+def hex_id(value: object, width: int, what: str) -> str:
+    """A lowercase hex id left-padded with zeros to ``width`` digits (Jaeger and Zipkin drop them).
+
+    >>> hex_id("ABC", 16, "span id")
+    '0000000000000abc'
+    """
+    if not isinstance(value, str):
+        raise InvalidSpanError(f"{what} is missing or not a string: {value!r}")
+    text = value.strip().lower()
+    if not text or len(text) > width or not _HEXDIGITS.issuperset(text):
+        raise InvalidSpanError(f"invalid {what} {value!r}: expected up to {width} hex digits")
+    if len(text) < width:
+        text = text.rjust(width, "0")
+    if text.count("0") == width:
+        raise InvalidSpanError(f"invalid {what} {value!r}: all zeros")
+    return text
+
+
+def _scalar_list(items: list[Any]) -> AttrValue:
+    """A list of scalars as is; anything nested becomes its JSON text (the model keeps flat values)."""
+    if all(item is None or isinstance(item, (str, bool, int, float)) for item in items):
+        return list[AttrScalar](items)
+    return orjson.dumps(items).decode()
+
+
+def flatten_into(target: Attributes, prefix: str, value: object) -> None:
+    """Flatten a JSON value into dotted attribute keys under ``prefix`` (iteratively).
+
+    >>> out: Attributes = {}
+    >>> flatten_into(out, "metadata.default", {"a": {"b": 1}, "c": [1, 2]})
+    >>> out
+    {'metadata.default.a.b': 1, 'metadata.default.c': [1, 2]}
+    """
+    stack: list[tuple[str, object]] = [(prefix, value)]
+    while stack:
+        key, item = stack.pop()
+        if isinstance(item, Mapping):
+            if not item:
+                target[key] = "{}"
+            pending = [(f"{key}.{k}" if key else str(k), v) for k, v in item.items()]
+            pending.reverse()
+            stack.extend(pending)
+        elif isinstance(item, list):
+            target[key] = _scalar_list(item)
+        elif item is None or isinstance(item, (str, bool, int, float)):
+            target[key] = item
+        else:
+            target[key] = str(item)

@@ -1,0 +1,337 @@
+"""OTLP JSON (ExportTraceServiceRequest, as OTLP/HTTP JSON and the file exporter write it) into spans.
+
+Rules (OTLP JSON encoding, and the awsxrayexporter's OTel → X-Ray rules for status and remotes):
+
+- ids are hex (upper case tolerated; base64 as the generic protobuf JSON mapping writes is accepted too);
+  64-bit integers may be strings or numbers; kinds and status codes may be enum ints or names;
+- the resource's ``service.name`` is the service (``unknown_service`` when absent);
+- AnyValue variants become model attributes: scalars as is, arrays of scalars as lists, kvlists
+  flattened to dotted keys, bytes kept as their base64 text, anything else nested as JSON text;
+- status: an HTTP status >= 400 decides (4xx error, 429 throttle, 5xx fault); otherwise ``ERROR``
+  is a fault;
+- ``exception`` events become SpanExceptions, other events SpanEvents; links are kept;
+- client and producer spans name their downstream node through ``conventions.remote_from_attributes``;
+- the keys listed in ``aws.xray.annotations`` move from the attributes to the annotations.
+
+A span that cannot be converted is reported as a RecordError with its JSON path; the rest is kept.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+from spanscope.collectors import conventions as conv
+from spanscope.collectors.errors import InvalidSpanError
+from spanscope.collectors.formats import ParseResult, RecordError, hex_id
+from spanscope.collectors.model import (
+    AnnotationValue,
+    Attributes,
+    AttrValue,
+    Kind,
+    Span,
+    SpanEvent,
+    SpanException,
+    SpanLink,
+    Status,
+    status_from_http,
+)
+
+__all__ = ["attributes_from_kvlist", "parse_request", "spans_from_resource_spans"]
+
+_KINDS: dict[object, Kind] = {
+    0: Kind.INTERNAL,
+    1: Kind.INTERNAL,
+    2: Kind.SERVER,
+    3: Kind.CLIENT,
+    4: Kind.PRODUCER,
+    5: Kind.CONSUMER,
+    "SPAN_KIND_UNSPECIFIED": Kind.INTERNAL,
+    "SPAN_KIND_INTERNAL": Kind.INTERNAL,
+    "SPAN_KIND_SERVER": Kind.SERVER,
+    "SPAN_KIND_CLIENT": Kind.CLIENT,
+    "SPAN_KIND_PRODUCER": Kind.PRODUCER,
+    "SPAN_KIND_CONSUMER": Kind.CONSUMER,
+}
+_STATUS_ERROR = frozenset((2, "2", "STATUS_CODE_ERROR"))
+_REMOTE_KINDS = frozenset((Kind.CLIENT, Kind.PRODUCER))
+
+
+def parse_request(doc: Mapping[str, Any]) -> ParseResult:
+    """All spans of one ExportTraceServiceRequest; bad spans are skipped and reported by JSON path.
+
+    >>> r = parse_request({"resourceSpans": [{"resource": {"attributes": [
+    ...     {"key": "service.name", "value": {"stringValue": "api"}}]},
+    ...     "scopeSpans": [{"spans": [{"traceId": "5B8EFFF798038103D269B633813FC60C",
+    ...     "spanId": "EEE19B7EC3C1B174", "name": "GET /", "kind": 2,
+    ...     "startTimeUnixNano": "1544712660000000000", "endTimeUnixNano": "1544712661000000000"}]}]}]})
+    >>> s = r.spans[0]; (s.trace_id, s.service, s.kind.value, s.end_ns - s.start_ns, r.errors)
+    ('5b8efff798038103d269b633813fc60c', 'api', 'server', 1000000000, [])
+    """
+    result = ParseResult()
+    if not isinstance(doc, Mapping):
+        result.errors.append(RecordError("", f"not a JSON object but {type(doc).__name__}"))
+        return result
+    resource_spans = doc.get("resourceSpans")
+    if not isinstance(resource_spans, list):
+        result.errors.append(RecordError("resourceSpans", "missing or not a list"))
+        return result
+    for i, rs in enumerate(resource_spans):
+        spans_from_resource_spans(rs, f"resourceSpans[{i}]", result)
+    return result
+
+
+def spans_from_resource_spans(rs: object, path: str, result: ParseResult) -> None:
+    """Append the spans of one ResourceSpans to ``result`` (errors too)."""
+    if not isinstance(rs, Mapping):
+        result.errors.append(RecordError(path, "not a JSON object"))
+        return
+    resource_obj = rs.get("resource")
+    resource: Attributes = {}
+    if isinstance(resource_obj, Mapping):
+        resource = attributes_from_kvlist(resource_obj.get("attributes"))
+    service = resource.get(conv.SERVICE_NAME)
+    service_name = service if isinstance(service, str) and service else "unknown_service"
+    scopes = rs.get("scopeSpans")
+    scope_key = "scopeSpans"
+    if scopes is None:  # OTLP before 0.15 (some old files still have it)
+        scopes = rs.get("instrumentationLibrarySpans")
+        scope_key = "instrumentationLibrarySpans"
+    if not isinstance(scopes, list):
+        result.errors.append(RecordError(f"{path}.scopeSpans", "missing or not a list"))
+        return
+    for j, scope in enumerate(scopes):
+        scope_path = f"{path}.{scope_key}[{j}]"
+        if not isinstance(scope, Mapping):
+            result.errors.append(RecordError(scope_path, "not a JSON object"))
+            continue
+        spans = scope.get("spans")
+        if spans is None:
+            continue
+        if not isinstance(spans, list):
+            result.errors.append(RecordError(f"{scope_path}.spans", "not a list"))
+            continue
+        for k, raw in enumerate(spans):
+            try:
+                result.spans.append(_span(raw, service_name, resource))
+            except InvalidSpanError as exc:
+                result.errors.append(RecordError(f"{scope_path}.spans[{k}]", str(exc)))
+
+
+# --- values -------------------------------------------------------------------------------------------
+
+
+def _int64(value: object, what: str) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            pass
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise InvalidSpanError(f"{what} is not an integer: {value!r}")
+
+
+def _any_value(value: object) -> AttrValue:
+    """One OTLP AnyValue as a flat attribute value (kvlists are flattened by the caller)."""
+    if not isinstance(value, Mapping) or not value:
+        return None
+    if "stringValue" in value:
+        return str(value["stringValue"])
+    if "boolValue" in value:
+        return bool(value["boolValue"])
+    if "intValue" in value:
+        try:
+            return _int64(value["intValue"], "intValue")
+        except InvalidSpanError:
+            return str(value["intValue"])
+    if "doubleValue" in value:
+        raw = value["doubleValue"]
+        if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+            return float(raw)
+        try:
+            return float(raw)
+        except (TypeError, ValueError):
+            return str(raw)
+    if "bytesValue" in value:
+        return str(value["bytesValue"])
+    if "arrayValue" in value:
+        array = value["arrayValue"]
+        items = array.get("values") if isinstance(array, Mapping) else None
+        converted = [_any_value(v) for v in items] if isinstance(items, list) else []
+        if all(not isinstance(v, list) for v in converted):
+            return [v for v in converted if not isinstance(v, list)]
+        return orjson.dumps(converted).decode()
+    return orjson.dumps(value).decode()
+
+
+def attributes_from_kvlist(raw: object, prefix: str = "") -> Attributes:
+    """OTLP ``[{"key": ..., "value": AnyValue}]`` as attributes; nested kvlists become dotted keys."""
+    out: Attributes = {}
+    if not isinstance(raw, list):
+        return out
+    stack: list[tuple[str, list[Any]]] = [(prefix, raw)]
+    while stack:
+        base, items = stack.pop()
+        for item in items:
+            if not isinstance(item, Mapping):
+                continue
+            key = item.get("key")
+            if not isinstance(key, str):
+                continue
+            full = f"{base}.{key}" if base else key
+            value = item.get("value")
+            if isinstance(value, Mapping) and "kvlistValue" in value:
+                kv = value["kvlistValue"]
+                nested = kv.get("values") if isinstance(kv, Mapping) else None
+                stack.append((full, nested if isinstance(nested, list) else []))
+            else:
+                out[full] = _any_value(value)
+    return out
+
+
+def _id(value: object, width: int, what: str) -> str:
+    """A hex id; a base64 id (generic protobuf JSON) of the right byte length is decoded."""
+    if isinstance(value, str) and len(value) != width and len(value) == 4 * ((width // 2 + 2) // 3):
+        try:
+            raw = base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            raw = b""
+        if len(raw) == width // 2:
+            value = raw.hex()
+    if isinstance(value, str) and len(value) != width:
+        raise InvalidSpanError(f"invalid {what} {value!r}: expected {width} hex digits")
+    return hex_id(value, width, what)
+
+
+# --- spans --------------------------------------------------------------------------------------------
+
+
+def _span(raw: object, service: str, resource: Attributes) -> Span:
+    if not isinstance(raw, Mapping):
+        raise InvalidSpanError("span is not a JSON object")
+    trace_id = _id(raw.get("traceId"), 32, "traceId")
+    span_id = _id(raw.get("spanId"), 16, "spanId")
+    parent_raw = raw.get("parentSpanId")
+    parent_id = _id(parent_raw, 16, "parentSpanId") if parent_raw else None
+    name = raw.get("name")
+    if not isinstance(name, str):
+        raise InvalidSpanError(f"name is missing or not a string: {name!r}")
+    start_ns = _int64(raw.get("startTimeUnixNano"), "startTimeUnixNano")
+    end_raw = raw.get("endTimeUnixNano")
+    end_ns = _int64(end_raw, "endTimeUnixNano") if end_raw not in (None, "", 0, "0") else 0
+    in_progress = end_ns == 0
+    if in_progress:
+        end_ns = start_ns
+    kind = _KINDS.get(raw.get("kind", 0))
+    if kind is None:
+        raise InvalidSpanError(f"unknown span kind {raw.get('kind')!r}")
+
+    attributes = attributes_from_kvlist(raw.get("attributes"))
+    annotations = _annotations(attributes)
+
+    status_obj = raw.get("status")
+    code: object = None
+    message = ""
+    if isinstance(status_obj, Mapping):
+        code = status_obj.get("code")
+        message = str(status_obj.get("message") or "")
+    http = conv.http_status(attributes)
+    if http is not None and http >= 400:
+        status = status_from_http(http)
+    elif code in _STATUS_ERROR:
+        status = Status.FAULT
+    else:
+        status = Status.OK
+
+    events, exceptions = _events(raw.get("events"))
+    namespace = remote_service = ""
+    if kind in _REMOTE_KINDS:
+        ns, remote = conv.remote_from_attributes(attributes)
+        if remote:
+            namespace, remote_service = ns, remote
+
+    return Span(
+        trace_id=trace_id,
+        span_id=span_id,
+        parent_id=parent_id,
+        service=service,
+        name=name,
+        kind=kind,
+        start_ns=start_ns,
+        end_ns=end_ns,
+        status=status,
+        status_message=message,
+        origin=conv.origin_from_resource(resource, attributes),
+        namespace=namespace,
+        remote_service=remote_service,
+        attributes=attributes,
+        annotations=annotations,
+        resource=resource,
+        events=events,
+        exceptions=exceptions,
+        links=_links(raw.get("links")),
+        in_progress=in_progress,
+    )
+
+
+def _annotations(attributes: Attributes) -> dict[str, AnnotationValue]:
+    keys = attributes.pop(conv.XRAY_ANNOTATIONS_KEY, None)
+    if keys is None:
+        return {}
+    names = [keys] if isinstance(keys, str) else keys if isinstance(keys, list) else []
+    out: dict[str, AnnotationValue] = {}
+    for key in names:
+        if isinstance(key, str) and key in attributes:
+            value = attributes[key]
+            if isinstance(value, (str, bool, int, float)):
+                out[key] = value
+                del attributes[key]
+    return out
+
+
+def _events(raw: object) -> tuple[list[SpanEvent], list[SpanException]]:
+    events: list[SpanEvent] = []
+    exceptions: list[SpanException] = []
+    if not isinstance(raw, list):
+        return events, exceptions
+    for i, item in enumerate(raw):
+        if not isinstance(item, Mapping):
+            raise InvalidSpanError(f"events[{i}] is not a JSON object")
+        time_ns = _int64(item.get("timeUnixNano", 0), f"events[{i}].timeUnixNano")
+        name = str(item.get("name") or "")
+        attributes = attributes_from_kvlist(item.get("attributes"))
+        if name == "exception":
+            exceptions.append(
+                SpanException(
+                    type=str(attributes.get("exception.type") or ""),
+                    message=str(attributes.get("exception.message") or ""),
+                    stacktrace=str(attributes.get("exception.stacktrace") or ""),
+                    time_ns=time_ns,
+                )
+            )
+        else:
+            events.append(SpanEvent(name, time_ns, attributes))
+    return events, exceptions
+
+
+def _links(raw: object) -> list[SpanLink]:
+    links: list[SpanLink] = []
+    if not isinstance(raw, list):
+        return links
+    for i, item in enumerate(raw):
+        if not isinstance(item, Mapping):
+            raise InvalidSpanError(f"links[{i}] is not a JSON object")
+        links.append(
+            SpanLink(
+                _id(item.get("traceId"), 32, f"links[{i}].traceId"),
+                _id(item.get("spanId"), 16, f"links[{i}].spanId"),
+                attributes_from_kvlist(item.get("attributes")),
+            )
+        )
+    return links

@@ -1,0 +1,309 @@
+"""AWS X-Ray segment documents (segments, nested and independent subsegments) converted into spans.
+
+Rules (following the X-Ray segment document schema and the awsxrayreceiver's translation):
+
+- a segment becomes a ``server`` span whose service is the segment's ``name``; its nested subsegments
+  become spans of the same service, parented to the enclosing (sub)segment;
+- an independently sent subsegment (``"type": "subsegment"`` with ``trace_id`` and ``parent_id``) keeps
+  service ``""``: the store gives it its nearest ancestor's service when it is read back;
+- a subsegment with ``namespace`` ``aws`` or ``remote`` is a ``client`` span calling an inferred
+  downstream node named by the subsegment (``remote_service``); AWS calls also get ``rpc.*`` attributes;
+- ``http`` request/response become the conventions' attribute names; status comes from the
+  ``error``/``throttle``/``fault`` flags, else from the HTTP status, else ``fault`` when an exception
+  was recorded; ``cause.exceptions`` become SpanExceptions;
+- ``annotations`` stay annotations; ``metadata`` is flattened to ``metadata.<namespace>.<key...>``;
+  the ``aws`` block to ``aws.<key...>``, ``sql`` to ``sql.<key...>``; ``service.version`` and the SDK
+  (``aws.xray.sdk``) are also kept in the span's resource;
+- times are Unix seconds converted to integer nanoseconds exactly as written (no float drift); an
+  ``in_progress`` document without ``end_time`` ends at its start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from spanscope.collectors import conventions as conv
+from spanscope.collectors.errors import InvalidIdError, InvalidSpanError
+from spanscope.collectors.formats import flatten_into, hex_id, seconds_to_ns
+from spanscope.collectors.model import (
+    AnnotationValue,
+    Attributes,
+    Kind,
+    Span,
+    SpanException,
+    SpanLink,
+    Status,
+    normalize_trace_id,
+    status_from_flags,
+    status_from_http,
+)
+
+__all__ = ["spans_from_document"]
+
+_REMOTE_NAMESPACES = frozenset(("aws", "remote"))
+_HTTP_REQUEST_NAMES = {
+    "method": conv.HTTP_METHOD,
+    "url": conv.HTTP_URL,
+    "user_agent": conv.HTTP_USER_AGENT,
+    "client_ip": conv.HTTP_CLIENT_IP,
+}
+_HTTP_RESPONSE_NAMES = {
+    "status": conv.HTTP_STATUS,
+    "content_length": "http.response.body.size",
+}
+# aws block keys with a conventions name of their own (they are also kept as aws.<key>).
+_AWS_NAMES = {
+    "queue_url": conv.AWS_QUEUE_URL,
+}
+# Keys of the aws block that describe the process rather than the call: kept in the resource too.
+_AWS_RESOURCE_BLOCKS = ("xray", "ec2", "ecs", "eks", "elastic_beanstalk", "cloudwatch_logs")
+
+
+def spans_from_document(doc: Mapping[str, Any]) -> list[Span]:
+    """The spans of ONE X-Ray segment document (a segment or an independent subsegment).
+
+    Nested subsegments are walked iteratively. Raises InvalidSpanError naming the JSON path of the
+    first problem (the whole document is rejected: its spans would be inconsistent otherwise).
+
+    >>> doc = {"name": "api", "id": "70de5b6f19ff9a0a", "trace_id": "1-581cf771-a006649127e371903a2de979",
+    ...        "start_time": 1478293361.271, "end_time": 1478293361.449,
+    ...        "subsegments": [{"name": "DynamoDB", "id": "70de5b6f19ff9a0b", "namespace": "aws",
+    ...                         "start_time": 1478293361.3, "end_time": 1478293361.4}]}
+    >>> [(s.service, s.name, s.kind.value, s.remote_service) for s in spans_from_document(doc)]
+    [('api', 'api', 'server', ''), ('api', 'DynamoDB', 'client', 'DynamoDB')]
+    """
+    if not isinstance(doc, Mapping):
+        raise InvalidSpanError(f"segment document is not a JSON object but {type(doc).__name__}")
+    independent = doc.get("type") == "subsegment"
+    raw_trace = doc.get("trace_id")
+    if raw_trace is None:
+        raise InvalidSpanError("trace_id is missing")
+    try:
+        trace_id = normalize_trace_id(raw_trace)
+    except InvalidIdError as exc:
+        raise InvalidSpanError(str(exc)) from None
+    top_parent: str | None = None
+    raw_parent = doc.get("parent_id")
+    if raw_parent is not None and raw_parent != "":
+        top_parent = hex_id(raw_parent, 16, "parent_id")
+    elif independent:
+        raise InvalidSpanError("an independent subsegment needs a parent_id")
+    service = "" if independent else _text(doc.get("name"), "name")
+    resource = {} if independent else _resource(doc, service)
+
+    spans: list[Span] = []
+    # (node, parent span id, JSON path, is the document's top node)
+    stack: list[tuple[object, str | None, str, bool]] = [(doc, top_parent, "", True)]
+    while stack:
+        node, parent_id, path, top = stack.pop()
+        if not isinstance(node, Mapping):
+            raise InvalidSpanError(f"{path or 'document'} is not a JSON object")
+        try:
+            span = _convert(node, trace_id, parent_id, service, resource, top and not independent)
+        except InvalidSpanError as exc:
+            raise InvalidSpanError(f"{path}: {exc}" if path else str(exc)) from None
+        spans.append(span)
+        subsegments = node.get("subsegments")
+        if subsegments:
+            if not isinstance(subsegments, list):
+                raise InvalidSpanError(f"{path + '.' if path else ''}subsegments is not a list")
+            base = f"{path}.subsegments" if path else "subsegments"
+            for i in range(len(subsegments) - 1, -1, -1):
+                stack.append((subsegments[i], span.span_id, f"{base}[{i}]", False))
+    return spans
+
+
+def _text(value: object, what: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise InvalidSpanError(f"{what} is missing or not a string: {value!r}")
+    return value
+
+
+def _resource(doc: Mapping[str, Any], service: str) -> Attributes:
+    resource: Attributes = {conv.SERVICE_NAME: service}
+    svc = doc.get("service")
+    if isinstance(svc, Mapping):
+        version = svc.get("version")
+        if isinstance(version, str):
+            resource["service.version"] = version
+    aws = doc.get("aws")
+    if isinstance(aws, Mapping):
+        for block in _AWS_RESOURCE_BLOCKS:
+            if block in aws:
+                flatten_into(resource, f"aws.{block}", aws[block])
+    return resource
+
+
+def _convert(
+    node: Mapping[str, Any],
+    trace_id: str,
+    parent_id: str | None,
+    service: str,
+    resource: Attributes,
+    is_segment: bool,
+) -> Span:
+    span_id = hex_id(node.get("id"), 16, "id")
+    name = _text(node.get("name"), "name")
+    if "start_time" not in node:
+        raise InvalidSpanError("start_time is missing")
+    start_ns = seconds_to_ns(node["start_time"], "start_time")
+    in_progress = node.get("in_progress") is True
+    end = node.get("end_time")
+    if end is None:
+        if not in_progress:
+            raise InvalidSpanError("end_time is missing and the document is not in_progress")
+        end_ns = start_ns
+    else:
+        end_ns = seconds_to_ns(end, "end_time")
+
+    namespace = node.get("namespace")
+    namespace = namespace if isinstance(namespace, str) else ""
+    remote = namespace in _REMOTE_NAMESPACES
+    if is_segment:
+        kind = Kind.SERVER
+    elif remote:
+        kind = Kind.CLIENT
+    else:
+        kind = Kind.INTERNAL
+
+    attributes: Attributes = {}
+    http_code = _http(node.get("http"), attributes)
+    aws = node.get("aws")
+    if isinstance(aws, Mapping) and aws:
+        flatten_into(attributes, "aws", aws)
+        for key, attr in _AWS_NAMES.items():
+            if key in aws and isinstance(aws[key], str):
+                attributes[attr] = aws[key]
+    if namespace == "aws":
+        attributes[conv.RPC_SYSTEM] = "aws-api"
+        attributes[conv.RPC_SERVICE] = name
+        operation = attributes.get(conv.AWS_OPERATION)
+        if isinstance(operation, str):
+            attributes[conv.RPC_METHOD] = operation
+    sql = node.get("sql")
+    if isinstance(sql, Mapping) and sql:
+        flatten_into(attributes, "sql", sql)
+    user = node.get("user")
+    if isinstance(user, str) and user:
+        attributes[conv.USER] = user
+    metadata = node.get("metadata")
+    if isinstance(metadata, Mapping) and metadata:
+        flatten_into(attributes, "metadata", metadata)
+    precursors = node.get("precursor_ids")
+    if isinstance(precursors, list) and precursors:
+        attributes["aws.xray.precursor_ids"] = [str(p) for p in precursors]
+    if is_segment:
+        for key in ("service.version", "aws.xray.sdk", "aws.xray.sdk_version"):
+            if key in resource:
+                attributes.setdefault(key, resource[key])
+
+    exceptions = _exceptions(node.get("cause"))
+    error, fault, throttle = (node.get(flag) is True for flag in ("error", "fault", "throttle"))
+    if error or fault or throttle:
+        status = status_from_flags(error=error, fault=fault, throttle=throttle)
+    elif http_code is not None:
+        status = status_from_http(http_code)
+    elif exceptions:
+        status = Status.FAULT
+    else:
+        status = Status.OK
+
+    origin = node.get("origin")
+    return Span(
+        trace_id=trace_id,
+        span_id=span_id,
+        parent_id=parent_id,
+        service=service,
+        name=name,
+        kind=kind,
+        start_ns=start_ns,
+        end_ns=end_ns,
+        status=status,
+        status_message=exceptions[0].message if exceptions and status is not Status.OK else "",
+        origin=origin if isinstance(origin, str) else "",
+        namespace=namespace if remote else "",
+        remote_service=name if remote else "",
+        attributes=attributes,
+        annotations=_annotations(node.get("annotations")),
+        resource=resource,
+        exceptions=exceptions,
+        links=_links(node.get("links")),
+        in_progress=in_progress,
+    )
+
+
+def _http(http: object, attributes: Attributes) -> int | None:
+    if not isinstance(http, Mapping):
+        return None
+    code: int | None = None
+    for block_name, names in (("request", _HTTP_REQUEST_NAMES), ("response", _HTTP_RESPONSE_NAMES)):
+        block = http.get(block_name)
+        if not isinstance(block, Mapping):
+            continue
+        for key, value in block.items():
+            if value is None or isinstance(value, (Mapping, list)):
+                continue
+            attributes[names.get(key, f"http.{block_name}.{key}")] = value
+            if key == "status":
+                if isinstance(value, int) and not isinstance(value, bool):
+                    code = value
+                elif isinstance(value, str) and value.isdigit():
+                    code = int(value)
+    return code
+
+
+def _annotations(raw: object) -> dict[str, AnnotationValue]:
+    if not isinstance(raw, Mapping):
+        return {}
+    return {str(k): v for k, v in raw.items() if isinstance(v, (str, bool, int, float))}
+
+
+def _exceptions(cause: object) -> list[SpanException]:
+    """``cause.exceptions`` as SpanExceptions (a cause given as an exception id refers elsewhere)."""
+    if not isinstance(cause, Mapping):
+        return []
+    raw = cause.get("exceptions")
+    if not isinstance(raw, list):
+        return []
+    out = []
+    for item in raw:
+        if not isinstance(item, Mapping):
+            continue
+        frames = item.get("stack")
+        lines = []
+        if isinstance(frames, list):
+            for frame in frames:
+                if isinstance(frame, Mapping):
+                    label = frame.get("label", "")
+                    where = frame.get("path", "")
+                    line = frame.get("line")
+                    location = f"{where}:{line}" if line is not None else str(where)
+                    lines.append(f"  at {label} ({location})")
+        out.append(
+            SpanException(
+                type=str(item.get("type") or ""),
+                message=str(item.get("message") or ""),
+                stacktrace="\n".join(lines),
+                remote=item.get("remote") is True,
+            )
+        )
+    return out
+
+
+def _links(raw: object) -> list[SpanLink]:
+    if not isinstance(raw, list):
+        return []
+    links = []
+    for i, item in enumerate(raw):
+        if not isinstance(item, Mapping):
+            raise InvalidSpanError(f"links[{i}] is not a JSON object")
+        try:
+            trace_id = normalize_trace_id(item.get("trace_id"))  # type: ignore[arg-type]
+        except InvalidIdError as exc:
+            raise InvalidSpanError(f"links[{i}]: {exc}") from None
+        attributes: Attributes = {}
+        if isinstance(item.get("attributes"), Mapping):
+            flatten_into(attributes, "", item["attributes"])
+        links.append(SpanLink(trace_id, hex_id(item.get("id"), 16, f"links[{i}].id"), attributes))
+    return links
