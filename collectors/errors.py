@@ -44,5 +44,9 @@ class FilterSyntaxError(SpanscopeError, ValueError):
         self.column = column
 
 
+class AnalysisError(SpanscopeError, ValueError):
+    """An analyzer was given arguments it cannot work with (a negative tolerance, an empty window, ...)."""
+
+
 class TraceNotFoundError(SpanscopeError, LookupError):
     """No trace with the given id is in the store."""
