@@ -31,6 +31,10 @@ class StoreVersionError(StoreError):
     """The store was written by a newer spanscope (schema version above ours)."""
 
 
+class CollectorOverloadedError(SpanscopeError):
+    """The collector's write queue is full; the sender should retry later (429 / UNAVAILABLE)."""
+
+
 class ImportFormatError(SpanscopeError):
     """A trace file whose format cannot be recognised or parsed."""
 

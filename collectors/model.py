@@ -395,9 +395,7 @@ class Trace:
 
     def preorder(self, start: int | None = None) -> Iterator[tuple[int, int]]:
         """(node, depth) in depth-first pre-order from ``start`` or from every root. Iterative."""
-        stack: list[tuple[int, int]] = (
-            [(start, 0)] if start is not None else [(r, 0) for r in reversed(self.roots)]
-        )
+        stack: list[tuple[int, int]] = [(start, 0)] if start is not None else [(r, 0) for r in reversed(self.roots)]
         children = self._children
         while stack:
             node, depth = stack.pop()

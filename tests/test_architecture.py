@@ -1,0 +1,80 @@
+"""The architecture holds: import direction between rooms, declared packages, py.typed, module docstrings."""
+
+from __future__ import annotations
+
+import ast
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+ROOMS = ("tracer", "collectors", "analysis", "tui", "demo_apps")
+
+# Which of our rooms each room may import (DESIGN.md §1). The CLI lives in tui/ and may reach everything.
+ALLOWED: dict[str, set[str]] = {
+    "tracer": {"tracer"},
+    "collectors": {"collectors"},
+    "analysis": {"analysis", "collectors"},
+    "tui": {"tui", "analysis", "collectors", "demo_apps", "tracer"},
+    "demo_apps": {"demo_apps", "tracer", "collectors", "analysis"},
+}
+# collectors may use the tracer's X-Ray document translation for forwarding.
+EXTRA_ALLOWED = {("collectors", "tracer")}
+
+
+def _python_files(room: str) -> list[Path]:
+    return sorted(p for p in (ROOT / room).rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def _imported_rooms(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module]
+        for name in names:
+            parts = name.split(".")
+            if parts[0] == "spanscope" and len(parts) > 1 and parts[1] in ROOMS:
+                found.add(parts[1])
+    return found
+
+
+@pytest.mark.parametrize("room", ROOMS)
+def test_import_direction(room: str) -> None:
+    bad = []
+    for path in _python_files(room):
+        for target in _imported_rooms(path) - ALLOWED[room]:
+            if (room, target) not in EXTRA_ALLOWED:
+                bad.append(f"{path.relative_to(ROOT)} imports spanscope.{target}")
+    assert not bad, "\n".join(bad)
+
+
+def test_every_package_is_declared_and_typed() -> None:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    declared = set(config["tool"]["setuptools"]["packages"])
+    found = set()
+    for room in ROOMS:
+        for init in (ROOT / room).rglob("__init__.py"):
+            rel = init.parent.relative_to(ROOT).parts
+            found.add("spanscope." + ".".join(rel))
+        assert (ROOT / room / "py.typed").exists(), f"{room}/py.typed missing"
+    assert found - declared == set(), "packages missing from pyproject.toml"
+
+
+@pytest.mark.parametrize("room", ROOMS)
+def test_every_module_says_what_it_owns(room: str) -> None:
+    missing = [
+        str(p.relative_to(ROOT))
+        for p in _python_files(room)
+        if not ast.get_docstring(ast.parse(p.read_text(encoding="utf-8")))
+    ]
+    assert not missing, f"modules without a docstring: {missing}"
+
+
+def test_no_catch_all_modules() -> None:
+    names = {p.name for room in ROOMS for p in _python_files(room)}
+    assert not names & {"utils.py", "helpers.py", "misc.py", "common_utils.py"}

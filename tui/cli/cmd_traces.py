@@ -1,0 +1,52 @@
+"""`spanscope traces`: trace summaries, newest first, as a table or as JSON."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from spanscope.tui.cli.common import add_db_argument, add_window_arguments, open_store_for, print_json, window
+
+TEXT_DEFAULT_LIMIT = 50
+
+
+def register(sub: Any) -> None:
+    parser: argparse.ArgumentParser = sub.add_parser("traces", help="list trace summaries, newest first")
+    add_db_argument(parser)
+    add_window_arguments(parser)
+    parser.add_argument("--filter", metavar="EXPR", help="X-Ray filter expression, e.g. 'fault AND service(\"api\")'")
+    parser.add_argument("--service", metavar="NAME", help="only traces that touch this service")
+    parser.add_argument("--limit", type=int, metavar="N", help=f"at most N traces (text default {TEXT_DEFAULT_LIMIT})")
+    parser.add_argument("--json", action="store_true", help="JSON: every match unless --limit is given")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from spanscope.tui.render.traces_text import render_traces_table
+
+    since, until = window(args)
+    limit = args.limit if args.limit is not None else (None if args.json else TEXT_DEFAULT_LIMIT)
+    if limit is not None and limit < 0:
+        from spanscope.tui.cli.common import UsageError
+
+        raise UsageError("--limit must be zero or more")
+    with open_store_for(args, readonly=True) as store:
+        if args.filter:
+            from spanscope.analysis import compile_filter
+
+            predicate = compile_filter(args.filter)
+            summaries = store.summaries(since_ns=since, until_ns=until, service=args.service)
+            order = {s.trace_id: i for i, s in enumerate(summaries)}
+            matching = {t.trace_id for t in store.iter_traces(trace_ids=order) if predicate(t)}
+            summaries = [s for s in summaries if s.trace_id in matching]
+            if limit is not None:
+                summaries = summaries[:limit]
+        else:
+            summaries = store.summaries(since_ns=since, until_ns=until, service=args.service, limit=limit)
+        total = store.trace_count()
+    if args.json:
+        print_json([s.to_json() for s in summaries])
+    else:
+        sys.stdout.write(render_traces_table(summaries, total=total))
+    return 0

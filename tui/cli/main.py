@@ -1,0 +1,47 @@
+"""The `spanscope` command: parses arguments, dispatches to one module per command, turns errors into one line."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from spanscope.collectors.errors import SpanscopeError
+from spanscope.tui.cli.common import UsageError
+
+# Each command is tui/cli/cmd_<name>.py with register(subparsers) and run(args) -> int.
+COMMANDS = ("collect", "import", "traces", "show", "map", "analyze", "tui", "demo", "export")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="spanscope",
+        description="Distributed tracing and troubleshooting for Lambda, Lambda@Edge, Batch, EMR and edge devices.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        module = importlib.import_module(f"spanscope.tui.cli.cmd_{name}")
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except UsageError as exc:
+        print(f"spanscope {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except SpanscopeError as exc:
+        print(f"spanscope {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""The `show --json` document of one trace (DESIGN.md §4): spans in tree order, failure roles, critical path."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from spanscope.collectors.model import Span, Trace
+
+
+class PathSegment(Protocol):
+    """A stretch of the critical path (analysis.CriticalSegment satisfies it)."""
+
+    @property
+    def span_id(self) -> str: ...
+    @property
+    def start_ns(self) -> int: ...
+    @property
+    def end_ns(self) -> int: ...
+
+
+def span_to_json(span: Span, *, failure_role: str | None, depth: int | None) -> dict[str, Any]:
+    return {
+        "span_id": span.span_id,
+        "parent_id": span.parent_id,
+        "service": span.service,
+        "name": span.name,
+        "kind": span.kind.value,
+        "start": span.start_ns / 1e9,
+        "end": span.end_ns / 1e9,
+        "status": span.status.value,
+        "origin": span.origin or None,
+        "attributes": span.attributes,
+        "failure_role": failure_role,
+        "annotations": span.annotations,
+        "namespace": span.namespace or None,
+        "remote_service": span.remote_service or None,
+        "status_message": span.status_message or None,
+        "in_progress": span.in_progress,
+        "depth": depth,
+        "exceptions": [
+            {"type": x.type, "message": x.message, "stacktrace": x.stacktrace, "remote": x.remote}
+            for x in span.exceptions
+        ],
+        "events": [{"name": e.name, "time": e.time_ns / 1e9, "attributes": e.attributes} for e in span.events],
+        "links": [{"trace_id": lk.trace_id, "span_id": lk.span_id, "attributes": lk.attributes} for lk in span.links],
+        "resource": span.resource,
+    }
+
+
+def trace_to_json(trace: Trace, path: Sequence[PathSegment], roles: Mapping[str, Any]) -> dict[str, Any]:
+    """Spans in depth-first order (duplicated records last, marked), then the critical path."""
+    spans: list[dict[str, Any]] = []
+    for node, depth in trace.preorder():
+        span = trace.spans[node]
+        role = roles.get(span.span_id)
+        spans.append(span_to_json(span, failure_role=_role_text(role), depth=depth))
+    for node in trace.duplicates:
+        entry = span_to_json(trace.spans[node], failure_role=None, depth=None)
+        entry["duplicate"] = True
+        spans.append(entry)
+    root = trace.root
+    return {
+        "trace_id": trace.trace_id,
+        "xray_id": f"1-{trace.trace_id[:8]}-{trace.trace_id[8:]}",
+        "root_service": root.service if root else None,
+        "root_name": root.name if root else None,
+        "start": trace.start_ns / 1e9,
+        "duration": max(0, trace.end_ns - trace.start_ns) / 1e9,
+        "spans": spans,
+        "critical_path": [{"span_id": s.span_id, "start": s.start_ns / 1e9, "end": s.end_ns / 1e9} for s in path],
+        "anomalies": {
+            "missing_parent": [trace.spans[i].span_id for i in trace.missing_parent],
+            "cycle_breaks": [trace.spans[i].span_id for i in trace.cycle_breaks],
+            "duplicates": [trace.spans[i].span_id for i in trace.duplicates],
+        },
+    }
+
+
+def _role_text(role: Any) -> str | None:
+    if role is None:
+        return None
+    value = getattr(role, "value", role)
+    return str(value)

@@ -1,0 +1,104 @@
+"""Plain-text waterfall of one trace for `spanscope show`: indentation, proportional bars, status and roles.
+
+Critical-path spans are marked ``*`` and their critical stretches drawn ``█`` (other time ``─``);
+failures show their status and role (origin ``✗``, propagated ``↑``, stopped ``■``).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from spanscope.collectors.model import Status, Trace
+from spanscope.tui.cli.common import format_duration
+from spanscope.tui.render.safe_text import clean
+from spanscope.tui.render.trace_json import PathSegment
+
+_ROLE_MARK = {"origin": "✗ origin", "propagated": "↑ propagated", "stopped": "■ stopped"}
+_STATUS_MARK = {Status.OK: "", Status.ERROR: "ERROR", Status.FAULT: "FAULT", Status.THROTTLE: "THROTTLE"}
+MAX_LABEL = 56
+
+
+def render_waterfall(
+    trace: Trace,
+    path: Sequence[PathSegment],
+    roles: Mapping[str, Any],
+    *,
+    width: int | None = None,
+) -> str:
+    """The whole waterfall as text, ending with a newline."""
+    summary = trace.summary()
+    start = trace.start_ns
+    total = max(1, trace.end_ns - start)
+    on_path: dict[str, list[tuple[int, int]]] = {}
+    for seg in path:
+        on_path.setdefault(seg.span_id, []).append((seg.start_ns, seg.end_ns))
+
+    rows: list[tuple[str, str, str, str, str, str, int]] = []
+    for node, depth in trace.preorder():
+        span = trace.spans[node]
+        label = clean(f"{'  ' * min(depth, 20)}{span.service}: {span.name}", max_length=MAX_LABEL)
+        if depth > 20:
+            label = clean(f"{'  ' * 20}[{depth}] {span.service}: {span.name}", max_length=MAX_LABEL)
+        role = roles.get(span.span_id)
+        role_text = _ROLE_MARK.get(str(getattr(role, "value", role)), "") if role is not None else ""
+        status = _STATUS_MARK[span.status] + (" …" if span.in_progress else "")
+        rows.append(
+            (
+                "*" if span.span_id in on_path else " ",
+                label,
+                f"+{format_duration(max(0, span.start_ns - start))}",
+                format_duration(span.duration_ns),
+                status.strip(),
+                role_text,
+                node,
+            )
+        )
+
+    label_w = max([len("SPAN"), *(len(r[1]) for r in rows)])
+    offset_w = max([len("START"), *(len(r[2]) for r in rows)])
+    dur_w = max([len("DURATION"), *(len(r[3]) for r in rows)])
+    status_w = max([len("STATUS"), *(len(r[4]) for r in rows)])
+    if width is None:
+        columns = shutil.get_terminal_size((120, 24)).columns
+        width = max(10, min(60, columns - (label_w + offset_w + dur_w + status_w + 30)))
+    width = max(10, width)
+
+    def bar(span_start: int, span_end: int, critical: list[tuple[int, int]]) -> str:
+        cells = [" "] * width
+        a = int((span_start - start) / total * width)
+        b = max(a + 1, int((span_end - start) / total * width + 0.999))
+        for i in range(max(0, a), min(width, b)):
+            cells[i] = "─"
+        for cs, ce in critical:
+            ca = int((cs - start) / total * width)
+            cb = max(ca + 1, int((ce - start) / total * width + 0.999))
+            for i in range(max(0, ca), min(width, cb)):
+                cells[i] = "█"
+        return "|" + "".join(cells) + "|"
+
+    out = [
+        clean(
+            f"trace {summary.xray_id}  {format_duration(summary.duration_ns)}  {summary.span_count} spans  "
+            f"{len(summary.services)} services  entry: {summary.root_service} {summary.root_name}"
+        ),
+        f"  {'SPAN'.ljust(label_w)}  {'START'.rjust(offset_w)}  {'DURATION'.rjust(dur_w)}  "
+        f"{'STATUS'.ljust(status_w)}  {'TIMELINE'.ljust(width + 2)}  ROLE",
+    ]
+    for mark, label, offset, duration, status, role_text, node in rows:
+        span = trace.spans[node]
+        line = (
+            f"{mark} {label.ljust(label_w)}  {offset.rjust(offset_w)}  {duration.rjust(dur_w)}  "
+            f"{status.ljust(status_w)}  {bar(span.start_ns, span.end_ns, on_path.get(span.span_id, []))}  {role_text}"
+        )
+        out.append(line.rstrip())
+    notes = []
+    if trace.missing_parent:
+        notes.append(f"{len(trace.missing_parent)} span(s) with a missing parent shown as roots")
+    if trace.cycle_breaks:
+        notes.append(f"{len(trace.cycle_breaks)} parent cycle(s) broken")
+    if trace.duplicates:
+        notes.append(f"{len(trace.duplicates)} duplicated span record(s) hidden")
+    out.append("* on the critical path (█ critical time)" + ("; " + "; ".join(notes) if notes else ""))
+    return "\n".join(out) + "\n"
