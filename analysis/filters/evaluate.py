@@ -107,9 +107,13 @@ def _node_spans(trace: Trace, selector: Selector) -> list[Span]:
     name = selector.name
     for i, _depth in trace.preorder():
         span = spans[i]
-        if span.remote_service and span.namespace in ("aws", "remote"):
-            if (name is None or span.remote_service == name) and _type_matches(selector.type, span, _node_type(span)):
-                out.append(span)
+        if (
+            span.remote_service
+            and span.namespace in ("aws", "remote")
+            and (name is None or span.remote_service == name)
+            and _type_matches(selector.type, span, _node_type(span))
+        ):
+            out.append(span)
         if name is not None and span.service != name:
             continue
         if not span.service:
