@@ -1,0 +1,522 @@
+"""Builds service maps from traces with X-Ray's trace-map semantics: the aggregation and the graph.
+
+What the map means (as X-Ray's service graph, see the X-Ray developer guide, "Concepts: service graph"):
+
+- **Nodes** are keyed ``(name, type)``. A service node is made by the *segments* of a service: the
+  spans that enter it (no parent, a parent in another service, or a server span under a client span).
+  Its type is the segment's origin (``span.origin``, else ``spanscope.origin`` / ``cloud.platform``,
+  see ``conventions.origin_from_resource``); "" when unknown. Its statistics count its segments.
+- The **client** node ``("client", "client")`` stands for the callers of trace entry points: each
+  root segment makes one request on the edge client → its node. Nodes that serve a root segment are
+  ``root``.
+- **Downstream calls** are client or producer spans, or spans with an X-Ray ``namespace``. If the call
+  has a child segment in another service (the callee is instrumented), it is an edge caller → callee.
+  Otherwise it makes an **inferred node** named by ``remote_service`` (else the awsxrayexporter's
+  attribute rules, else the span name): type ``AWS::DynamoDB::Table``, ``AWS::S3::Bucket``,
+  ``AWS::SQS::Queue``, … for namespace ``aws``, ``remote`` for other hosts. The inferred node's
+  statistics are the calls' own.
+- **Edges** count the caller's view: the statistics of the upstream client span (subsegment) when
+  there is one, else of the downstream segment (no client span was recorded).
+- **Asynchronous edges** (X-Ray ``EdgeType: "link"``) come from span links: a span that links to a
+  producer span (an SQS send, a Batch submit, a Step Functions start: a producer span, or an ``aws``
+  call to SQS, SNS, Batch, Step Functions, Lambda, Kinesis or EventBridge) makes an edge from the
+  producer's downstream node (the queue, else the producer's service) to the linking span's node.
+  Its statistics are the consumer side's; ``event_age`` is the age of the event when received
+  (consumer start minus producer end). A root segment that links to a producer gets no client edge.
+  Links to spans that are not in the map's data are counted in ``graph.graph["unresolved_links"]``.
+- In-progress spans make nodes and edges appear but add no statistics.
+
+Aggregation runs on plain dicts and lists (one counter row per node and per edge, see ``stats``);
+the NetworkX graph is built once from those rows in ``ServiceMapAccumulator.graph()``.
+
+>>> from spanscope.collectors.model import Kind, Span, Trace
+>>> tid = "5759e988bd862e3fe1be46a994272793"
+>>> g = build_service_map([Trace(tid, [
+...     Span(tid, "a" * 16, None, "api", "GET /", Kind.SERVER, 0, 10_000_000, origin="AWS::Lambda::Function"),
+...     Span(tid, "b" * 16, "a" * 16, "api", "GetItem", Kind.CLIENT, 2_000_000, 5_000_000,
+...          namespace="aws", remote_service="DynamoDB"),
+... ])])
+>>> for caller, callee in sorted(g.edges):
+...     print(caller[0], "->", callee)
+api -> ('DynamoDB', 'AWS::DynamoDB::Table')
+client -> ('api', 'AWS::Lambda::Function')
+>>> g.nodes["DynamoDB", "AWS::DynamoDB::Table"]["stats"].total_count
+1
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
+
+import networkx as nx
+from spanscope.collectors.conventions import (
+    CLOUD_REGION,
+    LOCATION,
+    ORIGIN_CLIENT,
+    ORIGIN_REMOTE,
+    origin_from_resource,
+    remote_from_attributes,
+)
+from spanscope.collectors.model import Kind, Span, Trace
+from spanscope.collectors.service_map.stats import (
+    REFS,
+    STATUS_SLOT,
+    TOTAL_NS,
+    Statistics,
+    bucket_slot,
+    new_counts,
+)
+
+NodeKey = tuple[str, str]
+EdgeKey = tuple[NodeKey, NodeKey]
+Predicate = Callable[[Trace], bool]
+
+CLIENT_NODE: NodeKey = ("client", ORIGIN_CLIENT)
+UNKNOWN_SERVICE = "unknown"
+
+#: Node kinds (the ``kind`` node attribute).
+KIND_SERVICE = "service"
+KIND_INFERRED = "inferred"
+KIND_CLIENT = "client"
+
+# X-Ray's resource types for AWS services called through an SDK (namespace "aws"), by lowercased name.
+_AWS_TYPES: dict[str, str] = {
+    "dynamodb": "AWS::DynamoDB::Table",
+    "s3": "AWS::S3::Bucket",
+    "sqs": "AWS::SQS::Queue",
+    "sns": "AWS::SNS::Topic",
+    "lambda": "AWS::Lambda",
+    "kinesis": "AWS::Kinesis::Stream",
+    "sfn": "AWS::StepFunctions::StateMachine",
+    "stepfunctions": "AWS::StepFunctions::StateMachine",
+    "states": "AWS::StepFunctions::StateMachine",
+    "eventbridge": "AWS::Events::EventBus",
+    "events": "AWS::Events::EventBus",
+    "apigateway": "AWS::ApiGateway::Stage",
+    "batch": "AWS::Batch::JobQueue",
+    "emr": "AWS::EMR::Cluster",
+}
+# Calls whose span may be the target of a link (the producer side of asynchronous work).
+_ASYNC_SERVICES = frozenset(
+    {"sqs", "sns", "batch", "sfn", "stepfunctions", "states", "lambda", "kinesis", "eventbridge", "events"}
+)
+_CALL_KINDS = (Kind.CLIENT, Kind.PRODUCER)
+
+
+def aws_type(service: str) -> str:
+    """X-Ray's node type for an AWS service called through an SDK.
+
+    >>> aws_type("DynamoDB"), aws_type("Textract")
+    ('AWS::DynamoDB::Table', 'AWS::Textract')
+    """
+    known = _AWS_TYPES.get(service.lower().replace(" ", ""))
+    return known or "AWS::" + "".join(service.split())
+
+
+def remote_node(span: Span) -> tuple[str, NodeKey]:
+    """(namespace, inferred node key) of a downstream call recorded by ``span``."""
+    namespace, name = span.namespace, span.remote_service
+    if not namespace or not name:
+        derived_ns, derived_name = remote_from_attributes(span.attributes)
+        namespace = namespace or derived_ns
+        name = name or derived_name
+    if not name:
+        name = span.name or UNKNOWN_SERVICE
+    if namespace == "aws":
+        return namespace, (name, aws_type(name))
+    return namespace, (name, ORIGIN_REMOTE)
+
+
+def span_location(span: Span) -> str | None:
+    """Placement of a span: ``spanscope.location``, else ``cloud.region``, from its attributes or resource."""
+    for key in (LOCATION, CLOUD_REGION):
+        for source in (span.attributes, span.resource):
+            value = source.get(key)
+            if isinstance(value, str) and value:
+                return value
+    return None
+
+
+class _Contribution:
+    """What one trace added, kept so that the trace can be replaced exactly."""
+
+    __slots__ = ("events", "links", "locations", "roots", "targets")
+
+    def __init__(self) -> None:
+        self.events: list[tuple[dict[Any, list[int]], Any, int, int]] = []
+        self.roots: list[NodeKey] = []
+        self.locations: list[tuple[NodeKey, str]] = []
+        self.links: bool = False
+        self.targets: list[tuple[str, str]] = []
+
+
+class _Store(Protocol):
+    def iter_traces(self, *, since_ns: int | None = None, until_ns: int | None = None) -> Iterable[Trace]: ...
+
+
+class ServiceMapAccumulator:
+    """A service map kept current trace by trace; ``graph()`` builds the NetworkX view.
+
+    ``add_trace`` replaces the earlier contribution of a trace id added before (an in-progress trace
+    that has completed, late spans). Contributions of the ``retain_traces`` most recently added trace
+    ids are remembered for that (``None``: all, ``0``: none, for one-shot maps); a trace re-added
+    after it was forgotten is counted again on top (``rebuild_from_store`` resets the map exactly).
+    Thread-safe: a collector thread may add while a UI thread asks for the graph.
+    """
+
+    def __init__(self, *, predicate: Predicate | None = None, retain_traces: int | None = 100_000) -> None:
+        self.predicate = predicate
+        self.retain_traces = retain_traces
+        self._lock = threading.Lock()
+        self._reset()
+
+    def _reset(self) -> None:
+        self._nodes: dict[NodeKey, list[int]] = {}
+        self._edges: dict[EdgeKey, list[int]] = {}
+        self._kinds: dict[NodeKey, str] = {}
+        self._roots: dict[NodeKey, int] = {}
+        self._locations: dict[NodeKey, dict[str, int]] = {}
+        # trace id -> [(consumer node, linked trace id, linked span id, consumer start, slot, duration)]
+        self._links: dict[str, list[tuple[NodeKey, str, str, int, int, int]]] = {}
+        # (trace id, span id) of a producer span -> (node its work goes to, producer end ns)
+        self._targets: dict[tuple[str, str], tuple[NodeKey, int]] = {}
+        self._contributions: OrderedDict[str, _Contribution] = OrderedDict()
+        self.trace_count = 0
+        self.span_count = 0
+        self.start_ns: int | None = None
+        self.end_ns: int | None = None
+
+    # --- adding ---------------------------------------------------------------------------------
+    def add_trace(self, trace: Trace) -> bool:
+        """Add (or replace) one trace; False when the predicate rejects it (an earlier version is removed)."""
+        accepted = self.predicate is None or self.predicate(trace)
+        with self._lock:
+            old = self._contributions.pop(trace.trace_id, None)
+            if old is not None:
+                self._subtract(trace.trace_id, old)
+            if not accepted:
+                return False
+            retain = self.retain_traces
+            record = _Contribution() if retain is None or retain > 0 else None
+            self._walk(trace, record)
+            if record is not None:
+                self._contributions[trace.trace_id] = record
+                if retain is not None:
+                    while len(self._contributions) > retain:
+                        self._contributions.popitem(last=False)
+            return True
+
+    def add_traces(self, traces: Iterable[Trace]) -> int:
+        """Add many traces; returns how many the predicate accepted."""
+        return sum(1 for t in traces if self.add_trace(t))
+
+    def rebuild_from_store(
+        self, store: _Store, since_ns: int | None = None, until_ns: int | None = None
+    ) -> ServiceMapAccumulator:
+        """Forget everything and rebuild from the store's traces in the window; returns self."""
+        with self._lock:
+            self._reset()
+        for trace in store.iter_traces(since_ns=since_ns, until_ns=until_ns):
+            self.add_trace(trace)
+        return self
+
+    def _subtract(self, trace_id: str, old: _Contribution) -> None:
+        for table, key, slot, duration in old.events:
+            row = table[key]
+            row[REFS] -= 1
+            if slot >= 0:
+                row[slot] -= 1
+                row[TOTAL_NS] -= duration
+                row[bucket_slot(duration)] -= 1
+            if row[REFS] <= 0:
+                del table[key]
+                if table is self._nodes:
+                    self._kinds.pop(key, None)
+        for key in old.roots:
+            left = self._roots.get(key, 0) - 1
+            if left > 0:
+                self._roots[key] = left
+            else:
+                self._roots.pop(key, None)
+        for key, where in old.locations:
+            counts = self._locations.get(key)
+            if counts is not None:
+                counts[where] -= 1
+                if counts[where] <= 0:
+                    del counts[where]
+                if not counts:
+                    del self._locations[key]
+        if old.links:
+            self._links.pop(trace_id, None)
+        for target in old.targets:
+            self._targets.pop(target, None)
+        self.trace_count -= 1
+
+    def _walk(self, trace: Trace, record: _Contribution | None) -> None:
+        """Aggregate one trace into the counter rows: the hot loop, one pass over the spans."""
+        spans = trace.spans
+        if not spans:
+            return
+        nodes = self._nodes
+        edges = self._edges
+        kinds = self._kinds
+        locations = self._locations
+        children = trace.children
+        slots = STATUS_SLOT
+        events = record.events if record is not None else None
+        tid = trace.trace_id
+        edge_done: set[int] = set()
+        remote_cache: dict[tuple[str, str], tuple[str, NodeKey]] = {}
+        links: list[tuple[NodeKey, str, str, int, int, int]] = []
+
+        def count(table: dict[Any, list[int]], key: Any, span: Span) -> None:
+            row = table.get(key)
+            if row is None:
+                row = table[key] = new_counts()
+            row[REFS] += 1
+            if span.in_progress:
+                if events is not None:
+                    events.append((table, key, -1, 0))
+                return
+            slot = slots[span.status]
+            duration = span.end_ns - span.start_ns
+            if duration < 0:
+                duration = 0
+            row[slot] += 1
+            row[TOTAL_NS] += duration
+            row[bucket_slot(duration)] += 1
+            if events is not None:
+                events.append((table, key, slot, duration))
+
+        # (span index, parent index or -1, parent's effective service, parent's owning node)
+        stack: list[tuple[int, int, str, NodeKey]] = [(r, -1, "", CLIENT_NODE) for r in trace.roots]
+        n = 0
+        start = end = None
+        while stack:
+            i, p, parent_service, parent_owner = stack.pop()
+            span = spans[i]
+            n += 1
+            if start is None or span.start_ns < start:
+                start = span.start_ns
+            if end is None or span.end_ns > end:
+                end = span.end_ns
+            service = span.service or parent_service or UNKNOWN_SERVICE
+            kind = span.kind
+            if p < 0 or service != parent_service:
+                segment = True
+            else:
+                segment = kind is Kind.SERVER and spans[p].kind in _CALL_KINDS
+            if segment:
+                origin = span.origin or origin_from_resource(span.resource, span.attributes)
+                owner = (service, origin)
+                if owner not in kinds:
+                    kinds[owner] = KIND_SERVICE
+                count(nodes, owner, span)
+                where = span_location(span)
+                if where is not None:
+                    per_node = locations.get(owner)
+                    if per_node is None:
+                        per_node = locations[owner] = {}
+                    per_node[where] = per_node.get(where, 0) + 1
+                    if record is not None:
+                        record.locations.append((owner, where))
+                if p < 0:
+                    self._roots[owner] = self._roots.get(owner, 0) + 1
+                    if record is not None:
+                        record.roots.append(owner)
+                    if not span.links:
+                        count(edges, (CLIENT_NODE, owner), span)
+                elif i not in edge_done:
+                    count(edges, (parent_owner, owner), span)
+            else:
+                owner = parent_owner
+            if span.links and not span.in_progress:
+                slot = slots[span.status]
+                duration = max(0, span.end_ns - span.start_ns)
+                for link in span.links:
+                    links.append((owner, link.trace_id, link.span_id, span.start_ns, slot, duration))
+            kids = children(i)
+            if kind in _CALL_KINDS or span.namespace:
+                callees: list[NodeKey] = []
+                for k in kids:
+                    child = spans[k]
+                    if (child.service and child.service != service) or (
+                        child.kind is Kind.SERVER and kind in _CALL_KINDS
+                    ):
+                        edge_done.add(k)
+                        callee = (
+                            child.service or service,
+                            child.origin or origin_from_resource(child.resource, child.attributes),
+                        )
+                        if callee not in callees:
+                            callees.append(callee)
+                if callees:
+                    for callee in callees:
+                        count(edges, (owner, callee), span)
+                    destination = callees[0]
+                    namespace_kind = span.remote_service.lower()
+                else:
+                    cache_key = (span.namespace, span.remote_service)
+                    resolved = remote_cache.get(cache_key) if cache_key[0] and cache_key[1] else None
+                    if resolved is None:
+                        resolved = remote_node(span)
+                        if cache_key[0] and cache_key[1]:
+                            remote_cache[cache_key] = resolved
+                    namespace, destination = resolved
+                    if destination not in kinds:
+                        kinds[destination] = KIND_INFERRED
+                    count(nodes, destination, span)
+                    count(edges, (owner, destination), span)
+                    namespace_kind = destination[0].lower() if namespace == "aws" else ""
+                if kind is Kind.PRODUCER or namespace_kind in _ASYNC_SERVICES:
+                    target = (tid, span.span_id)
+                    self._targets[target] = (destination, span.end_ns)
+                    if record is not None:
+                        record.targets.append(target)
+            if kids:
+                for k in kids:
+                    stack.append((k, i, service, owner))
+        if links:
+            self._links[tid] = links
+            if record is not None:
+                record.links = True
+        self.trace_count += 1
+        self.span_count += n
+        if start is not None and (self.start_ns is None or start < self.start_ns):
+            self.start_ns = start
+        if end is not None and (self.end_ns is None or end > self.end_ns):
+            self.end_ns = end
+
+    # --- the graph ------------------------------------------------------------------------------
+    def graph(self) -> nx.DiGraph:
+        """The map as a ``networkx.DiGraph`` (see the module docstring for nodes, edges and attributes).
+
+        Node attributes: ``name``, ``type``, ``kind`` (service/inferred/client), ``root``, ``stats``
+        (Statistics), ``location`` (dominant placement or None), ``locations`` ({placement: segments}).
+        Edge attributes: ``stats`` (synchronous calls, or None), ``link_stats`` and ``event_age``
+        (asynchronous link traffic, or None), ``asynchronous`` (True when the edge is links only).
+        Graph attributes: ``trace_count``, ``span_count``, ``start_ns``, ``end_ns``, ``unresolved_links``.
+        """
+        with self._lock:
+            link_rows: dict[EdgeKey, list[int]] = {}
+            age_rows: dict[EdgeKey, list[int]] = {}
+            unresolved = 0
+            targets = self._targets
+            for consumer_links in self._links.values():
+                for consumer, link_tid, link_sid, consumer_start, slot, duration in consumer_links:
+                    found = targets.get((link_tid, link_sid))
+                    if found is None:
+                        unresolved += 1
+                        continue
+                    source, produced_end = found
+                    key = (source, consumer)
+                    row = link_rows.get(key)
+                    if row is None:
+                        row = link_rows[key] = new_counts()
+                        age_rows[key] = new_counts()
+                    row[slot] += 1
+                    row[REFS] += 1
+                    row[TOTAL_NS] += duration
+                    row[bucket_slot(duration)] += 1
+                    age = max(0, consumer_start - produced_end)
+                    age_row = age_rows[key]
+                    age_row[slot] += 1
+                    age_row[TOTAL_NS] += age
+                    age_row[bucket_slot(age)] += 1
+            node_rows = {key: list(row) for key, row in self._nodes.items()}
+            edge_rows = {key: list(row) for key, row in self._edges.items()}
+            kinds = dict(self._kinds)
+            roots = set(self._roots)
+            locations = {key: dict(v) for key, v in self._locations.items()}
+            meta = {
+                "trace_count": self.trace_count,
+                "span_count": self.span_count,
+                "start_ns": self.start_ns,
+                "end_ns": self.end_ns,
+                "unresolved_links": unresolved,
+            }
+        return _assemble(node_rows, edge_rows, link_rows, age_rows, kinds, roots, locations, meta)
+
+
+def _assemble(
+    node_rows: dict[NodeKey, list[int]],
+    edge_rows: dict[EdgeKey, list[int]],
+    link_rows: dict[EdgeKey, list[int]],
+    age_rows: dict[EdgeKey, list[int]],
+    kinds: dict[NodeKey, str],
+    roots: set[NodeKey],
+    locations: dict[NodeKey, dict[str, int]],
+    meta: dict[str, Any],
+) -> nx.DiGraph:
+    graph = nx.DiGraph(**meta)
+
+    def add_node(key: NodeKey) -> None:
+        if key in graph:
+            return
+        row = node_rows.get(key)
+        where = locations.get(key, {})
+        graph.add_node(
+            key,
+            name=key[0],
+            type=key[1],
+            kind=KIND_CLIENT if key == CLIENT_NODE else kinds.get(key, KIND_SERVICE),
+            root=key in roots,
+            stats=Statistics.from_counts(row) if row is not None else Statistics(),
+            location=max(sorted(where), key=lambda w: where[w]) if where else None,
+            locations=where,
+        )
+
+    for key in node_rows:
+        add_node(key)
+    for (caller, callee), row in edge_rows.items():
+        add_node(caller)
+        add_node(callee)
+        graph.add_edge(
+            caller, callee, stats=Statistics.from_counts(row), link_stats=None, event_age=None, asynchronous=False
+        )
+    for link_key, row in link_rows.items():
+        source, consumer = link_key
+        add_node(source)
+        add_node(consumer)
+        link_stats = Statistics.from_counts(row)
+        event_age = Statistics.from_counts(age_rows[link_key])
+        if graph.has_edge(source, consumer):
+            graph.edges[source, consumer].update(link_stats=link_stats, event_age=event_age)
+        else:
+            graph.add_edge(source, consumer, stats=None, link_stats=link_stats, event_age=event_age, asynchronous=True)
+    # Inferred nodes sit where all their callers sit, when the callers agree.
+    for node, data in graph.nodes(data=True):
+        if data["kind"] != KIND_INFERRED or data["location"] is not None:
+            continue
+        placed = {graph.nodes[caller]["location"] for caller in graph.predecessors(node)}
+        if len(placed) == 1:
+            data["location"] = placed.pop()
+    return graph
+
+
+def build_service_map(traces: Iterable[Trace], *, predicate: Predicate | None = None) -> nx.DiGraph:
+    """The service map of ``traces`` (those ``predicate`` accepts) as a ``networkx.DiGraph``.
+
+    See the module docstring for what nodes and edges mean, and ``ServiceMapAccumulator.graph`` for
+    their attributes.
+    """
+    accumulator = ServiceMapAccumulator(predicate=predicate, retain_traces=0)
+    for trace in traces:
+        accumulator.add_trace(trace)
+    return accumulator.graph()
+
+
+def rebuild_from_store(
+    store: _Store,
+    since_ns: int | None = None,
+    until_ns: int | None = None,
+    *,
+    predicate: Predicate | None = None,
+    retain_traces: int | None = 100_000,
+) -> ServiceMapAccumulator:
+    """A new accumulator filled from the store's traces in ``[since_ns, until_ns]``."""
+    accumulator = ServiceMapAccumulator(predicate=predicate, retain_traces=retain_traces)
+    return accumulator.rebuild_from_store(store, since_ns, until_ns)
