@@ -1,18 +1,121 @@
-"""`spanscope collect`: placeholder until its issue lands."""
+"""`spanscope collect`: run the live collector (X-Ray UDP, OTLP/HTTP, OTLP/gRPC) until SIGTERM/SIGINT.
+
+On start it prints one line per bound receiver (``listening xray-udp 127.0.0.1:2000``), so scripts
+can use port 0 and read the real port. SIGTERM or SIGINT stops receiving, flushes, closes the store
+and exits 0.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from typing import Any
 
 from spanscope.tui.cli.common import UsageError, add_db_argument
 
+_LABELS = {"xray_udp": "xray-udp", "otlp_http": "otlp-http", "otlp_grpc": "otlp-grpc"}
+
 
 def register(sub: Any) -> None:
-    parser: argparse.ArgumentParser = sub.add_parser("collect", help="(not available yet)")
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "collect",
+        help="run the collector: X-Ray daemon UDP, OTLP/HTTP and OTLP/gRPC receivers into the store",
+        description=(
+            "Receive spans from X-Ray SDKs (UDP, like the X-Ray daemon) and OpenTelemetry SDKs (OTLP/HTTP, "
+            "OTLP/gRPC), store them, optionally forward them. Use 'off' to disable a receiver and port 0 for "
+            "an ephemeral port. SIGTERM/SIGINT flush and exit 0."
+        ),
+    )
     add_db_argument(parser)
+    parser.add_argument("--xray-udp", metavar="H:P", default="127.0.0.1:2000", help="X-Ray daemon UDP address")
+    parser.add_argument("--otlp-http", metavar="H:P", default="127.0.0.1:4318", help="OTLP/HTTP address")
+    parser.add_argument("--otlp-grpc", metavar="H:P", default="127.0.0.1:4317", help="OTLP/gRPC address")
+    parser.add_argument(
+        "--auth-token",
+        metavar="T",
+        default=None,
+        help="bearer token required on OTLP/HTTP and gRPC (default: $SPANSCOPE_TOKEN)",
+    )
+    parser.add_argument("--forward-otlp", metavar="URL", help="also forward stored spans as OTLP/HTTP protobuf")
+    parser.add_argument(
+        "--forward-xray", action="store_true", help="also forward stored spans to AWS X-Ray (PutTraceSegments)"
+    )
+    parser.add_argument("--xray-endpoint-url", metavar="URL", help="X-Ray endpoint for --forward-xray (default: AWS's)")
+    parser.add_argument(
+        "--log-interval", metavar="S", type=float, default=10.0, help="seconds between status lines (0: none)"
+    )
+    parser.add_argument(
+        "--max-queue-spans", metavar="N", type=int, default=200_000, help="write queue bound before 429/UNAVAILABLE"
+    )
     parser.set_defaults(func=run)
 
 
+def _config(args: argparse.Namespace) -> Any:
+    from pathlib import Path
+
+    from spanscope.collectors.collector import CollectorConfig, parse_address
+    from spanscope.collectors.store import default_store_path
+
+    try:
+        addresses = {name: parse_address(getattr(args, name)) for name in _LABELS}
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if all(a is None for a in addresses.values()):
+        raise UsageError("every receiver is off; nothing to collect")
+    if args.max_queue_spans < 1:
+        raise UsageError("--max-queue-spans must be at least 1")
+    token = args.auth_token if args.auth_token is not None else os.environ.get("SPANSCOPE_TOKEN") or None
+    return CollectorConfig(
+        db_path=Path(args.db) if args.db else default_store_path(),
+        xray_udp=addresses["xray_udp"],
+        otlp_http=addresses["otlp_http"],
+        otlp_grpc=addresses["otlp_grpc"],
+        auth_token=token,
+        forward_otlp=args.forward_otlp,
+        forward_xray=args.forward_xray,
+        xray_endpoint_url=args.xray_endpoint_url,
+        log_interval_s=max(0.0, args.log_interval),
+        max_pending_spans=args.max_queue_spans,
+    )
+
+
 def run(args: argparse.Namespace) -> int:
-    raise UsageError("this command is not available in this build yet")
+    import asyncio
+    import logging
+    import signal
+
+    from spanscope.collectors.collector import Collector
+
+    config = _config(args)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    for noisy in ("aiohttp.access", "botocore", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+    async def main() -> None:
+        collector = Collector(config)
+        try:
+            await collector.start()
+        except OSError as exc:
+            raise UsageError(f"cannot bind a receiver: {exc}") from None
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        print(f"store {config.db_path}", flush=True)
+        for name, (host, port) in collector.addresses.items():
+            shown = f"[{host}]" if ":" in host else host
+            print(f"listening {_LABELS[name]} {shown}:{port}", flush=True)
+        for warning in collector.warnings:
+            print(f"warning: {warning}", file=sys.stderr, flush=True)
+        try:
+            await stop.wait()
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+            await collector.stop()
+        counters = collector.counters.snapshot()
+        print(f"stopped: {counters.get('writer.spans', 0)} spans stored", flush=True)
+
+    asyncio.run(main())
+    return 0

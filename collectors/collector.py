@@ -1,0 +1,350 @@
+"""The live collector: runs the receivers, the durable batch writer, the forwarders and the counters.
+
+    config = CollectorConfig(db_path=Path("spans.db"), otlp_http=("127.0.0.1", 0))
+    with BackgroundCollector(config) as collector:      # or: await Collector(config).start()
+        print(collector.addresses["otlp_http"])
+
+Everything received goes through one ``BatchWriter``: a reply is sent only after the spans are
+committed. ``stop()`` stops receiving, lets calls in flight finish, flushes the writer, stops the
+forwarders (their unsent payloads stay on disk) and closes the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from spanscope.collectors.forwarders.base import Forwarder
+from spanscope.collectors.model import Span, group_traces
+from spanscope.collectors.receivers.auth import is_loopback
+from spanscope.collectors.receivers.counters import Counters
+from spanscope.collectors.receivers.writer import BatchWriter
+
+_log = logging.getLogger("spanscope.collector")
+
+Address = tuple[str, int]
+
+
+@dataclass(slots=True)
+class CollectorConfig:
+    """What ``spanscope collect`` runs. A receiver whose address is None is not started."""
+
+    db_path: Path | None = None
+    xray_udp: Address | None = ("127.0.0.1", 2000)
+    otlp_http: Address | None = ("127.0.0.1", 4318)
+    otlp_grpc: Address | None = ("127.0.0.1", 4317)
+    auth_token: str | None = None
+    forward_otlp: str | None = None
+    forward_otlp_headers: dict[str, str] = field(default_factory=dict)
+    forward_xray: bool = False
+    xray_endpoint_url: str | None = None
+    max_pending_spans: int = 200_000
+    max_batch_spans: int = 20_000
+    max_body_bytes: int = 20 * 1024 * 1024
+    udp_rcvbuf_bytes: int = 4 * 1024 * 1024
+    forward_queue_bytes: int = 256 * 1024 * 1024
+    retry_after_s: int = 1
+    log_interval_s: float = 10.0
+    service_map: bool = True
+
+
+def parse_address(text: str, default_host: str = "127.0.0.1") -> Address | None:
+    """``HOST:PORT``, ``:PORT``, ``PORT`` or ``[v6]:PORT`` as (host, port); ``off`` disables.
+
+    >>> parse_address("0.0.0.0:2000"), parse_address(":0"), parse_address("[::1]:4317"), parse_address("off")
+    (('0.0.0.0', 2000), ('127.0.0.1', 0), ('::1', 4317), None)
+    """
+    text = text.strip()
+    if text.lower() in ("off", "none", "no", ""):
+        return None
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port_text = rest.lstrip(":")
+    elif text.count(":") == 1 or ":" not in text:
+        host, _, port_text = text.rpartition(":")
+    else:
+        raise ValueError(f"bad address {text!r}: write IPv6 addresses as [addr]:port")
+    if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise ValueError(f"bad address {text!r}: expected HOST:PORT with a port from 0 to 65535")
+    return (host or default_host, int(port_text))
+
+
+def _queue_path(db_path: Path, name: str) -> Path:
+    return db_path.with_name(db_path.name + f".{name}-queue.sqlite")
+
+
+class Collector:
+    """The receivers, writer and forwarders of one collector, run on the current asyncio loop."""
+
+    def __init__(self, config: CollectorConfig, *, store: Any = None) -> None:
+        self.config = config
+        self.counters = Counters()
+        self._store = store
+        self._own_store = store is None
+        self.addresses: dict[str, Address] = {}
+        self.warnings: list[str] = []
+        self.writer: BatchWriter | None = None
+        self.forwarders: list[Forwarder] = []
+        self.service_map: Any = None
+        self._map_lock = threading.Lock()
+        self._udp: Any = None
+        self._grpc: Any = None
+        self._http_runner: Any = None
+        self._log_task: asyncio.Task[None] | None = None
+        self._started = False
+
+    @property
+    def store(self) -> Any:
+        return self._store
+
+    # start ----------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        cfg = self.config
+        if self._store is None:
+            from spanscope.collectors.store import open_store
+
+            self._store = open_store(cfg.db_path)
+        db_path = Path(getattr(self._store, "path", None) or cfg.db_path or "spans.db")
+        self.writer = writer = BatchWriter(
+            self._store,
+            self.counters,
+            max_pending_spans=cfg.max_pending_spans,
+            max_batch_spans=cfg.max_batch_spans,
+        )
+        self._start_service_map(writer)
+        self._start_forwarders(writer, db_path)
+        writer.start()
+        try:
+            await self._start_receivers(writer)
+        except BaseException:
+            await self.stop()
+            raise
+        self._check_exposure()
+        self._started = True
+        if cfg.log_interval_s > 0:
+            self._log_task = asyncio.get_running_loop().create_task(self._log_periodically())
+
+    def _start_service_map(self, writer: BatchWriter) -> None:
+        if not self.config.service_map:
+            return
+        try:
+            from spanscope.collectors.service_map import ServiceMapAccumulator
+        except ImportError:
+            return
+        self.service_map = ServiceMapAccumulator()
+
+        def update(spans: list[Span]) -> None:
+            with self._map_lock:
+                for trace in group_traces(spans):
+                    self.service_map.add_trace(trace)
+
+        writer.add_hook(update)
+
+    def _start_forwarders(self, writer: BatchWriter, db_path: Path) -> None:
+        cfg = self.config
+        if cfg.forward_otlp:
+            from spanscope.collectors.forwarders.otlp import OTLPForwarder
+
+            self.forwarders.append(
+                OTLPForwarder(
+                    cfg.forward_otlp,
+                    _queue_path(db_path, "forward-otlp"),
+                    self.counters,
+                    headers=cfg.forward_otlp_headers,
+                    max_queue_bytes=cfg.forward_queue_bytes,
+                )
+            )
+        if cfg.forward_xray:
+            from spanscope.collectors.forwarders.xray import XRayForwarder
+
+            self.forwarders.append(
+                XRayForwarder(
+                    _queue_path(db_path, "forward-xray"),
+                    self.counters,
+                    endpoint_url=cfg.xray_endpoint_url,
+                    max_queue_bytes=cfg.forward_queue_bytes,
+                )
+            )
+        for forwarder in self.forwarders:
+            writer.add_hook(forwarder.enqueue)
+            forwarder.start()
+
+    async def _start_receivers(self, writer: BatchWriter) -> None:
+        cfg = self.config
+        if cfg.xray_udp is not None:
+            from spanscope.collectors.receivers.xray_udp import XRayUDPReceiver
+
+            self._udp = XRayUDPReceiver(
+                cfg.xray_udp[0], cfg.xray_udp[1], writer, self.counters, rcvbuf_bytes=cfg.udp_rcvbuf_bytes
+            )
+            if self._udp.rcvbuf_capped:
+                self.warnings.append(
+                    f"X-Ray UDP receive buffer capped by the kernel at {self._udp.rcvbuf_granted} bytes "
+                    f"(asked {self._udp.rcvbuf_requested}); raise net.core.rmem_max to avoid drops"
+                )
+            self._udp.start()
+            self.addresses["xray_udp"] = self._udp.address
+        if cfg.otlp_http is not None:
+            from aiohttp import web
+            from spanscope.collectors.receivers.otlp_http import OTLPHTTPHandlers
+
+            handlers = OTLPHTTPHandlers(
+                writer,
+                self.counters,
+                auth_token=cfg.auth_token,
+                max_body_bytes=cfg.max_body_bytes,
+                retry_after_s=cfg.retry_after_s,
+                health=self._health,
+            )
+            runner = web.AppRunner(handlers.app(), auto_decompress=False, access_log=None, handle_signals=False)
+            await runner.setup()
+            self._http_runner = runner
+            site = web.TCPSite(runner, cfg.otlp_http[0], cfg.otlp_http[1], reuse_address=True)
+            await site.start()
+            bound = runner.addresses
+            self.addresses["otlp_http"] = (str(bound[0][0]), int(bound[0][1])) if bound else cfg.otlp_http
+        if cfg.otlp_grpc is not None:
+            from spanscope.collectors.receivers.otlp_grpc import OTLPGRPCReceiver
+
+            self._grpc = OTLPGRPCReceiver(
+                cfg.otlp_grpc[0],
+                cfg.otlp_grpc[1],
+                writer,
+                self.counters,
+                auth_token=cfg.auth_token,
+                max_message_bytes=cfg.max_body_bytes,
+                retry_after_s=cfg.retry_after_s,
+            )
+            await self._grpc.start()
+            self.addresses["otlp_grpc"] = self._grpc.address
+
+    def _check_exposure(self) -> None:
+        for name, (host, _port) in self.addresses.items():
+            if is_loopback(host):
+                continue
+            if name == "xray_udp":
+                self.warnings.append(
+                    f"X-Ray UDP receiver bound to non-loopback {host}: the X-Ray protocol has no "
+                    "authentication, anyone who can reach it can write spans"
+                )
+            elif not self.config.auth_token:
+                self.warnings.append(
+                    f"{name} bound to non-loopback {host} without --auth-token: anyone who can reach it can write spans"
+                )
+        for warning in self.warnings:
+            _log.warning("%s", warning)
+
+    # observability --------------------------------------------------------------------------------
+    def _health(self) -> dict[str, Any]:
+        writer = self.writer
+        return {
+            "receivers": {name: f"{host}:{port}" for name, (host, port) in self.addresses.items()},
+            "queue_spans": writer.pending_spans if writer else 0,
+            "uptime_s": round(time.time() - self.counters.started_s, 3),
+        }
+
+    def rates_line(self, before: dict[str, int], after: dict[str, int], elapsed_s: float) -> str:
+        """One log line: accepted spans/s, rejections, drops, queue depths since the last line."""
+
+        def delta(prefix: str) -> int:
+            return sum(v - before.get(k, 0) for k, v in after.items() if k.startswith(prefix))
+
+        span_keys = ("writer.spans",)
+        written = sum(after.get(k, 0) - before.get(k, 0) for k in span_keys)
+        rejected = delta("xray_udp.rejected") + delta("otlp_http.rejected") + delta("otlp_grpc.rejected")
+        dropped = delta("xray_udp.dropped")
+        parts = [
+            f"stored {written / max(elapsed_s, 1e-9):.0f} spans/s",
+            f"rejected {rejected}",
+            f"dropped {dropped}",
+            f"queue {after.get('writer.queue_spans', 0)} spans",
+        ]
+        for forwarder in self.forwarders:
+            parts.append(f"{forwarder.name} backlog {forwarder.queue.depth}")
+        return "collector: " + ", ".join(parts)
+
+    async def _log_periodically(self) -> None:
+        before = self.counters.snapshot()
+        last = time.monotonic()
+        while True:
+            await asyncio.sleep(self.config.log_interval_s)
+            after = self.counters.snapshot()
+            now = time.monotonic()
+            _log.info("%s", self.rates_line(before, after, now - last))
+            before, last = after, now
+
+    # stop -----------------------------------------------------------------------------------------
+    async def stop(self) -> None:
+        """Stop receiving, let in-flight requests finish, flush the writer, close everything."""
+        if self._log_task is not None:
+            self._log_task.cancel()
+            self._log_task = None
+        if self._udp is not None:
+            await asyncio.to_thread(self._udp.stop)
+            self._udp = None
+        if self._grpc is not None:
+            await self._grpc.stop(5.0)
+            self._grpc = None
+        if self._http_runner is not None:
+            await self._http_runner.cleanup()
+            self._http_runner = None
+        if self.writer is not None:
+            await asyncio.to_thread(self.writer.close)
+        for forwarder in self.forwarders:
+            await asyncio.to_thread(forwarder.stop)
+        if self._store is not None and self._own_store:
+            self._store.close()
+        self._started = False
+
+
+class BackgroundCollector:
+    """A Collector on its own thread and event loop, for tests, benchmarks and the demo.
+
+    ``with BackgroundCollector(config) as c:`` starts it and gives the Collector (``c.addresses``);
+    leaving the block stops it the way SIGTERM does.
+    """
+
+    def __init__(self, config: CollectorConfig, *, store: Any = None) -> None:
+        self.collector = Collector(config, store=store)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="spanscope-collector", daemon=True)
+
+    def call(self, fn: Callable[[], Any]) -> Any:
+        """Run ``fn`` on the collector's loop and return its result."""
+
+        async def wrapper() -> Any:
+            return fn()
+
+        return asyncio.run_coroutine_threadsafe(wrapper(), self._loop).result()
+
+    def start(self) -> Collector:
+        self._thread.start()
+        try:
+            asyncio.run_coroutine_threadsafe(self.collector.start(), self._loop).result(30)
+        except BaseException:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(5)
+            raise
+        return self.collector
+
+    def stop(self) -> None:
+        if not self._thread.is_alive():
+            return
+        try:
+            asyncio.run_coroutine_threadsafe(self.collector.stop(), self._loop).result(60)
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(10)
+            self._loop.close()
+
+    def __enter__(self) -> Collector:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

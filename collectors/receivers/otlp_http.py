@@ -1,0 +1,272 @@
+"""OTLP/HTTP receiver (``POST /v1/traces``) plus the collector's ``/healthz``, ``/v1/stats`` and ``/metrics``.
+
+Protobuf (``application/x-protobuf``) and JSON (``application/json``) bodies, optionally gzip or
+deflate encoded; the body is read and inflated incrementally and refused with 413 as soon as it
+passes the cap, so a compression bomb is never inflated. Replies use the request's content type:
+200 only after the spans are committed (with ``partial_success`` counting spans it could not
+convert), 400 for malformed bodies, 401 without the bearer token, 413 too large, 415 other content
+types or encodings, 429 (write queue full) or 503 (store failing) with ``Retry-After``. A handler
+error is answered with 503, never 500: a retry is the only useful thing a client can do.
+"""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from aiohttp import web
+from google.protobuf.message import DecodeError
+from google.rpc import code_pb2, status_pb2
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+from spanscope.collectors.errors import CollectorOverloadedError, SpanscopeError
+from spanscope.collectors.formats import ParseResult
+from spanscope.collectors.formats.otlp_proto import spans_from_request
+from spanscope.collectors.receivers.auth import token_matches
+from spanscope.collectors.receivers.counters import Counters
+from spanscope.collectors.receivers.writer import BatchWriter
+
+_log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 20 * 1024 * 1024
+PROTOBUF_TYPES = frozenset({"application/x-protobuf", "application/protobuf"})
+JSON_TYPE = "application/json"
+_PREFIX = "otlp_http"
+_READ_CHUNK = 64 * 1024
+_MAX_ERROR_MESSAGES = 5
+
+
+class _Reject(Exception):
+    """An HTTP error reply: status, reason counter, message."""
+
+    def __init__(self, status: int, reason: str, message: str, *, retry_after_s: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+        self.message = message
+        self.retry_after_s = retry_after_s
+
+
+_GRPC_CODE_FOR_HTTP = {
+    400: code_pb2.INVALID_ARGUMENT,
+    401: code_pb2.UNAUTHENTICATED,
+    413: code_pb2.RESOURCE_EXHAUSTED,
+    415: code_pb2.INVALID_ARGUMENT,
+    429: code_pb2.RESOURCE_EXHAUSTED,
+    503: code_pb2.UNAVAILABLE,
+}
+
+
+async def read_body(request: web.Request, cap_bytes: int) -> bytes:
+    """The request body, inflated per Content-Encoding, never more than ``cap_bytes`` in memory."""
+    encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding in ("", "identity", "none"):
+        inflater = None
+    elif encoding in ("gzip", "x-gzip"):
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    elif encoding == "deflate":
+        inflater = zlib.decompressobj(zlib.MAX_WBITS)
+    else:
+        raise _Reject(415, "unsupported_encoding", f"unsupported Content-Encoding {encoding!r}")
+    if request.content_length is not None and request.content_length > cap_bytes:
+        raise _Reject(413, "too_large", f"body larger than {cap_bytes} bytes")
+    parts: list[bytes] = []
+    size = 0
+    raw = 0
+    too_large = _Reject(413, "too_large", f"body larger than {cap_bytes} bytes once decompressed")
+    try:
+        async for chunk in request.content.iter_chunked(_READ_CHUNK):
+            raw += len(chunk)
+            if raw > cap_bytes:
+                raise too_large
+            if inflater is None:
+                parts.append(chunk)
+                size += len(chunk)
+                continue
+            data = chunk
+            while data:
+                out = inflater.decompress(data, cap_bytes - size + 1)
+                size += len(out)
+                if size > cap_bytes:
+                    raise too_large
+                parts.append(out)
+                data = inflater.unconsumed_tail
+                if inflater.eof:
+                    break
+        if inflater is not None:
+            if not inflater.eof:
+                raise _Reject(400, "malformed", f"truncated {encoding} body")
+            tail = inflater.flush()
+            size += len(tail)
+            if size > cap_bytes:
+                raise too_large
+            parts.append(tail)
+    except zlib.error as exc:
+        raise _Reject(400, "malformed", f"bad {encoding} body: {exc}") from None
+    return b"".join(parts)
+
+
+def _parse(body: bytes, is_json: bool) -> ParseResult:
+    if is_json:
+        from spanscope.collectors.formats.otlp_json import parse_request
+
+        try:
+            doc = orjson.loads(body) if body else {}
+        except orjson.JSONDecodeError as exc:
+            raise _Reject(400, "malformed", f"body is not JSON: {exc}") from None
+        if not isinstance(doc, dict):
+            raise _Reject(400, "malformed", "body is not an ExportTraceServiceRequest object")
+        try:
+            return parse_request(doc)
+        except (SpanscopeError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise _Reject(400, "malformed", f"not an OTLP JSON request: {exc}") from None
+    try:
+        req = ExportTraceServiceRequest.FromString(body)
+    except (DecodeError, ValueError) as exc:
+        raise _Reject(400, "malformed", f"body is not an OTLP protobuf request: {exc}") from None
+    return spans_from_request(req)
+
+
+def _partial_message(result: ParseResult) -> str:
+    shown = "; ".join(str(e) for e in result.errors[:_MAX_ERROR_MESSAGES])
+    more = len(result.errors) - _MAX_ERROR_MESSAGES
+    return shown + (f"; and {more} more" if more > 0 else "")
+
+
+class OTLPHTTPHandlers:
+    """The request handlers, bound to a writer, counters and an optional token."""
+
+    def __init__(
+        self,
+        writer: BatchWriter,
+        counters: Counters,
+        *,
+        auth_token: str | None = None,
+        max_body_bytes: int = MAX_BODY_BYTES,
+        retry_after_s: int = 1,
+        health: Callable[[], dict[str, Any]] | None = None,
+    ) -> None:
+        self._writer = writer
+        self._counters = counters
+        self._token = auth_token
+        self._cap = max_body_bytes
+        self._retry_after_s = retry_after_s
+        self._health = health
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=self._cap, middlewares=[self._never_500])
+        app.router.add_post("/v1/traces", self.export)
+        app.router.add_get("/healthz", self.healthz)
+        app.router.add_get("/v1/stats", self.stats)
+        app.router.add_get("/metrics", self.metrics)
+        return app
+
+    @web.middleware
+    async def _never_500(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except web.HTTPException:
+            raise
+        except Exception:
+            _log.exception("unexpected error handling %s %s", request.method, request.path)
+            self._counters.add(f"{_PREFIX}.rejected:internal")
+            return web.json_response(
+                {"code": code_pb2.UNAVAILABLE, "message": "internal error; retry later"},
+                status=503,
+                headers={"Retry-After": str(self._retry_after_s)},
+            )
+
+    # observability --------------------------------------------------------------------------------
+    def _authorized(self, request: web.Request) -> bool:
+        return token_matches(self._token, request.headers.get("Authorization"))
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        body: dict[str, Any] = {"status": "ok"}
+        if self._health is not None:
+            body.update(self._health())
+        return web.json_response(body)
+
+    async def stats(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return web.json_response({"message": "missing or wrong bearer token"}, status=401)
+        return web.json_response(self._counters.snapshot())
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return web.Response(text="missing or wrong bearer token\n", status=401)
+        return web.Response(text=self._counters.prometheus(), content_type="text/plain")
+
+    # export ---------------------------------------------------------------------------------------
+    def _reply(self, is_json: bool, status: int, message: Any, headers: dict[str, str] | None = None) -> web.Response:
+        if is_json:
+            if isinstance(message, ExportTraceServiceResponse):
+                doc: dict[str, Any] = {}
+                if message.HasField("partial_success"):
+                    doc["partialSuccess"] = {
+                        "rejectedSpans": str(message.partial_success.rejected_spans),
+                        "errorMessage": message.partial_success.error_message,
+                    }
+            else:
+                doc = {"code": message.code, "message": message.message}
+            return web.Response(body=orjson.dumps(doc), status=status, content_type=JSON_TYPE, headers=headers)
+        return web.Response(
+            body=message.SerializeToString(),
+            status=status,
+            content_type="application/x-protobuf",
+            headers=headers,
+        )
+
+    async def export(self, request: web.Request) -> web.Response:
+        counters = self._counters
+        counters.add(f"{_PREFIX}.requests")
+        content_type = request.content_type.lower()
+        is_json = content_type == JSON_TYPE
+        try:
+            if not self._authorized(request):
+                raise _Reject(401, "unauthorized", "missing or wrong bearer token")
+            if not is_json and content_type not in PROTOBUF_TYPES:
+                raise _Reject(
+                    415, "unsupported_media_type", f"unsupported Content-Type {content_type!r}; use protobuf or JSON"
+                )
+            body = await read_body(request, self._cap)
+            result = _parse(body, is_json)
+            counters.add_many(
+                {
+                    f"{_PREFIX}.spans_received": len(result.spans) + len(result.errors),
+                    f"{_PREFIX}.spans_rejected": len(result.errors),
+                }
+            )
+            if result.spans:
+                try:
+                    await self._writer.write(result.spans)
+                except CollectorOverloadedError as exc:
+                    raise _Reject(429, "overload", str(exc), retry_after_s=self._retry_after_s) from None
+                except Exception as exc:
+                    raise _Reject(
+                        503, "store_error", f"spans not stored: {exc}", retry_after_s=self._retry_after_s
+                    ) from None
+            counters.add_many({f"{_PREFIX}.accepted": 1, f"{_PREFIX}.spans_accepted": len(result.spans)})
+            response = ExportTraceServiceResponse()
+            if result.errors:
+                response.partial_success.rejected_spans = len(result.errors)
+                response.partial_success.error_message = _partial_message(result)
+            return self._reply(is_json, 200, response)
+        except _Reject as rej:
+            counters.add(f"{_PREFIX}.rejected:{rej.reason}")
+            headers: dict[str, str] = {}
+            if rej.retry_after_s is not None:
+                headers["Retry-After"] = str(rej.retry_after_s)
+            if rej.status == 401:
+                headers["WWW-Authenticate"] = "Bearer"
+            status = status_pb2.Status(code=_GRPC_CODE_FOR_HTTP.get(rej.status, code_pb2.UNKNOWN), message=rej.message)
+            if rej.status == 413:
+                # The body may be partly unread; tell the client not to reuse the connection.
+                headers["Connection"] = "close"
+            return self._reply(is_json, rej.status, status, headers)

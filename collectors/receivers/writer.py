@@ -1,0 +1,160 @@
+"""The durable batching writer: one thread commits spans from every receiver, then acknowledges them.
+
+Receivers ``submit`` spans with a completion callback; the writer thread takes everything queued
+(up to a batch limit), commits it in one ``store.write_spans`` transaction and only then calls the
+callbacks, so an acknowledgement always means the spans are in the store. The queue is bounded by
+its number of spans: when it is full ``submit`` refuses and the receiver answers with a retryable
+overload code. After a commit, ``after_commit`` hooks (forwarders, the service map) see the spans.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from spanscope.collectors.errors import CollectorOverloadedError
+from spanscope.collectors.model import Span
+from spanscope.collectors.receivers.counters import Counters
+
+_log = logging.getLogger(__name__)
+
+Done = Callable[[BaseException | None], None]
+
+
+class SpanSink(Protocol):
+    """What the writer needs of the store."""
+
+    def write_spans(self, spans: Sequence[Span]) -> object: ...
+
+
+class BatchWriter:
+    """A bounded queue of span batches drained by one committing thread."""
+
+    def __init__(
+        self,
+        store: SpanSink,
+        counters: Counters,
+        *,
+        max_pending_spans: int = 200_000,
+        max_batch_spans: int = 20_000,
+        after_commit: Sequence[Callable[[list[Span]], None]] = (),
+    ) -> None:
+        self._store = store
+        self._counters = counters
+        self._max_pending = max_pending_spans
+        self._max_batch = max_batch_spans
+        self._after_commit = list(after_commit)
+        self._items: deque[tuple[list[Span], Done | None]] = deque()
+        self._pending = 0
+        self._cond = threading.Condition()
+        self._closing = False
+        self._thread = threading.Thread(target=self._run, name="spanscope-writer", daemon=True)
+        counters.gauge("writer.queue_spans", lambda: self._pending)
+
+    # producer side --------------------------------------------------------------------------------
+    @property
+    def pending_spans(self) -> int:
+        return self._pending
+
+    def add_hook(self, hook: Callable[[list[Span]], None]) -> None:
+        self._after_commit.append(hook)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def submit(self, spans: list[Span], done: Done | None = None) -> bool:
+        """Queue spans; False (and nothing queued) when the queue is full or closing."""
+        n = len(spans)
+        with self._cond:
+            if self._closing or (self._pending and self._pending + n > self._max_pending):
+                return False
+            self._items.append((spans, done))
+            self._pending += n
+            self._cond.notify()
+        return True
+
+    async def write(self, spans: list[Span]) -> None:
+        """Queue spans and wait until they are committed.
+
+        Raises CollectorOverloadedError when the queue is full, or what the store raised.
+        """
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
+
+        def resolve(exc: BaseException | None) -> None:
+            if fut.done():
+                return
+            if exc is None:
+                fut.set_result(None)
+            else:
+                fut.set_exception(exc)
+
+        def done(exc: BaseException | None) -> None:
+            try:
+                loop.call_soon_threadsafe(resolve, exc)
+            except RuntimeError:  # the loop is closed: nobody waits any more
+                pass
+
+        if not self.submit(spans, done):
+            raise CollectorOverloadedError("the collector's write queue is full; retry later")
+        await fut
+
+    # consumer side --------------------------------------------------------------------------------
+    def _take(self) -> tuple[list[Span], list[Done]] | None:
+        with self._cond:
+            while not self._items and not self._closing:
+                self._cond.wait()
+            if not self._items:
+                return None
+            batch: list[Span] = []
+            dones: list[Done] = []
+            while self._items and (not batch or len(batch) + len(self._items[0][0]) <= self._max_batch):
+                spans, done = self._items.popleft()
+                batch.extend(spans)
+                if done is not None:
+                    dones.append(done)
+            self._pending -= len(batch)
+            return batch, dones
+
+    def _run(self) -> None:
+        counters = self._counters
+        while True:
+            taken = self._take()
+            if taken is None:
+                return
+            batch, dones = taken
+            error: BaseException | None = None
+            try:
+                if batch:
+                    self._store.write_spans(batch)
+            except Exception as exc:  # reported to every waiting receiver, the writer carries on
+                error = exc
+                _log.warning("store write of %d spans failed: %s", len(batch), exc)
+                counters.add("writer.failed_batches")
+                counters.add("writer.failed_spans", len(batch))
+            else:
+                counters.add("writer.batches")
+                counters.add("writer.spans", len(batch))
+            for done in dones:
+                try:
+                    done(error)
+                except Exception:
+                    _log.exception("acknowledgement callback failed")
+            if error is None and batch:
+                for hook in self._after_commit:
+                    try:
+                        hook(batch)
+                    except Exception:
+                        _log.exception("after-commit hook failed")
+
+    def close(self, timeout_s: float | None = None) -> None:
+        """Refuse new spans, commit everything queued, stop the thread."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        if self._thread.is_alive():
+            self._thread.join(timeout_s)

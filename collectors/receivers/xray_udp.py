@@ -1,0 +1,184 @@
+"""X-Ray daemon-compatible UDP receiver: a header line, then one segment document per datagram.
+
+The wire format is the AWS X-Ray daemon's (``{"format":"json","version":1}\\n{segment}``, at most
+64 KB): what the X-Ray SDKs send to 127.0.0.1:2000. Whole segments, independently streamed
+subsegments and in-progress segments all convert through ``formats.xray.spans_from_document``; the
+store joins subsegments to their segment by parent id and replaces in-progress spans when the
+completed version arrives. Bad datagrams are counted by reason and the receiver carries on.
+
+Counters: ``xray_udp.received`` (datagrams), ``xray_udp.accepted`` (datagrams whose spans were
+queued), ``xray_udp.rejected:<reason>``, ``xray_udp.dropped:<reason>`` (valid but lost: write queue
+full, store failure, or the kernel's receive buffer overflowing, read through SO_RXQ_OVFL).
+"""
+
+from __future__ import annotations
+
+import logging
+import select
+import socket
+import struct
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import orjson
+from spanscope.collectors.model import Span
+from spanscope.collectors.receivers.counters import Counters
+from spanscope.collectors.receivers.writer import BatchWriter
+
+_log = logging.getLogger(__name__)
+
+MAX_DATAGRAM_BYTES = 64 * 1024
+DEFAULT_RCVBUF_BYTES = 4 * 1024 * 1024
+_SO_RXQ_OVFL = getattr(socket, "SO_RXQ_OVFL", 40)  # Linux: drops counter as ancillary data
+_FLUSH_SPANS = 512
+_POLL_MS = 200
+_PREFIX = "xray_udp"
+
+
+def _header_ok(header: bytes) -> bool:
+    try:
+        doc = orjson.loads(header)
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(doc, dict) and doc.get("format") == "json" and doc.get("version") == 1
+
+
+def parse_datagram(data: bytes, convert: Callable[[Mapping[str, Any]], list[Span]]) -> tuple[list[Span], str | None]:
+    """(spans, None) for a good datagram, ([], reason) for a bad one."""
+    if len(data) > MAX_DATAGRAM_BYTES:
+        return [], "too_large"
+    header, newline, body = data.partition(b"\n")
+    if not newline:
+        return [], "missing_header"
+    if not _header_ok(header):
+        return [], "bad_header"
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return [], "bad_json"
+    if not isinstance(doc, dict):
+        return [], "not_a_segment"
+    try:
+        spans = convert(doc)
+    except (ValueError, TypeError, KeyError) as exc:
+        _log.debug("rejected X-Ray document: %s", exc)
+        return [], "invalid_segment"
+    if not spans:
+        return [], "empty_segment"
+    return spans, None
+
+
+class XRayUDPReceiver:
+    """Receives X-Ray datagrams on one thread and hands their spans to the batch writer."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        writer: BatchWriter,
+        counters: Counters,
+        *,
+        rcvbuf_bytes: int = DEFAULT_RCVBUF_BYTES,
+    ) -> None:
+        from spanscope.collectors.formats.xray import spans_from_document
+
+        self._convert: Callable[[Mapping[str, Any]], list[Span]] = spans_from_document
+        self._writer = writer
+        self._counters = counters
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self._sock = socket.socket(family, socket.SOCK_DGRAM)
+        self.rcvbuf_requested = rcvbuf_bytes
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf_bytes)
+        # Linux reports twice the usable size it granted; compare like with like.
+        self.rcvbuf_granted = self._sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) // 2
+        self.rcvbuf_capped = self.rcvbuf_granted < rcvbuf_bytes
+        if self.rcvbuf_capped:
+            _log.warning(
+                "X-Ray UDP receive buffer capped by the kernel at %d bytes (asked %d); raise "
+                "net.core.rmem_max to avoid drops under bursts",
+                self.rcvbuf_granted,
+                rcvbuf_bytes,
+            )
+        try:
+            self._sock.setsockopt(socket.SOL_SOCKET, _SO_RXQ_OVFL, 1)
+            self._ovfl = True
+        except OSError:
+            self._ovfl = False
+        self._sock.bind((host.strip("[]"), port))
+        self._sock.setblocking(False)
+        self.address: tuple[str, int] = self._sock.getsockname()[:2]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="spanscope-xray-udp", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop receiving and hand what was already read to the writer."""
+        self._stop.set()
+        self._thread.join(5.0)
+        self._sock.close()
+
+    # receive loop --------------------------------------------------------------------------------
+    def _flush(self, spans: list[Span], datagrams: int, tally: dict[str, int]) -> None:
+        if spans and not self._writer.submit(spans):
+            tally[f"{_PREFIX}.dropped:overload"] = tally.get(f"{_PREFIX}.dropped:overload", 0) + datagrams
+            tally[f"{_PREFIX}.dropped_spans"] = tally.get(f"{_PREFIX}.dropped_spans", 0) + len(spans)
+        elif spans:
+            tally[f"{_PREFIX}.accepted"] = tally.get(f"{_PREFIX}.accepted", 0) + datagrams
+            tally[f"{_PREFIX}.spans"] = tally.get(f"{_PREFIX}.spans", 0) + len(spans)
+        if tally:
+            self._counters.add_many(tally)
+            tally.clear()
+
+    def _run(self) -> None:
+        sock = self._sock
+        poller = select.poll()
+        poller.register(sock.fileno(), select.POLLIN)
+        convert = self._convert
+        anc_size = socket.CMSG_SPACE(4) if self._ovfl else 0
+        bufsize = MAX_DATAGRAM_BYTES + 1
+        spans: list[Span] = []
+        good = 0
+        received = 0
+        tally: dict[str, int] = {}
+        kernel_drops = 0
+        while True:
+            try:
+                data, anc, _flags, _addr = sock.recvmsg(bufsize, anc_size)
+            except BlockingIOError:
+                if received:
+                    tally[f"{_PREFIX}.received"] = received
+                    received = 0
+                self._flush(spans, good, tally)
+                spans, good = [], 0
+                if self._stop.is_set():
+                    return
+                poller.poll(_POLL_MS)
+                continue
+            except OSError:
+                if self._stop.is_set():
+                    return
+                raise
+            received += 1
+            for level, kind, payload in anc:
+                if level == socket.SOL_SOCKET and kind == _SO_RXQ_OVFL and len(payload) >= 4:
+                    drops = struct.unpack("=I", payload[:4])[0]
+                    if drops > kernel_drops:
+                        kernel_drops = drops
+                        self._counters.set_max(f"{_PREFIX}.dropped:kernel_buffer", drops)
+            got, reason = parse_datagram(data, convert)
+            if reason is not None:
+                key = f"{_PREFIX}.rejected:{reason}"
+                tally[key] = tally.get(key, 0) + 1
+                continue
+            spans.extend(got)
+            good += 1
+            if len(spans) >= _FLUSH_SPANS:
+                tally[f"{_PREFIX}.received"] = received
+                received = 0
+                self._flush(spans, good, tally)
+                spans, good = [], 0
+                if self._stop.is_set():
+                    return
