@@ -111,3 +111,20 @@ def test_time_forms(text: str, expected: int) -> None:
 def test_bad_time_forms(bad: str) -> None:
     with pytest.raises(UsageError):
         parse_time(bad)
+
+
+def test_traces_filter_expression(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "s.db"
+    _seed(db)
+    assert main(["traces", "--db", str(db), "--json", "--filter", 'service("orders") { fault }']) == 0
+    assert [d["root_name"] for d in json.loads(capsys.readouterr().out)] == ["GET /orders"]
+    assert main(["traces", "--db", str(db), "--json", "--filter", "ok"]) == 0
+    assert [d["root_name"] for d in json.loads(capsys.readouterr().out)] == ["GET /health"]
+
+
+def test_traces_filter_syntax_error_names_column(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "s.db"
+    _seed(db)
+    assert main(["traces", "--db", str(db), "--filter", "responsetime >"]) == 2
+    err = capsys.readouterr().err
+    assert "column 15" in err and err.count("\n") == 1

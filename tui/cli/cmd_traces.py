@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--limit must be zero or more")
     with open_store_for(args, readonly=True) as store:
         if args.filter:
-            from spanscope.analysis import compile_filter
+            from spanscope.analysis.filters import compile_filter
 
             predicate = compile_filter(args.filter)
             summaries = store.summaries(since_ns=since, until_ns=until, service=args.service)

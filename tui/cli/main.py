@@ -7,7 +7,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from spanscope.collectors.errors import SpanscopeError
+from spanscope.collectors.errors import FilterSyntaxError, SpanscopeError
 from spanscope.tui.cli.common import UsageError
 
 # Each command is tui/cli/cmd_<name>.py with register(subparsers) and run(args) -> int.
@@ -31,7 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except UsageError as exc:
+    except (UsageError, FilterSyntaxError) as exc:
         print(f"spanscope {args.command}: {exc}", file=sys.stderr)
         return 2
     except SpanscopeError as exc:
