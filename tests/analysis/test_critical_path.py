@@ -15,10 +15,7 @@ from tests.builders import BASE_NS, MS, build_trace, chain, span_id_for, trace_i
 def path(tr: Trace, **kw: float) -> list[tuple[str, float, float]]:
     """Critical path as (name, start ms, end ms) with names instead of ids."""
     names = {s.span_id: s.name for s in tr.spans}
-    return [
-        (names[s.span_id], (s.start_ns - BASE_NS) / MS, (s.end_ns - BASE_NS) / MS)
-        for s in critical_path(tr, **kw)
-    ]
+    return [(names[s.span_id], (s.start_ns - BASE_NS) / MS, (s.end_ns - BASE_NS) / MS) for s in critical_path(tr, **kw)]
 
 
 def test_sequential_children_all_on_path_with_parent_gaps():
