@@ -18,10 +18,12 @@ from spanscope.collectors.errors import InvalidSpanError
 from spanscope.collectors.model import Attributes, AttrScalar, AttrValue, Span
 
 __all__ = [
+    "RECORD_ERRORS",
     "ParseResult",
     "RecordError",
     "flatten_into",
     "hex_id",
+    "record_reason",
     "seconds_to_ns",
 ]
 
@@ -47,6 +49,19 @@ class ParseResult:
     def extend(self, other: ParseResult) -> None:
         self.spans.extend(other.spans)
         self.errors.extend(other.errors)
+
+
+# What converting one malformed record may raise: our InvalidSpanError (a ValueError) and the odd
+# TypeError/AttributeError of a value of an unexpected JSON type deep inside a record.
+RECORD_ERRORS = (ValueError, TypeError, AttributeError, KeyError)
+_MAX_REASON = 300
+
+
+def record_reason(exc: BaseException) -> str:
+    """The one-line reason for a skipped record, never longer than a few hundred characters."""
+    text = str(exc) if isinstance(exc, InvalidSpanError) else f"unexpected structure ({type(exc).__name__}: {exc})"
+    text = " ".join(text.split())
+    return text if len(text) <= _MAX_REASON else text[: _MAX_REASON - 1] + "…"
 
 
 _NS_PER_S = 1_000_000_000

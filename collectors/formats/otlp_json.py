@@ -26,7 +26,7 @@ from typing import Any
 import orjson
 from spanscope.collectors import conventions as conv
 from spanscope.collectors.errors import InvalidSpanError
-from spanscope.collectors.formats import ParseResult, RecordError, hex_id
+from spanscope.collectors.formats import RECORD_ERRORS, ParseResult, RecordError, hex_id, record_reason
 from spanscope.collectors.model import (
     AnnotationValue,
     Attributes,
@@ -117,8 +117,8 @@ def spans_from_resource_spans(rs: object, path: str, result: ParseResult) -> Non
         for k, raw in enumerate(spans):
             try:
                 result.spans.append(_span(raw, service_name, resource))
-            except InvalidSpanError as exc:
-                result.errors.append(RecordError(f"{scope_path}.spans[{k}]", str(exc)))
+            except RECORD_ERRORS as exc:
+                result.errors.append(RecordError(f"{scope_path}.spans[{k}]", record_reason(exc)))
 
 
 # --- values -------------------------------------------------------------------------------------------

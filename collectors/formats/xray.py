@@ -5,7 +5,10 @@ Rules (following the X-Ray segment document schema and the awsxrayreceiver's tra
 - a segment becomes a ``server`` span whose service is the segment's ``name``; its nested subsegments
   become spans of the same service, parented to the enclosing (sub)segment;
 - an independently sent subsegment (``"type": "subsegment"`` with ``trace_id`` and ``parent_id``) keeps
-  service ``""``: the store gives it its nearest ancestor's service when it is read back;
+  service ``""``: the store gives it its nearest ancestor's service when it is read back (without a
+  ``parent_id`` it is a root and its ``name`` is also its service);
+- an ``inferred`` segment (added by X-Ray to ``BatchGetTraces`` output for a downstream node) gives no
+  spans: the client subsegment it was inferred from already names that node;
 - a subsegment with ``namespace`` ``aws`` or ``remote`` is a ``client`` span calling an inferred
   downstream node named by the subsegment (``remote_service``); AWS calls also get ``rpc.*`` attributes;
 - ``http`` request/response become the conventions' attribute names; status comes from the
@@ -83,13 +86,15 @@ def spans_from_document(doc: Mapping[str, Any]) -> list[Span]:
         trace_id = normalize_trace_id(raw_trace)
     except InvalidIdError as exc:
         raise InvalidSpanError(str(exc)) from None
+    if doc.get("inferred") is True:
+        return []
     top_parent: str | None = None
     raw_parent = doc.get("parent_id")
     if raw_parent is not None and raw_parent != "":
         top_parent = hex_id(raw_parent, 16, "parent_id")
-    elif independent:
-        raise InvalidSpanError("an independent subsegment needs a parent_id")
-    service = "" if independent else _text(doc.get("name"), "name")
+    # A subsegment sent on its own takes its service from its ancestors (the store fills it in);
+    # one without a parent has no ancestor, so it stands for its own service like a segment does.
+    service = "" if independent and top_parent else _text(doc.get("name"), "name")
     resource = {} if independent else _resource(doc, service)
 
     spans: list[Span] = []

@@ -103,6 +103,21 @@ def test_independent_in_progress_subsegment():
     assert span.in_progress and span.end_ns == span.start_ns
 
 
+def test_parentless_subsegment_is_its_own_service_and_inferred_segments_give_nothing():
+    doc = {
+        "type": "subsegment",
+        "name": "gen",
+        "id": "1111111111111111",
+        "trace_id": TRACE,
+        "namespace": "remote",
+        "start_time": 1,
+        "end_time": 2,
+    }
+    (span,) = spans_from_document(doc)
+    assert (span.service, span.parent_id, span.kind) == ("gen", None, Kind.CLIENT)
+    assert spans_from_document(segment(inferred=True, parent_id="2d6900034ccfe558")) == []
+
+
 def test_flags_cause_annotations_metadata():
     doc = segment(
         fault=True,
@@ -179,17 +194,7 @@ def test_links_and_otel_trace_id_form():
         (segment(end_time=None), "end_time"),
         (segment(start_time="soon"), "start_time"),
         (segment(name=""), "name"),
-        (
-            {
-                "type": "subsegment",
-                "name": "s",
-                "id": "1111111111111111",
-                "trace_id": TRACE,
-                "start_time": 1,
-                "end_time": 2,
-            },
-            "parent_id",
-        ),
+        (segment(parent_id="xyz"), "invalid parent_id"),
         (
             segment(subsegments=[{"name": "s", "id": "2222222222222222", "start_time": 1}]),
             "subsegments[0]: end_time",

@@ -1,0 +1,199 @@
+"""Zipkin v2 JSON (a list of spans, as ``POST /api/v2/spans`` takes it) into spans.
+
+Rules (Zipkin's v2 model):
+
+- 64-bit trace ids are left-padded to 32 hex digits; ``timestamp`` and ``duration`` are microseconds;
+- ``localEndpoint.serviceName`` is the service; a CLIENT/PRODUCER span's ``remoteEndpoint.serviceName``
+  names its downstream node (``remote`` namespace), else the tags do (``remote_from_attributes``);
+- ``annotations`` become events; ``tags`` become attributes; an ``error`` tag is a fault unless an HTTP
+  status >= 400 says which failure it was (its value becomes the status message);
+- **shared span ids.** Zipkin lets an RPC's client and server halves share one span id (the server half
+  says ``"shared": true``). The model needs distinct ids, so both halves are kept and the server half gets
+  a derived id: ``server_half_id(id)``, the first 16 hex digits of SHA-256 over ``"zipkin-shared:" + id``.
+  It is parented to the client half (the original id). Spans of the server's service whose parent is the
+  shared id are re-parented to the server half. A SERVER span is treated as a shared half when it says
+  ``shared`` or when a CLIENT span of the same input has the same trace and span id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from spanscope.collectors import conventions as conv
+from spanscope.collectors.errors import InvalidSpanError
+from spanscope.collectors.formats import RECORD_ERRORS, ParseResult, RecordError, hex_id, record_reason
+from spanscope.collectors.model import (
+    Attributes,
+    Kind,
+    Span,
+    SpanEvent,
+    Status,
+    status_from_http,
+)
+
+__all__ = ["parse_spans", "server_half_id"]
+
+_KINDS = {
+    "SERVER": Kind.SERVER,
+    "CLIENT": Kind.CLIENT,
+    "PRODUCER": Kind.PRODUCER,
+    "CONSUMER": Kind.CONSUMER,
+}
+_US = 1_000
+
+
+def server_half_id(span_id: str) -> str:
+    """The derived id of the server half of a shared Zipkin span (deterministic, never all zeros).
+
+    >>> server_half_id("74280ae0c10d8062") == server_half_id("74280ae0c10d8062") != "74280ae0c10d8062"
+    True
+    """
+    digest = hashlib.sha256(f"zipkin-shared:{span_id}".encode()).hexdigest()
+    return digest[:16] if digest[:16] != "0" * 16 else digest[16:32]
+
+
+def parse_spans(doc: object, base: str = "") -> ParseResult:
+    """Every span of a Zipkin v2 list; bad spans are reported by index (``[i]``) and skipped."""
+    result = ParseResult()
+    if not isinstance(doc, list):
+        result.errors.append(RecordError(base, "not a Zipkin v2 span list"))
+        return result
+    converted: list[tuple[Span, bool]] = []
+    for i, raw in enumerate(doc):
+        try:
+            converted.append(_span(raw))
+        except RECORD_ERRORS as exc:
+            result.errors.append(RecordError(f"{base}[{i}]", record_reason(exc)))
+    result.spans = _split_shared(converted)
+    return result
+
+
+def _split_shared(converted: Sequence[tuple[Span, bool]]) -> list[Span]:
+    clients = {(s.trace_id, s.span_id) for s, _ in converted if s.kind is Kind.CLIENT}
+    # (trace, shared id, server service) -> derived id of the server half
+    halves: dict[tuple[str, str], dict[str, str]] = {}
+    for span, shared in converted:
+        key = (span.trace_id, span.span_id)
+        if span.kind is Kind.SERVER and (shared or key in clients):
+            derived = server_half_id(span.span_id)
+            halves.setdefault(key, {})[span.service] = derived
+            span.attributes["zipkin.shared_span_id"] = span.span_id
+            span.parent_id = span.span_id
+            span.span_id = derived
+    if not halves:
+        return [s for s, _ in converted]
+    for span, _ in converted:
+        if span.parent_id is None or "zipkin.shared_span_id" in span.attributes:
+            continue
+        by_service = halves.get((span.trace_id, span.parent_id))
+        if by_service and span.service in by_service:
+            span.parent_id = by_service[span.service]
+    return [s for s, _ in converted]
+
+
+def _micros(value: object, what: str, default: int | None = None) -> int:
+    if value is None and default is not None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidSpanError(f"{what} is missing or not a number: {value!r}")
+    return int(value) * _US
+
+
+def _endpoint_service(endpoint: object) -> str:
+    if isinstance(endpoint, Mapping):
+        name = endpoint.get("serviceName")
+        if isinstance(name, str):
+            return name
+    return ""
+
+
+def _span(raw: object) -> tuple[Span, bool]:
+    if not isinstance(raw, Mapping):
+        raise InvalidSpanError("span is not a JSON object")
+    trace_id = hex_id(raw.get("traceId"), 32, "traceId")
+    span_id = hex_id(raw.get("id"), 16, "id")
+    parent_raw = raw.get("parentId")
+    parent_id = hex_id(parent_raw, 16, "parentId") if parent_raw else None
+    start_ns = _micros(raw.get("timestamp"), "timestamp")
+    end_ns = start_ns + _micros(raw.get("duration"), "duration", default=0)
+    kind_raw = raw.get("kind")
+    kind = _KINDS.get(str(kind_raw).upper(), Kind.INTERNAL) if kind_raw else Kind.INTERNAL
+    name = raw.get("name")
+    name = name if isinstance(name, str) else ""
+
+    local = raw.get("localEndpoint")
+    service = _endpoint_service(local) or "unknown_service"
+    resource: Attributes = {conv.SERVICE_NAME: service}
+    if isinstance(local, Mapping):
+        for key in ("ipv4", "ipv6", "port"):
+            value = local.get(key)
+            if isinstance(value, (str, int)) and not isinstance(value, bool):
+                resource[f"zipkin.local_endpoint.{key}"] = value
+
+    attributes: Attributes = {}
+    tags = raw.get("tags")
+    if isinstance(tags, Mapping):
+        for key, value in tags.items():
+            attributes[str(key)] = value if isinstance(value, (str, bool, int, float)) else str(value)
+    remote = raw.get("remoteEndpoint")
+    if isinstance(remote, Mapping):
+        for key in ("serviceName", "ipv4", "ipv6", "port"):
+            value = remote.get(key)
+            if isinstance(value, (str, int)) and not isinstance(value, bool):
+                attributes[f"zipkin.remote_endpoint.{key}"] = value
+    if raw.get("debug") is True:
+        attributes["zipkin.debug"] = True
+
+    error = attributes.get("error")
+    http = conv.http_status(attributes)
+    if http is not None and http >= 400:
+        status = status_from_http(http)
+    elif error is not None:
+        status = Status.FAULT
+    else:
+        status = Status.OK
+
+    namespace = remote_service = ""
+    if kind in (Kind.CLIENT, Kind.PRODUCER):
+        named = _endpoint_service(remote)
+        if named:
+            namespace, remote_service = "remote", named
+        else:
+            ns, inferred = conv.remote_from_attributes(attributes)
+            if inferred:
+                namespace, remote_service = ns, inferred
+
+    span = Span(
+        trace_id=trace_id,
+        span_id=span_id,
+        parent_id=parent_id,
+        service=service,
+        name=name,
+        kind=kind,
+        start_ns=start_ns,
+        end_ns=end_ns,
+        status=status,
+        status_message=str(error) if error not in (None, "", True, "true") else "",
+        origin=conv.origin_from_resource(resource, attributes),
+        namespace=namespace,
+        remote_service=remote_service,
+        attributes=attributes,
+        resource=resource,
+        events=_annotations(raw.get("annotations")),
+    )
+    return span, raw.get("shared") is True
+
+
+def _annotations(raw: Any) -> list[SpanEvent]:
+    events: list[SpanEvent] = []
+    if not isinstance(raw, list):
+        return events
+    for j, item in enumerate(raw):
+        if not isinstance(item, Mapping):
+            raise InvalidSpanError(f"annotations[{j}] is not a JSON object")
+        events.append(
+            SpanEvent(str(item.get("value") or ""), _micros(item.get("timestamp"), f"annotations[{j}].timestamp"))
+        )
+    return events

@@ -1,0 +1,354 @@
+"""Trace files into the store: reading (JSON Lines streamed, gzip too), format detection, batched writes.
+
+A file is read as JSON Lines when its first line is a complete JSON value (each line is then a
+record, and the file is streamed line by line, whatever its size); otherwise it is one JSON document.
+Every record that cannot be converted is skipped and reported with its file, its position (``line N``,
+an index like ``[3]``, or a JSON path) and the reason; everything else is imported. Spans go to the
+store in batches (one transaction each), so memory stays bounded for JSON Lines input.
+
+Accepted shapes, per format:
+
+- ``xray``: one segment document per line; a JSON array of documents; ``aws xray batch-get-traces``
+  output (``Traces[].Segments[].Document`` strings); a PutTraceSegments request
+  (``TraceSegmentDocuments`` strings); the daemon's ``{"format": "json", "version": 1}`` header lines;
+- ``otlp-json``: an ExportTraceServiceRequest per document or per line (the collector's file exporter);
+- ``jaeger``: ``{"data": [trace, ...]}`` or a bare trace object, per document or per line;
+- ``zipkin``: a JSON list of v2 spans, per document or per line.
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+import orjson
+from spanscope.collectors.errors import ImportFormatError
+from spanscope.collectors.formats import (
+    RECORD_ERRORS,
+    ParseResult,
+    RecordError,
+    jaeger,
+    otlp_json,
+    record_reason,
+    xray,
+    zipkin,
+)
+from spanscope.collectors.formats.detect import FORMATS, detect_format
+from spanscope.collectors.model import Span
+
+__all__ = [
+    "DEFAULT_BATCH_SIZE",
+    "FileReport",
+    "ImportProblem",
+    "ImportReport",
+    "SpanSink",
+    "import_files",
+    "parse_value",
+    "read_file",
+]
+
+DEFAULT_BATCH_SIZE = 5_000
+_HEAD_BYTES = 64 * 1024
+_GZIP_MAGIC = b"\x1f\x8b"
+_Reader = IO[bytes] | gzip.GzipFile
+
+
+class SpanSink(Protocol):
+    """Where imported spans go (the Store, or anything with the same write_spans)."""
+
+    def write_spans(self, spans: Iterable[Span]) -> Any: ...
+
+
+@dataclass(slots=True, frozen=True)
+class ImportProblem:
+    """A record (or a whole file) that was not imported."""
+
+    file: str
+    position: str
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}: {self.position}" if self.position else self.file
+        return f"{where}: {self.reason}"
+
+
+@dataclass(slots=True)
+class FileReport:
+    """What happened to one file."""
+
+    path: str
+    format: str = ""
+    spans: int = 0
+    problems: int = 0
+
+
+@dataclass(slots=True)
+class ImportReport:
+    """What an import did, over all its files."""
+
+    files: list[FileReport] = field(default_factory=list)
+    problems: list[ImportProblem] = field(default_factory=list)
+    spans: int = 0
+    inserted: int = 0
+    replaced: int = 0
+    unchanged: int = 0
+
+
+# --- converting parsed JSON -----------------------------------------------------------------------
+
+
+def _join(base: str, path: str) -> str:
+    if not base:
+        return path
+    if not path:
+        return base
+    return f"{base}, {path}" if base.startswith("line ") else f"{base}{'' if path.startswith('[') else '.'}{path}"
+
+
+def _prefixed(result: ParseResult, base: str) -> ParseResult:
+    if base and result.errors:
+        result.errors = [RecordError(_join(base, e.position), e.reason) for e in result.errors]
+    return result
+
+
+def _xray_doc(doc: object, position: str, result: ParseResult) -> None:
+    if isinstance(doc, (str, bytes)):
+        try:
+            doc = orjson.loads(doc)
+        except orjson.JSONDecodeError as exc:
+            result.errors.append(RecordError(position, f"invalid JSON in segment document: {exc}"))
+            return
+    if not isinstance(doc, Mapping):
+        result.errors.append(RecordError(position, "segment document is not a JSON object"))
+        return
+    try:
+        result.spans.extend(xray.spans_from_document(doc))
+    except RECORD_ERRORS as exc:
+        result.errors.append(RecordError(position, record_reason(exc)))
+
+
+def _xray_value(value: object, base: str) -> ParseResult:
+    result = ParseResult()
+    if isinstance(value, list):
+        for i, doc in enumerate(value):
+            _xray_doc(doc, _join(base, f"[{i}]"), result)
+    elif isinstance(value, Mapping) and "Traces" in value:
+        traces = value["Traces"]
+        if not isinstance(traces, list):
+            result.errors.append(RecordError(_join(base, "Traces"), "not a list"))
+            return result
+        for i, trace in enumerate(traces):
+            segments = trace.get("Segments") if isinstance(trace, Mapping) else None
+            if not isinstance(segments, list):
+                result.errors.append(RecordError(_join(base, f"Traces[{i}].Segments"), "missing or not a list"))
+                continue
+            for j, segment in enumerate(segments):
+                position = _join(base, f"Traces[{i}].Segments[{j}].Document")
+                document = segment.get("Document") if isinstance(segment, Mapping) else None
+                if document is None:
+                    result.errors.append(RecordError(position, "missing"))
+                else:
+                    _xray_doc(document, position, result)
+    elif isinstance(value, Mapping) and "TraceSegmentDocuments" in value:
+        documents = value["TraceSegmentDocuments"]
+        if not isinstance(documents, list):
+            result.errors.append(RecordError(_join(base, "TraceSegmentDocuments"), "not a list"))
+            return result
+        for i, document in enumerate(documents):
+            _xray_doc(document, _join(base, f"TraceSegmentDocuments[{i}]"), result)
+    elif isinstance(value, Mapping) and value.get("format") == "json" and "id" not in value:
+        pass  # the X-Ray daemon protocol header
+    else:
+        _xray_doc(value, base, result)
+    return result
+
+
+def _otlp_value(value: object, base: str) -> ParseResult:
+    if isinstance(value, list):
+        result = ParseResult()
+        for i, request in enumerate(value):
+            result.extend(_prefixed(otlp_json.parse_request(request), _join(base, f"[{i}]")))
+        return result
+    if not isinstance(value, Mapping):
+        return ParseResult(errors=[RecordError(base, "not an OTLP ExportTraceServiceRequest object")])
+    return _prefixed(otlp_json.parse_request(value), base)
+
+
+def _jaeger_value(value: object, base: str) -> ParseResult:
+    return _prefixed(jaeger.parse_document(value), base)
+
+
+def _zipkin_value(value: object, base: str) -> ParseResult:
+    if isinstance(value, Mapping):
+        value = [value]
+    return _prefixed(zipkin.parse_spans(value), base)
+
+
+_CONVERTERS: dict[str, Callable[[object, str], ParseResult]] = {
+    "xray": _xray_value,
+    "otlp-json": _otlp_value,
+    "jaeger": _jaeger_value,
+    "zipkin": _zipkin_value,
+}
+
+
+def parse_value(value: object, fmt: str, position: str = "") -> ParseResult:
+    """Convert one parsed JSON value (a whole document or one line) of a known format."""
+    try:
+        converter = _CONVERTERS[fmt]
+    except KeyError:
+        raise ImportFormatError(f"unknown format {fmt!r}: expected one of {', '.join(FORMATS)}") from None
+    return converter(value, position)
+
+
+# --- reading files --------------------------------------------------------------------------------
+
+
+def _open(path: Path) -> _Reader:
+    """The file's bytes, decompressed when it is gzip (recognised by its magic number, not its name)."""
+    raw = path.open("rb")
+    try:
+        magic = raw.peek(2)[:2]
+    except OSError:
+        raw.close()
+        raise
+    if magic == _GZIP_MAGIC:
+        return gzip.GzipFile(fileobj=raw, mode="rb")
+    return raw
+
+
+def read_file(path: str | Path, fmt: str = "auto") -> tuple[str, Iterator[ParseResult]]:
+    """(format, chunks of converted spans) for one file; chunks are produced while the file is read.
+
+    Raises ImportFormatError when the format cannot be recognised, OSError when the file can't be read.
+    """
+    path = Path(path)
+    if fmt == "auto":
+        with _open(path) as handle:
+            fmt = detect_format(handle.read(_HEAD_BYTES))
+    elif fmt not in FORMATS:
+        raise ImportFormatError(f"unknown format {fmt!r}: expected auto or one of {', '.join(FORMATS)}")
+    return fmt, _chunks(path, fmt)
+
+
+def _first_line_is_complete(line: bytes) -> bool:
+    try:
+        orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
+def _chunks(path: Path, fmt: str) -> Iterator[ParseResult]:
+    converter = _CONVERTERS[fmt]
+    with _open(path) as reader:
+        first = reader.readline().removeprefix(b"\xef\xbb\xbf")
+        lineno = 1
+        while first and not first.strip():
+            first = reader.readline()
+            lineno += 1
+        if not first:
+            yield ParseResult(errors=[RecordError("", "the file is empty")])
+            return
+        if _first_line_is_complete(first):
+            yield from _json_lines(first, lineno, reader, converter)
+        else:
+            text = first + reader.read()
+            try:
+                value = orjson.loads(text)
+            except orjson.JSONDecodeError as exc:
+                yield ParseResult(errors=[RecordError("", f"invalid JSON: {exc}")])
+                return
+            del text
+            yield converter(value, "")
+
+
+def _json_lines(
+    first: bytes, lineno: int, reader: _Reader, converter: Callable[[object, str], ParseResult]
+) -> Iterator[ParseResult]:
+    line = first
+    pending = ParseResult()
+    while True:
+        stripped = line.strip()
+        if stripped:
+            position = f"line {lineno}"
+            try:
+                value = orjson.loads(stripped)
+            except orjson.JSONDecodeError as exc:
+                pending.errors.append(RecordError(position, f"invalid JSON: {exc}"))
+            else:
+                pending.extend(converter(value, position))
+            if len(pending.spans) >= DEFAULT_BATCH_SIZE or len(pending.errors) >= 1000:
+                yield pending
+                pending = ParseResult()
+        line = reader.readline()
+        if not line:
+            break
+        lineno += 1
+    if pending.spans or pending.errors:
+        yield pending
+
+
+# --- importing ------------------------------------------------------------------------------------
+
+
+def import_files(
+    paths: Sequence[str | Path],
+    sink: SpanSink,
+    *,
+    fmt: str = "auto",
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    on_problem: Callable[[ImportProblem], None] | None = None,
+) -> ImportReport:
+    """Import trace files into ``sink`` (a Store) in batches; problems are collected and reported.
+
+    ``on_problem`` is called for each problem as it is found (the CLI prints them as they come).
+    """
+    if fmt != "auto" and fmt not in FORMATS:
+        raise ImportFormatError(f"unknown format {fmt!r}: expected auto or one of {', '.join(FORMATS)}")
+    report = ImportReport()
+    buffer: list[Span] = []
+
+    def problem(file: str, position: str, reason: str) -> None:
+        item = ImportProblem(file, position, reason)
+        report.problems.append(item)
+        if on_problem is not None:
+            on_problem(item)
+
+    def flush() -> None:
+        if not buffer:
+            return
+        written = sink.write_spans(buffer)
+        for name in ("inserted", "replaced", "unchanged"):
+            setattr(report, name, getattr(report, name) + int(getattr(written, name, 0)))
+        buffer.clear()
+
+    for raw_path in paths:
+        name = str(raw_path)
+        file_report = FileReport(name)
+        report.files.append(file_report)
+        try:
+            file_report.format, chunks = read_file(raw_path, fmt)
+            for chunk in chunks:
+                for error in chunk.errors:
+                    problem(name, error.position, error.reason)
+                file_report.problems += len(chunk.errors)
+                file_report.spans += len(chunk.spans)
+                buffer.extend(chunk.spans)
+                if len(buffer) >= batch_size:
+                    flush()
+        except ImportFormatError as exc:
+            problem(name, "", str(exc))
+            file_report.problems += 1
+        except (EOFError, gzip.BadGzipFile) as exc:
+            problem(name, "", f"damaged gzip file: {exc}")
+            file_report.problems += 1
+        except OSError as exc:
+            problem(name, "", f"cannot read: {exc.strerror or exc}")
+            file_report.problems += 1
+        report.spans += file_report.spans
+    flush()
+    return report
