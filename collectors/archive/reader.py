@@ -1,0 +1,63 @@
+"""Reads whole traces back from the Parquet archive, the newest copy of a re-archived trace winning."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+from spanscope.collectors.archive.schema import COLUMNS, row_to_span
+from spanscope.collectors.archive.writer import ArchiveError, resolve
+from spanscope.collectors.model import Span, Trace
+
+
+def list_archive_files(root: str) -> list[str]:
+    """Complete archive files under ``root`` in write order (hidden and temporary files skipped)."""
+    filesystem, base = resolve(root)
+    try:
+        infos = filesystem.get_file_info(pafs.FileSelector(base, recursive=True, allow_not_found=True))
+    except (OSError, pa.ArrowException) as exc:
+        raise ArchiveError(f"cannot list archive {root!r}: {exc}") from exc
+    files = [
+        info.path
+        for info in infos
+        if info.type == pafs.FileType.File
+        and info.base_name.endswith(".parquet")
+        and not info.base_name.startswith((".", "_"))
+    ]
+    return sorted(files, key=lambda p: (p.rsplit("/", 1)[-1], p))
+
+
+def iter_archive_traces(root: str) -> Iterator[Trace]:
+    """Every trace in the archive once; a trace found in several files comes from the newest."""
+    filesystem, _ = resolve(root)
+    files = list_archive_files(root)
+    newest: dict[str, int] = {}
+    for index, path in enumerate(files):
+        for trace_id in _trace_ids(filesystem, path):
+            newest[trace_id] = index
+    for index, path in enumerate(files):
+        table = _read(filesystem, path)
+        groups: dict[str, list[Span]] = {}
+        for row in table.to_pylist():
+            trace_id = row["trace_id"]
+            if newest.get(trace_id) == index:
+                groups.setdefault(trace_id, []).append(row_to_span(row))
+        for trace_id, spans in groups.items():
+            yield Trace(trace_id, spans)
+
+
+def _trace_ids(filesystem: pafs.FileSystem, path: str) -> set[str]:
+    try:
+        column = pq.read_table(path, columns=["trace_id"], filesystem=filesystem).column("trace_id")
+    except (OSError, pa.ArrowException) as exc:
+        raise ArchiveError(f"cannot read archive file {path}: {exc}") from exc
+    return set(column.to_pylist())
+
+
+def _read(filesystem: pafs.FileSystem, path: str) -> pa.Table:
+    try:
+        return pq.read_table(path, columns=list(COLUMNS), filesystem=filesystem)
+    except (OSError, pa.ArrowException) as exc:
+        raise ArchiveError(f"cannot read archive file {path}: {exc}") from exc

@@ -1,0 +1,128 @@
+"""The archive's Parquet schema and the lossless conversions between its rows and model spans.
+
+One row per span. Scalar fields are columns; attributes, annotations, resource, events, exceptions and
+links are JSON text, which keeps every value's type (int vs float vs bool vs list) exactly.
+
+| column | type | meaning |
+|---|---|---|
+| trace_id, span_id | string | 32 / 16 lowercase hex |
+| parent_id | string, null | parent span id, null for an entry span |
+| service, name | string | as in the model |
+| kind, status | string | server/client/producer/consumer/internal; ok/error/fault/throttle |
+| start_ns, end_ns | int64 | Unix nanoseconds |
+| trace_start_ns | int64 | the trace's start: it chooses the partition |
+| status_message, origin, namespace, remote_service | string | "" when absent |
+| in_progress | bool | an in-progress X-Ray segment |
+| attributes, annotations, resource | string (JSON object) | lossless key → value |
+| events | string (JSON array) | [[name, time_ns, attributes], ...] |
+| exceptions | string (JSON array) | [[type, message, stacktrace, remote, time_ns], ...] |
+| links | string (JSON array) | [[trace_id, span_id, attributes], ...] |
+
+Partitions: ``date=YYYY-MM-DD/hour=HH`` (UTC, from trace_start_ns). Files: ``part-<write time ns>-<random>.parquet``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import orjson
+import pyarrow as pa
+from spanscope.collectors.model import Kind, Span, SpanEvent, SpanException, SpanLink, Status
+
+SCHEMA_VERSION = "1"
+ARCHIVE_SCHEMA = pa.schema(
+    [
+        ("trace_id", pa.string()),
+        ("span_id", pa.string()),
+        ("parent_id", pa.string()),
+        ("service", pa.string()),
+        ("name", pa.string()),
+        ("kind", pa.string()),
+        ("start_ns", pa.int64()),
+        ("end_ns", pa.int64()),
+        ("trace_start_ns", pa.int64()),
+        ("status", pa.string()),
+        ("status_message", pa.string()),
+        ("origin", pa.string()),
+        ("namespace", pa.string()),
+        ("remote_service", pa.string()),
+        ("in_progress", pa.bool_()),
+        ("attributes", pa.string()),
+        ("annotations", pa.string()),
+        ("resource", pa.string()),
+        ("events", pa.string()),
+        ("exceptions", pa.string()),
+        ("links", pa.string()),
+    ],
+    metadata={"spanscope.archive.schema_version": SCHEMA_VERSION},
+)
+COLUMNS = tuple(ARCHIVE_SCHEMA.names)
+SCHEMA_DOC = __doc__ or ""
+
+
+def _dumps(value: Any) -> str:
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:  # integers beyond 64 bits
+        return json.dumps(value, default=str)
+
+
+def _loads(text: str | None) -> Any:
+    if not text:
+        return None
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
+def span_to_row(span: Span, trace_start_ns: int) -> dict[str, Any]:
+    return {
+        "trace_id": span.trace_id,
+        "span_id": span.span_id,
+        "parent_id": span.parent_id,
+        "service": span.service,
+        "name": span.name,
+        "kind": span.kind.value,
+        "start_ns": span.start_ns,
+        "end_ns": span.end_ns,
+        "trace_start_ns": trace_start_ns,
+        "status": span.status.value,
+        "status_message": span.status_message,
+        "origin": span.origin,
+        "namespace": span.namespace,
+        "remote_service": span.remote_service,
+        "in_progress": span.in_progress,
+        "attributes": _dumps(span.attributes),
+        "annotations": _dumps(span.annotations),
+        "resource": _dumps(span.resource),
+        "events": _dumps([[e.name, e.time_ns, e.attributes] for e in span.events]),
+        "exceptions": _dumps([[x.type, x.message, x.stacktrace, x.remote, x.time_ns] for x in span.exceptions]),
+        "links": _dumps([[lk.trace_id, lk.span_id, lk.attributes] for lk in span.links]),
+    }
+
+
+def row_to_span(row: dict[str, Any]) -> Span:
+    return Span(
+        trace_id=row["trace_id"],
+        span_id=row["span_id"],
+        parent_id=row["parent_id"],
+        service=row["service"] or "",
+        name=row["name"] or "",
+        kind=Kind(row["kind"]),
+        start_ns=int(row["start_ns"]),
+        end_ns=int(row["end_ns"]),
+        status=Status(row["status"]),
+        status_message=row["status_message"] or "",
+        origin=row["origin"] or "",
+        namespace=row["namespace"] or "",
+        remote_service=row["remote_service"] or "",
+        attributes=_loads(row["attributes"]) or {},
+        annotations=_loads(row["annotations"]) or {},
+        resource=_loads(row["resource"]) or {},
+        events=[SpanEvent(e[0], e[1], e[2]) for e in _loads(row["events"]) or ()],
+        exceptions=[SpanException(x[0], x[1], x[2], x[3], x[4]) for x in _loads(row["exceptions"]) or ()],
+        links=[SpanLink(lk[0], lk[1], lk[2]) for lk in _loads(row["links"]) or ()],
+        in_progress=bool(row["in_progress"]),
+    )
