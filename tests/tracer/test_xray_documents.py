@@ -474,3 +474,13 @@ def test_any_span_yields_schema_valid_documents(
         validate(doc)
     for finished in rec.spans():
         validate(span_document(finished))
+
+
+def test_module_doctests() -> None:
+    import doctest
+
+    from spanscope.tracer.xray import documents, exporter
+
+    for module in (documents, exporter):
+        result = doctest.testmod(module)
+        assert result.failed == 0, module.__name__

@@ -111,7 +111,7 @@ def fix_segment_name(name: str) -> str:
     """Keep the characters X-Ray allows in a segment name (letters, digits, spaces, ``_.:/%&#=+-@``).
 
     >>> fix_segment_name("GET /orders/{id}?x=1")
-    'GET /orders/id=1'
+    'GET /orders/idx=1'
     >>> fix_segment_name("\\x1b[31m")
     '31m'
     >>> fix_segment_name("")
