@@ -1,0 +1,80 @@
+"""Attribute names and origin types the tracer writes (its own copy; a test checks they match collectors')."""
+
+from __future__ import annotations
+
+from typing import Final
+
+# --- origins ------------------------------------------------------------------------------------------
+ORIGIN_LAMBDA: Final = "AWS::Lambda::Function"
+ORIGIN_LAMBDA_EDGE: Final = "spanscope::Lambda@Edge::Function"
+ORIGIN_BATCH: Final = "spanscope::Batch::Job"
+ORIGIN_EMR: Final = "spanscope::EMR::Job"
+ORIGIN_EDGE_DEVICE: Final = "spanscope::Greengrass::Device"
+ORIGIN_HPC: Final = "spanscope::HPC::Rank"
+
+# --- resource / placement -----------------------------------------------------------------------------
+SERVICE_NAME: Final = "service.name"
+ORIGIN: Final = "spanscope.origin"
+CLOUD_PROVIDER: Final = "cloud.provider"
+CLOUD_PLATFORM: Final = "cloud.platform"
+CLOUD_REGION: Final = "cloud.region"
+CLOUD_AZ: Final = "cloud.availability_zone"
+CLOUD_ACCOUNT: Final = "cloud.account.id"
+LOCATION: Final = "spanscope.location"
+
+# --- HTTP -----------------------------------------------------------------------------------------------
+HTTP_METHOD: Final = "http.request.method"
+HTTP_URL: Final = "url.full"
+HTTP_STATUS: Final = "http.response.status_code"
+HTTP_USER_AGENT: Final = "user_agent.original"
+HTTP_CLIENT_IP: Final = "client.address"
+
+# --- downstream calls -----------------------------------------------------------------------------------
+RPC_SYSTEM: Final = "rpc.system"
+RPC_SERVICE: Final = "rpc.service"
+RPC_METHOD: Final = "rpc.method"
+AWS_OPERATION: Final = "aws.operation"
+AWS_QUEUE_URL: Final = "aws.sqs.queue_url"
+
+# --- Lambda / Lambda@Edge ---------------------------------------------------------------------------------
+FAAS_COLDSTART: Final = "faas.coldstart"
+FAAS_NAME: Final = "faas.name"
+FAAS_VERSION: Final = "faas.version"
+FAAS_INVOCATION_ID: Final = "faas.invocation_id"
+FAAS_TRIGGER: Final = "faas.trigger"
+FAAS_INIT_DURATION_NS: Final = "spanscope.faas.init_duration_ns"
+LAMBDA_ARN: Final = "aws.lambda.invoked_arn"
+CF_DISTRIBUTION: Final = "aws.cloudfront.distribution_id"
+CF_EVENT_TYPE: Final = "aws.cloudfront.event_type"
+CF_EDGE_LOCATION: Final = "aws.cloudfront.edge_location"
+
+# --- Batch ------------------------------------------------------------------------------------------------
+BATCH_JOB_ID: Final = "aws.batch.job.id"
+BATCH_ATTEMPT: Final = "aws.batch.job.attempt"
+BATCH_ARRAY_INDEX: Final = "aws.batch.job.array_index"
+BATCH_QUEUE: Final = "aws.batch.job_queue"
+BATCH_COMPUTE_ENV: Final = "aws.batch.compute_environment"
+BATCH_INTERRUPTED: Final = "spanscope.batch.interrupted"
+
+# --- MapReduce / EMR --------------------------------------------------------------------------------------
+MR_JOB_ID: Final = "mapreduce.job.id"
+MR_PHASE: Final = "mapreduce.phase"
+MR_TASK_ID: Final = "mapreduce.task.id"
+MR_INPUT_FILE: Final = "mapreduce.input.file"
+MR_RECORDS_IN: Final = "mapreduce.records.in"
+MR_RECORDS_OUT: Final = "mapreduce.records.out"
+INPUT_BYTES: Final = "spanscope.input.bytes"
+INPUT_RECORDS: Final = "spanscope.input.records"
+
+# --- HPC --------------------------------------------------------------------------------------------------
+HPC_RANK: Final = "spanscope.hpc.rank"
+HPC_STEP: Final = "spanscope.hpc.step"
+HPC_COMPUTE_NS: Final = "spanscope.hpc.compute_ns"
+HPC_BARRIER_WAIT_NS: Final = "spanscope.hpc.barrier_wait_ns"
+
+# --- edge devices -----------------------------------------------------------------------------------------
+DEVICE_ID: Final = "spanscope.device.id"
+
+# --- links / X-Ray ------------------------------------------------------------------------------------------
+LINK_KIND: Final = "spanscope.link.kind"
+XRAY_ANNOTATIONS_KEY: Final = "aws.xray.annotations"

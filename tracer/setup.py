@@ -1,0 +1,343 @@
+"""Setting the tracer up: provider (reused or our own), resource, sampler, exporters from names or env vars."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from opentelemetry import trace as otel_trace
+from opentelemetry.context import Context
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import Span as SdkSpan
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    ConsoleSpanExporter,
+    SimpleSpanProcessor,
+    SpanExporter,
+    SpanExportResult,
+)
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_OFF,
+    ALWAYS_ON,
+    ParentBased,
+    Sampler,
+    StaticSampler,
+    TraceIdRatioBased,
+)
+from spanscope.tracer import conventions as c
+from spanscope.tracer.health import HEALTH
+from spanscope.tracer.ids import XRayIdGenerator
+from spanscope.tracer.placement import detect_placement, detect_platform
+from spanscope.tracer.runtime import RUNTIME, NoopBackend, OtelBackend, env_disabled
+
+DEFAULT_XRAY_DAEMON = "127.0.0.1:2000"
+
+
+class GuardedExporter(SpanExporter):
+    """Wraps an exporter so its exceptions and failed exports are counted and logged once, never raised."""
+
+    def __init__(self, inner: SpanExporter, name: str) -> None:
+        self.inner = inner
+        self.name = name
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        try:
+            result = self.inner.export(spans)
+        except Exception as exc:
+            HEALTH.fail(f"exporter_error:{self.name}", exc)
+            return SpanExportResult.FAILURE
+        if result is not SpanExportResult.SUCCESS:
+            HEALTH.fail(f"export_failed:{self.name}", f"{len(spans)} spans not exported")
+        return result
+
+    def shutdown(self) -> None:
+        try:
+            self.inner.shutdown()
+        except Exception as exc:
+            HEALTH.fail(f"exporter_shutdown:{self.name}", exc)
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        try:
+            return bool(self.inner.force_flush(timeout_millis))
+        except Exception as exc:
+            HEALTH.fail(f"exporter_flush:{self.name}", exc)
+            return False
+
+
+class PlacementProcessor(SpanProcessor):
+    """Adds placement attributes to every span (used on an application's provider, whose resource we keep)."""
+
+    def __init__(self, attributes: Mapping[str, str]) -> None:
+        self.attributes = dict(attributes)
+
+    def on_start(self, span: SdkSpan, parent_context: Context | None = None) -> None:
+        try:
+            existing = span.attributes or {}
+            span.set_attributes({k: v for k, v in self.attributes.items() if k not in existing})
+        except Exception as exc:
+            HEALTH.fail("placement_error", exc)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        return None
+
+    def shutdown(self) -> None:
+        return None
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+
+def daemon_udp_address(value: str | None) -> str:
+    """The UDP address from ``AWS_XRAY_DAEMON_ADDRESS`` (``host:port`` or ``tcp:h:p udp:h:p``).
+
+    >>> daemon_udp_address("tcp:127.0.0.1:2000 udp:127.0.0.2:2001"), daemon_udp_address(None)
+    ('127.0.0.2:2001', '127.0.0.1:2000')
+    """
+    if not value:
+        return DEFAULT_XRAY_DAEMON
+    for part in value.split():
+        if part.startswith("udp:"):
+            return part[4:]
+    parts = value.split()
+    return parts[0] if parts and not parts[0].startswith("tcp:") else DEFAULT_XRAY_DAEMON
+
+
+def sampler_from(sampling: float | str | Sampler | None, environ: Mapping[str, str]) -> Sampler:
+    """A sampler from a ratio, a name (OTEL_TRACES_SAMPLER values) or an instance; env vars when None."""
+    if isinstance(sampling, Sampler):
+        return sampling
+    if isinstance(sampling, int | float) and not isinstance(sampling, bool):
+        return _ratio(float(sampling), parent_based=True)
+    name = sampling if isinstance(sampling, str) else environ.get("OTEL_TRACES_SAMPLER", "parentbased_always_on")
+    arg = environ.get("OTEL_TRACES_SAMPLER_ARG", "")
+    name = name.strip().lower()
+    if name == "always_on":
+        return ALWAYS_ON
+    if name == "always_off":
+        return ALWAYS_OFF
+    if name == "parentbased_always_on":
+        return ParentBased(ALWAYS_ON)
+    if name == "parentbased_always_off":
+        return ParentBased(ALWAYS_OFF)
+    if name in ("traceidratio", "parentbased_traceidratio"):
+        try:
+            ratio = float(arg) if arg else 1.0
+        except ValueError:
+            HEALTH.fail("bad_sampler_arg", arg)
+            ratio = 1.0
+        return _ratio(ratio, parent_based=name.startswith("parentbased"))
+    HEALTH.fail("unknown_sampler", name)
+    return ParentBased(ALWAYS_ON)
+
+
+def _ratio(ratio: float, *, parent_based: bool) -> Sampler:
+    ratio = min(max(ratio, 0.0), 1.0)
+    root: Sampler
+    if ratio >= 1.0:
+        root = ALWAYS_ON
+    elif ratio <= 0.0:
+        root = ALWAYS_OFF
+    else:
+        root = TraceIdRatioBased(ratio)
+    return ParentBased(root) if parent_based else root
+
+
+def _skips_unsampled_children(sampler: Sampler) -> bool:
+    """True when a child of an unsampled parent can never be sampled (so the span can be skipped)."""
+    if not isinstance(sampler, ParentBased):
+        return isinstance(sampler, StaticSampler) and sampler is ALWAYS_OFF
+    remote = getattr(sampler, "_remote_parent_not_sampled", None)
+    local = getattr(sampler, "_local_parent_not_sampled", None)
+    return remote is ALWAYS_OFF and local is ALWAYS_OFF
+
+
+def exporter_from_name(name: str, environ: Mapping[str, str]) -> SpanExporter | None:
+    """An exporter for a name; None (counted, logged once) when unknown or its package is missing."""
+    key = name.strip().lower()
+    try:
+        if key == "otlp":
+            protocol = (
+                environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+                or environ.get("OTEL_EXPORTER_OTLP_PROTOCOL")
+                or "http/protobuf"
+            ).lower()
+            if protocol == "http/json":
+                HEALTH.fail("otlp_http_json_unsupported", "using http/protobuf")
+            key = "otlp-grpc" if protocol == "grpc" else "otlp-http"
+        if key == "otlp-http":
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+            return OTLPSpanExporter()
+        if key == "otlp-grpc":
+            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
+                OTLPSpanExporter as GrpcSpanExporter,
+            )
+
+            return GrpcSpanExporter()
+        if key == "console":
+            return ConsoleSpanExporter()
+        if key == "memory":
+            exporter = InMemorySpanExporter()
+            RUNTIME.memory_exporter = exporter
+            return exporter
+        if key in ("xray-udp", "xray"):
+            from spanscope.tracer.xray.exporter import XRayUdpExporter  # type: ignore[import-not-found,unused-ignore]
+
+            udp: SpanExporter = XRayUdpExporter(address=daemon_udp_address(environ.get("AWS_XRAY_DAEMON_ADDRESS")))
+            return udp
+        if key == "none":
+            return None
+    except ImportError as exc:
+        HEALTH.fail(f"exporter_unavailable:{key}", exc)
+        return None
+    except Exception as exc:
+        HEALTH.fail(f"exporter_setup:{key}", exc)
+        return None
+    HEALTH.fail("unknown_exporter", name)
+    return None
+
+
+def default_exporter_names(environ: Mapping[str, str]) -> list[str]:
+    """Exporters when none are given: OTEL_TRACES_EXPORTER; else OTLP when its endpoint is set; else the
+    X-Ray daemon when AWS_XRAY_DAEMON_ADDRESS is set (Lambda with active tracing); else OTLP/HTTP to localhost."""
+    listed = environ.get("OTEL_TRACES_EXPORTER")
+    if listed:
+        return [n.strip() for n in listed.split(",") if n.strip()]
+    if environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+        return ["otlp"]
+    if environ.get("AWS_XRAY_DAEMON_ADDRESS"):
+        return ["xray-udp"]
+    return ["otlp"]
+
+
+def _service_from_env(environ: Mapping[str, str]) -> str | None:
+    if environ.get("OTEL_SERVICE_NAME"):
+        return None  # Resource.create reads it
+    for item in environ.get("OTEL_RESOURCE_ATTRIBUTES", "").split(","):
+        if item.split("=", 1)[0].strip() == c.SERVICE_NAME:
+            return None
+    for key in ("AWS_LAMBDA_FUNCTION_NAME", "AWS_IOT_THING_NAME"):
+        if environ.get(key):
+            return environ[key]
+    return None
+
+
+def _env_resource_keys(environ: Mapping[str, str]) -> set[str]:
+    return {item.split("=", 1)[0].strip() for item in environ.get("OTEL_RESOURCE_ATTRIBUTES", "").split(",") if item}
+
+
+def app_provider() -> TracerProvider | None:
+    """The SDK TracerProvider the application installed globally, if any (never one of ours)."""
+    provider = otel_trace.get_tracer_provider()
+    if isinstance(provider, TracerProvider) and provider not in RUNTIME.own_providers:
+        return provider
+    return None
+
+
+def configure(
+    *,
+    service: str | None = None,
+    exporters: Sequence[str | SpanExporter] | None = None,
+    sampling: float | str | Sampler | None = None,
+    backend: str = "otel",
+    tracer_provider: TracerProvider | None = None,
+    resource_attributes: Mapping[str, str | int | float | bool] | None = None,
+    location: str | None = None,
+    disabled: bool | None = None,
+    processor: str = "auto",
+    flush_timeout_millis: int | None = None,
+) -> None:
+    """Set the tracer up.
+
+    - ``service``: service.name (default OTEL_SERVICE_NAME, then the Lambda function / device name).
+    - ``exporters``: SpanExporter instances or names ``otlp``, ``otlp-http``, ``otlp-grpc`` ([grpc] extra),
+      ``console``, ``xray-udp`` (X-Ray daemon at AWS_XRAY_DAEMON_ADDRESS), ``memory``, ``none``.
+      Default: from OTEL_TRACES_EXPORTER / OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT / AWS_XRAY_DAEMON_ADDRESS.
+    - ``sampling``: a ratio (parent-based), an OTEL_TRACES_SAMPLER name, or a Sampler; default from env.
+    - ``backend``: ``"otel"`` or ``"xray-sdk"`` (legacy: aws-xray-sdk's recorder, the [xray] extra).
+    - ``tracer_provider``: use this provider; otherwise an application's global SDK provider is reused
+      (its sampler and resource untouched; our exporters are added only when given explicitly).
+    - ``disabled``: True makes every decorator a pass-through (as ``SPANSCOPE_DISABLED=1`` does).
+    """
+    environ = os.environ
+    with RUNTIME.lock:
+        previous = RUNTIME.backend
+        if flush_timeout_millis is not None:
+            RUNTIME.default_flush_millis = max(0, int(flush_timeout_millis))
+        RUNTIME.passthrough = env_disabled(environ) if disabled is None else bool(disabled)
+        if RUNTIME.passthrough:
+            RUNTIME.backend = NoopBackend()
+            _retire(previous)
+            return
+        if backend == "xray-sdk":
+            from spanscope.tracer.legacy import XRaySdkBackend
+
+            RUNTIME.backend = XRaySdkBackend(service=service, sampling=sampling)
+            _retire(previous)
+            return
+        if backend != "otel":
+            HEALTH.fail("unknown_backend", backend)
+
+        placement = detect_placement(environ)
+        if location:
+            placement[c.LOCATION] = location
+        provider = tracer_provider or app_provider()
+        explicit: list[str | SpanExporter] | None = list(exporters) if exporters is not None else None
+        if provider is not None:
+            provider.add_span_processor(PlacementProcessor(placement))
+            names: list[str | SpanExporter] = explicit or []
+        else:
+            attributes: dict[str, Any] = {}
+            env_keys = _env_resource_keys(environ)
+            for key, value in {**detect_platform(environ), **placement}.items():
+                if key not in env_keys:
+                    attributes[key] = value
+            attributes.update(resource_attributes or {})
+            fallback = _service_from_env(environ)
+            if service:
+                attributes[c.SERVICE_NAME] = service
+            elif fallback:
+                attributes[c.SERVICE_NAME] = fallback
+            provider = TracerProvider(
+                sampler=sampler_from(sampling, environ),
+                resource=Resource.create(attributes),
+                id_generator=XRayIdGenerator(),
+            )
+            RUNTIME.own_providers.add(provider)
+            names = explicit if explicit is not None else list(default_exporter_names(environ))
+        for item in names:
+            exporter = exporter_from_name(item, environ) if isinstance(item, str) else item
+            if exporter is None:
+                continue
+            label = item if isinstance(item, str) else type(item).__name__
+            guarded = GuardedExporter(exporter, label)
+            simple = processor == "simple" or (
+                processor == "auto" and isinstance(exporter, InMemorySpanExporter | ConsoleSpanExporter)
+            )
+            provider.add_span_processor(SimpleSpanProcessor(guarded) if simple else BatchSpanProcessor(guarded))
+        if provider in RUNTIME.own_providers and not isinstance(otel_trace.get_tracer_provider(), TracerProvider):
+            otel_trace.set_tracer_provider(provider)
+        RUNTIME.backend = OtelBackend(provider, skip_unsampled_children=_skips_unsampled_children(provider.sampler))
+        if isinstance(provider.sampler, StaticSampler) and provider.sampler is ALWAYS_OFF:
+            RUNTIME.passthrough = True
+        _retire(previous)
+
+
+def _retire(previous: Any) -> None:
+    """Shut a replaced backend down, unless its provider is the global one (others may hold its tracers)."""
+    if previous is None or previous is RUNTIME.backend:
+        return
+    provider = getattr(previous, "provider", None)
+    if provider is not None and (provider not in RUNTIME.own_providers or provider is otel_trace.get_tracer_provider()):
+        previous.force_flush(RUNTIME.default_flush_millis)
+        return
+    previous.shutdown()
+
+
+def memory_exporter() -> InMemorySpanExporter | None:
+    """The in-memory exporter made by ``configure(exporters=["memory"])`` (tests)."""
+    exporter = RUNTIME.memory_exporter
+    return exporter if isinstance(exporter, InMemorySpanExporter) else None
