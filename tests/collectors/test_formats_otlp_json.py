@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 
+import orjson
 from spanscope.collectors.formats.otlp_json import parse_request
 from spanscope.collectors.model import Kind, Status
 
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 TRACE = "5b8efff798038103d269b633813fc60c"
 
 
@@ -16,9 +19,7 @@ def kv(key, value):
 
 def request(spans, resource=None):
     attrs = resource if resource is not None else [kv("service.name", {"stringValue": "checkout"})]
-    return {
-        "resourceSpans": [{"resource": {"attributes": attrs}, "scopeSpans": [{"scope": {}, "spans": spans}]}]
-    }
+    return {"resourceSpans": [{"resource": {"attributes": attrs}, "scopeSpans": [{"scope": {}, "spans": spans}]}]}
 
 
 def span(**extra):
@@ -72,9 +73,7 @@ def test_any_values_and_annotations():
 
 def test_kind_names_status_and_remote():
     attrs = [kv("rpc.system", {"stringValue": "aws-api"}), kv("rpc.service", {"stringValue": "DynamoDB"})]
-    raw = span(
-        kind="SPAN_KIND_CLIENT", attributes=attrs, status={"code": "STATUS_CODE_ERROR", "message": "boom"}
-    )
+    raw = span(kind="SPAN_KIND_CLIENT", attributes=attrs, status={"code": "STATUS_CODE_ERROR", "message": "boom"})
     (s,) = parse_request(request([raw])).spans
     assert s.kind is Kind.CLIENT
     assert (s.namespace, s.remote_service) == ("aws", "DynamoDB")
@@ -151,9 +150,7 @@ def test_base64_ids_are_accepted():
 def test_bad_spans_are_reported_and_the_rest_kept():
     good = span()
     result = parse_request(
-        request(
-            [span(traceId="xyz"), good, span(startTimeUnixNano="soon"), "nope", span(kind=9)], resource=[]
-        )
+        request([span(traceId="xyz"), good, span(startTimeUnixNano="soon"), "nope", span(kind=9)], resource=[])
     )
     assert len(result.spans) == 1 and result.spans[0].service == "unknown_service"
     positions = [e.position for e in result.errors]
@@ -166,3 +163,24 @@ def test_missing_end_time_is_in_progress_and_bad_top_level():
     (s,) = parse_request(request([span(endTimeUnixNano="0")])).spans
     assert s.in_progress and s.end_ns == s.start_ns
     assert parse_request({"foo": 1}).errors[0].position == "resourceSpans"
+
+
+def test_real_sample_opentelemetry_proto_trace_json():
+    """examples/trace.json of opentelemetry-proto, field by field (see tests/fixtures/SOURCES.md)."""
+    doc = orjson.loads((FIXTURES / "otlp_json/opentelemetry-proto-trace.json").read_bytes())
+    result = parse_request(doc)
+    assert result.errors == []
+    (s,) = result.spans
+    assert s.trace_id == "5b8efff798038103d269b633813fc60c"
+    assert s.span_id == "eee19b7ec3c1b174"
+    assert s.parent_id == "eee19b7ec3c1b173"
+    assert s.service == "my.service"
+    assert s.name == "I'm a server span"
+    assert s.kind is Kind.SERVER
+    assert (s.start_ns, s.end_ns) == (1544712660000000000, 1544712661000000000)
+    assert s.attributes == {"my.span.attr": "some value"}
+    assert s.resource == {"service.name": "my.service"}
+    assert s.status is Status.OK and s.status_message == ""
+    assert (s.origin, s.namespace, s.remote_service) == ("", "", "")
+    assert s.events == [] and s.exceptions == [] and s.links == [] and s.annotations == {}
+    assert not s.in_progress

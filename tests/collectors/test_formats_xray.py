@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import orjson
 import pytest
 from spanscope.collectors.errors import InvalidSpanError
 from spanscope.collectors.formats import seconds_to_ns
@@ -231,3 +234,78 @@ def test_deeply_nested_subsegments_do_not_recurse():
 )
 def test_seconds_to_ns_is_exact(value, ns):
     assert seconds_to_ns(value) == ns
+
+
+# --- real samples (tests/fixtures/SOURCES.md) ----------------------------------------------------------
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "xray_import"
+
+
+def _documents(name):
+    doc = orjson.loads((FIXTURES / name).read_bytes())
+    if "Traces" in doc:
+        return [orjson.loads(seg["Document"]) for t in doc["Traces"] for seg in t["Segments"]]
+    return [orjson.loads(text) for text in doc["TraceSegmentDocuments"]]
+
+
+def test_real_sample_aws_cli_batch_get_traces():
+    segment_doc, inferred_doc = _documents("aws-cli-batch-get-traces.json")
+    assert spans_from_document(inferred_doc) == []  # X-Ray's inferred DynamoDB node: the subsegment names it
+    root, ddb = spans_from_document(segment_doc)
+    tid = "5d82881a0a9126e92a73e971eed891b9"
+
+    assert (root.trace_id, root.span_id, root.parent_id) == (tid, "54aff5735b12dd28", None)
+    assert (root.service, root.name, root.kind) == ("Scorekeep", "Scorekeep", Kind.SERVER)
+    assert (root.start_ns, root.end_ns) == (1_568_835_610_432_000_000, 1_568_835_610_664_000_000)
+    assert root.origin == "AWS::ElasticBeanstalk::Environment"
+    assert root.status is Status.OK and root.status_message == ""
+    assert root.attributes["url.full"] == ("http://scorekeep-env-1.m4fg2pfzpv.us-east-2.elasticbeanstalk.com/api/user")
+    assert root.attributes["http.request.method"] == "POST"
+    assert root.attributes["user_agent.original"] == "curl/7.59.0"
+    assert root.attributes["client.address"] == "52.95.4.28"
+    assert root.attributes["http.request.x_forwarded_for"] is True
+    assert root.attributes["http.response.status_code"] == 200
+    assert root.attributes["aws.elastic_beanstalk.version_label"] == "Sample Application-1"
+    assert root.attributes["aws.elastic_beanstalk.deployment_id"] == 3
+    assert root.attributes["aws.ec2.instance_id"] == "i-0e3cf4d2de0f3f37a"
+    assert root.attributes["aws.ec2.availability_zone"] == "us-east-2b"
+    assert root.attributes["aws.xray.sdk"] == "X-Ray for Java"
+    assert root.attributes["aws.xray.sdk_version"] == "1.1.0"
+    assert root.resource["service.name"] == "Scorekeep"
+    assert root.resource["aws.xray.sdk"] == "X-Ray for Java"
+    assert root.resource["aws.elastic_beanstalk.environment_name"] == "Scorekeep-env-1"
+    assert root.annotations == {} and root.exceptions == [] and root.links == []
+    assert not root.in_progress
+
+    assert (ddb.trace_id, ddb.span_id, ddb.parent_id) == (tid, "2d6900034ccfe558", "54aff5735b12dd28")
+    assert (ddb.service, ddb.name, ddb.kind) == ("Scorekeep", "DynamoDB", Kind.CLIENT)
+    assert (ddb.namespace, ddb.remote_service) == ("aws", "DynamoDB")
+    assert (ddb.start_ns, ddb.end_ns) == (1_568_835_610_658_000_000, 1_568_835_610_664_000_000)
+    assert ddb.status is Status.OK
+    assert ddb.attributes["aws.operation"] == "UpdateItem"
+    assert ddb.attributes["aws.table_name"] == "scorekeep-user"
+    assert ddb.attributes["aws.request_id"] == "TPEIDNDUROMLPOV17U4A79555NVV4KQNSO5AEMVJF66Q9ASUAAJG"
+    assert ddb.attributes["aws.resource_names"] == ["scorekeep-user"]
+    assert ddb.attributes["rpc.system"] == "aws-api"
+    assert ddb.attributes["rpc.service"] == "DynamoDB"
+    assert ddb.attributes["rpc.method"] == "UpdateItem"
+    assert ddb.attributes["http.response.status_code"] == 200
+    assert ddb.attributes["http.response.body.size"] == 61
+    assert ddb.origin == ""
+
+
+def test_real_sample_put_trace_segments_independent_subsegments():
+    docs = _documents("awsxrayreceiver-put-trace-segments.json")
+    spans = [s for d in docs for s in spans_from_document(d)]
+    assert [s.span_id for s in spans] == ["0100000000000000", "0200000000000000", "0300000000000000"]
+    first = spans[0]
+    assert first.trace_id == "5f06099f000000000000000000000000"
+    assert first.parent_id is None  # sent without parent_id: a root of its own
+    assert (first.service, first.name, first.kind) == ("load-generator-span", "load-generator-span", Kind.CLIENT)
+    assert (first.namespace, first.remote_service) == ("remote", "load-generator-span")
+    assert first.origin == "AWS::EC2::Instance"
+    # 1594231199.5614452 s, exactly as written (float arithmetic would give ...561445120 ns)
+    assert (first.start_ns, first.end_ns) == (1_594_231_199_561_445_200, 1_594_231_199_562_445_200)
+    assert first.annotations == {"load_generator_span_seq_num": "", "load_generator_trace_seq_num": ""}
+    assert first.attributes == {}
+    assert spans[1].start_ns == 1_594_231_199_561_463_000

@@ -1,0 +1,211 @@
+"""Importing trace files into a real store: every format, bad records reported with positions, streaming,
+gzip, idempotence, and the `spanscope import` command's output and exit status."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+from pathlib import Path
+
+import orjson
+import pytest
+from spanscope.collectors.importers import import_files, read_file
+from spanscope.collectors.model import Kind, Status
+from spanscope.collectors.store import open_store
+from spanscope.tui.cli.main import main
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+REAL = [
+    "otlp_json/opentelemetry-proto-trace.json",
+    "xray_import/aws-cli-batch-get-traces.json",
+    "xray_import/awsxrayreceiver-put-trace-segments.json",
+    "jaeger/jaeger-ui_01.json",
+    "zipkin/skew.json",
+    "zipkin/simple-db-p6.json",
+]
+MALFORMED = FIXTURES / "malformed"
+XRAY_TRACE = "5f06099fa006649127e371903a2de979"
+
+
+@pytest.fixture
+def store(tmp_path):
+    with open_store(tmp_path / "spans.db") as s:
+        yield s
+
+
+def test_all_real_samples_import_and_read_back(store):
+    report = import_files([FIXTURES / name for name in REAL], store)
+    assert report.problems == []
+    assert [f.format for f in report.files] == ["otlp-json", "xray", "xray", "jaeger", "zipkin", "zipkin"]
+    assert [f.spans for f in report.files] == [1, 2, 3, 5, 4, 5]
+    assert report.spans == 20
+    # jaeger ui_01 repeats span id 2: stored once (the store collapses it within the batch)
+    assert (report.inserted, report.replaced) == (19, 0)
+    assert store.span_count() == 19
+
+    scorekeep = store.get_trace("1-5d82881a-0a9126e92a73e971eed891b9")
+    names = [(s.service, s.name, s.kind, s.remote_service) for s in scorekeep.spans]
+    assert sorted(names) == [
+        ("Scorekeep", "DynamoDB", Kind.CLIENT, "DynamoDB"),
+        ("Scorekeep", "Scorekeep", Kind.SERVER, ""),
+    ]
+    skew = store.get_trace("0000000000000000" + "1e223ff1f80f1c69")
+    assert len(skew) == 4 and not skew.missing_parent
+
+
+def test_importing_twice_is_idempotent(store):
+    paths = [FIXTURES / name for name in REAL]
+    import_files(paths, store)
+    again = import_files(paths, store)
+    assert again.inserted == 0 and again.replaced == 0 and again.unchanged == 19
+    assert store.span_count() == 19
+
+
+def test_bad_records_are_reported_with_file_position_and_reason(store):
+    files = sorted(MALFORMED.iterdir())
+    seen = []
+    report = import_files(files, store, on_problem=seen.append)
+    assert seen == report.problems
+    by_file = {}
+    for problem in report.problems:
+        by_file.setdefault(Path(problem.file).name, []).append((problem.position, problem.reason))
+
+    xray = by_file["xray-mixed.jsonl"]
+    assert [p for p, _ in xray] == ["line 3", "line 4", "line 6"]
+    assert "invalid JSON" in xray[0][1]
+    assert "id is missing" in xray[1][1]
+    assert "not-a-trace-id" in xray[2][1]
+
+    otlp = by_file["otlp-mixed.jsonl"]
+    assert otlp[0][0] == "line 1, resourceSpans[0].scopeSpans[0].spans[1]" and "spanId" in otlp[0][1]
+    assert otlp[1] == ("line 2, resourceSpans", "missing or not a list")
+    assert by_file["jaeger-bad-span.json"] == [
+        ("data[0].spans[1]", "processID 'missing' names no process of this trace")
+    ]
+    assert [p for p, _ in by_file["zipkin-bad.json"]] == ["[1]"]
+    assert "timestamp" in by_file["zipkin-bad.json"][0][1]
+    assert by_file["truncated.json"][0][0] == "" and "invalid JSON" in by_file["truncated.json"][0][1]
+    assert "no known trace format" in by_file["not-traces.json"][0][1]
+
+    counts = {Path(f.path).name: f.spans for f in report.files}
+    assert counts == {
+        "jaeger-bad-span.json": 1,
+        "not-traces.json": 0,
+        "otlp-mixed.jsonl": 2,
+        "truncated.json": 0,
+        "xray-mixed.jsonl": 3,
+        "zipkin-bad.json": 1,
+    }
+    # the good records made it, with their content
+    trace = store.get_trace(XRAY_TRACE)
+    by_id = {s.span_id: s for s in trace.spans}
+    assert by_id["1000000000000001"].status is Status.FAULT
+    ddb = by_id["1000000000000002"]
+    assert (ddb.kind, ddb.namespace, ddb.remote_service, ddb.status) == (Kind.CLIENT, "aws", "DynamoDB", Status.FAULT)
+    assert ddb.exceptions[0].type == "ProvisionedThroughputExceededException"
+    work = by_id["1000000000000005"]
+    assert work.in_progress and work.service == "orders"  # the store fills a detached subsegment's service
+    assert by_id["2000000000000002"].remote_service == "thing-7"
+    assert by_id["3000000000000001"].service == "batch-worker"
+    assert by_id["4000000000000001"].service == "greengrass"
+
+
+def test_forced_format_and_unreadable_files(store, tmp_path):
+    report = import_files([FIXTURES / REAL[0], tmp_path / "missing.json"], store, fmt="zipkin")
+    assert report.spans == 0
+    assert report.problems[0].position == "[0]"  # a JSON object is taken as one Zipkin span
+    assert report.problems[0].reason == "traceId is missing or not a string: None"
+    assert "cannot read" in report.problems[1].reason
+    empty = tmp_path / "empty.json"
+    empty.write_bytes(b"")
+    assert "empty" in import_files([empty], store).problems[0].reason
+
+
+def _xray_lines(n_docs, trace_id=XRAY_TRACE):
+    for i in range(n_docs):
+        yield (
+            orjson.dumps(
+                {
+                    "name": "svc",
+                    "id": f"{i + 1:016x}",
+                    "trace_id": f"1-{trace_id[:8]}-{trace_id[8:]}",
+                    "start_time": 1594231199.5 + i / 1000,
+                    "end_time": 1594231199.6 + i / 1000,
+                    "subsegments": [
+                        {
+                            "name": "S3",
+                            "id": f"{i + 1:08x}{0xABCDEF01:08x}",
+                            "namespace": "aws",
+                            "start_time": 1594231199.51 + i / 1000,
+                            "end_time": 1594231199.52 + i / 1000,
+                        },
+                    ],
+                }
+            )
+            + b"\n"
+        )
+
+
+class CountingSink:
+    def __init__(self, store):
+        self.store = store
+        self.batches = []
+
+    def write_spans(self, spans):
+        self.batches.append(len(spans))
+        return self.store.write_spans(spans)
+
+
+def test_json_lines_stream_in_batches_and_gzip_is_read(store, tmp_path):
+    path = tmp_path / "big.jsonl"
+    path.write_bytes(b"".join(_xray_lines(6000)))
+    fmt, chunks = read_file(path)
+    first = next(chunks)  # chunks are produced while reading, not after
+    assert fmt == "xray" and 5000 <= len(first.spans) < 12000
+    chunks.close()
+
+    sink = CountingSink(store)
+    report = import_files([path], sink, batch_size=2000)
+    assert report.spans == 12000 and report.inserted == 12000
+    assert all(size < 12000 for size in sink.batches) and len(sink.batches) >= 2
+
+    packed = tmp_path / "big.jsonl.gz"
+    with path.open("rb") as src, gzip.open(packed, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    renamed = tmp_path / "trace-data"  # detection reads content, not the name
+    packed.rename(renamed)
+    again = import_files([renamed], store)
+    assert again.files[0].format == "xray" and again.unchanged == 12000 and again.problems == []
+
+
+def test_cli_prints_summary_and_problems(tmp_path, capsys):
+    db = tmp_path / "cli.db"
+    rc = main(["import", "--db", str(db), str(FIXTURES / REAL[1]), str(MALFORMED / "xray-mixed.jsonl")])
+    out, err = capsys.readouterr()
+    assert rc == 0
+    assert "aws-cli-batch-get-traces.json (xray): 2 spans" in out
+    assert "xray-mixed.jsonl (xray): 3 spans, 3 skipped" in out
+    assert "imported 5 spans from 2 file(s): 5 new, 0 replaced, 0 already stored; 3 problem(s)" in out
+    lines = err.strip().splitlines()
+    assert len(lines) == 3
+    assert lines[0].startswith(str(MALFORMED / "xray-mixed.jsonl") + ": line 3: invalid JSON")
+
+
+def test_cli_exit_status_when_nothing_imported(tmp_path, capsys):
+    db = tmp_path / "cli.db"
+    rc = main(["import", "--db", str(db), str(MALFORMED / "not-traces.json"), str(MALFORMED / "truncated.json")])
+    out, err = capsys.readouterr()
+    assert rc == 1
+    assert "imported 0 spans" in out
+    assert len(err.strip().splitlines()) == 2
+    rc = main(["import", "--db", str(db), "--format", "jaeger", str(FIXTURES / "jaeger/jaeger-ui_01.json")])
+    assert rc == 0
+
+
+def test_cli_problem_lines_are_cleaned_of_terminal_controls(tmp_path, capsys):
+    hostile = tmp_path / "evil\x1b[31m.jsonl"
+    hostile.write_bytes(b'{"name": "x\\u001b]0;pwned\\u0007", "trace_id": "\\u001b[2J", "id": "1", "start_time": 1}\n')
+    rc = main(["import", "--db", str(tmp_path / "h.db"), str(hostile)])
+    out, err = capsys.readouterr()
+    assert rc == 1
+    assert "\x1b" not in out and "\x1b" not in err and "\x07" not in err
