@@ -62,10 +62,13 @@ from spanscope.collectors.conventions import (
 )
 from spanscope.collectors.model import Kind, Span, Trace
 from spanscope.collectors.service_map.stats import (
+    MAX_NS,
+    MIN_NS,
     REFS,
     STATUS_SLOT,
     TOTAL_NS,
     Statistics,
+    add_duration,
     bucket_slot,
     new_counts,
 )
@@ -288,6 +291,10 @@ class ServiceMapAccumulator:
             row[slot] += 1
             row[TOTAL_NS] += duration
             row[bucket_slot(duration)] += 1
+            if duration < row[MIN_NS]:
+                row[MIN_NS] = duration
+            if duration > row[MAX_NS]:
+                row[MAX_NS] = duration
             if events is not None:
                 events.append((table, key, slot, duration))
 
@@ -417,15 +424,8 @@ class ServiceMapAccumulator:
                     if row is None:
                         row = link_rows[key] = new_counts()
                         age_rows[key] = new_counts()
-                    row[slot] += 1
-                    row[REFS] += 1
-                    row[TOTAL_NS] += duration
-                    row[bucket_slot(duration)] += 1
-                    age = max(0, consumer_start - produced_end)
-                    age_row = age_rows[key]
-                    age_row[slot] += 1
-                    age_row[TOTAL_NS] += age
-                    age_row[bucket_slot(age)] += 1
+                    add_duration(row, slot, duration)
+                    add_duration(age_rows[key], slot, max(0, consumer_start - produced_end))
             node_rows = {key: list(row) for key, row in self._nodes.items()}
             edge_rows = {key: list(row) for key, row in self._edges.items()}
             kinds = dict(self._kinds)

@@ -11,7 +11,8 @@ The report histogram (X-Ray's ``ResponseTimeHistogram``) uses the fixed, documen
 Only non-empty buckets are listed, as X-Ray does.
 
 Percentiles (p50/p90/p95/p99) are the upper bound of the fine bucket holding the rank (nearest-rank
-definition), so they overstate the exact value by at most 4.4 %.
+definition), clamped to the observed minimum and maximum, so they overstate the exact value by at
+most 4.4 %.
 
 >>> acc = new_counts()
 >>> for ms in (10, 10, 20, 500):
@@ -67,12 +68,16 @@ FINE_BOUNDS_NS: tuple[int, ...] = tuple(
 )
 N_FINE = len(FINE_BOUNDS_NS) + 1
 
-# Counter layout: [ok, error (other), throttle, fault, total response time ns, references, fine counts...]
-# ``references`` counts every contribution, in-progress spans included, so a node or edge that loses
-# all of them (a replaced trace) disappears.
-OK, ERROR, THROTTLE, FAULT, TOTAL_NS, REFS = 0, 1, 2, 3, 4, 5
-_FIRST_BUCKET = 6
+# Counter layout: [ok, error (other), throttle, fault, total response time ns, references, min ns, max ns,
+# fine counts...]. ``references`` counts every contribution, in-progress spans included, so a node or
+# edge that loses all of them (a replaced trace) disappears. min/max only clamp the percentiles (they
+# are not narrowed when a trace is replaced).
+OK, ERROR, THROTTLE, FAULT, TOTAL_NS, REFS, MIN_NS, MAX_NS = 0, 1, 2, 3, 4, 5, 6, 7
+_FIRST_BUCKET = 8
 COUNTS_LEN = _FIRST_BUCKET + N_FINE
+_NO_MIN = 1 << 62
+_TEMPLATE = [0] * COUNTS_LEN
+_TEMPLATE[MIN_NS] = _NO_MIN
 
 #: Status -> counter slot.
 STATUS_SLOT: dict[Status, int] = {Status.OK: OK, Status.ERROR: ERROR, Status.THROTTLE: THROTTLE, Status.FAULT: FAULT}
@@ -80,7 +85,7 @@ STATUS_SLOT: dict[Status, int] = {Status.OK: OK, Status.ERROR: ERROR, Status.THR
 
 def new_counts() -> list[int]:
     """An empty counter row (see the layout above)."""
-    return [0] * COUNTS_LEN
+    return _TEMPLATE[:]
 
 
 def add_duration(counts: list[int], slot: int, duration_ns: int, sign: int = 1) -> None:
@@ -89,6 +94,11 @@ def add_duration(counts: list[int], slot: int, duration_ns: int, sign: int = 1) 
     counts[REFS] += sign
     counts[TOTAL_NS] += sign * duration_ns
     counts[_FIRST_BUCKET + bisect_left(FINE_BOUNDS_NS, duration_ns)] += sign
+    if sign > 0:
+        if duration_ns < counts[MIN_NS]:
+            counts[MIN_NS] = duration_ns
+        if duration_ns > counts[MAX_NS]:
+            counts[MAX_NS] = duration_ns
 
 
 def bucket_slot(duration_ns: int) -> int:
@@ -96,28 +106,25 @@ def bucket_slot(duration_ns: int) -> int:
     return _FIRST_BUCKET + bisect_left(FINE_BOUNDS_NS, duration_ns)
 
 
-def merge_counts(into: list[int], other: list[int], sign: int = 1) -> None:
-    """Add (or with sign -1 subtract) one counter row into another."""
-    for i, value in enumerate(other):
-        if value:
-            into[i] += sign * value
-
-
 def _fine_upper_s(index: int) -> float:
     bounds = FINE_BOUNDS_NS
     return (bounds[index] if index < len(bounds) else bounds[-1]) / 1e9
 
 
-def _percentile(buckets: list[int], total: int, q: float) -> float | None:
+def _percentile(buckets: list[int], total: int, q: float, low_ns: int, high_ns: int) -> float | None:
     if total <= 0:
         return None
     rank = max(1, math.ceil(round(q * total, 6)))  # nearest rank
     seen = 0
+    value = _fine_upper_s(len(buckets) - 1)
     for i, count in enumerate(buckets):
         seen += count
         if seen >= rank:
-            return _fine_upper_s(i)
-    return _fine_upper_s(len(buckets) - 1)
+            value = _fine_upper_s(i)
+            break
+    if high_ns >= low_ns:  # clamp to the observed range (exact when all durations are equal)
+        value = min(max(value, low_ns / 1e9), high_ns / 1e9)
+    return round(value, 9)
 
 
 def _coarse_histogram(buckets: list[int]) -> tuple[tuple[float, int], ...]:
@@ -135,12 +142,6 @@ def _coarse_histogram(buckets: list[int]) -> tuple[tuple[float, int], ...]:
     return tuple(sorted(out.items()))
 
 
-def exceed_count(counts: list[int], threshold_s: float) -> int:
-    """How many requests in ``counts`` took longer than ``threshold_s`` (at fine-bucket resolution)."""
-    limit = bisect_left(FINE_BOUNDS_NS, round(threshold_s * 1e9))
-    return sum(counts[_FIRST_BUCKET + limit + 1 :])
-
-
 @dataclass(frozen=True, slots=True)
 class Statistics:
     """X-Ray's summary statistics of a node or an edge, plus the histogram and percentiles."""
@@ -155,11 +156,14 @@ class Statistics:
     p90_s: float | None = None
     p95_s: float | None = None
     p99_s: float | None = None
+    #: Non-empty fine buckets as (bucket index, count), for tests on the distribution (``count_above``).
+    fine_buckets: tuple[tuple[int, int], ...] = ()
 
     @classmethod
     def from_counts(cls, counts: list[int]) -> Statistics:
         buckets = counts[_FIRST_BUCKET:]
         total = counts[OK] + counts[ERROR] + counts[THROTTLE] + counts[FAULT]
+        low, high = counts[MIN_NS], counts[MAX_NS]
         return cls(
             ok_count=counts[OK],
             error_other=counts[ERROR],
@@ -167,11 +171,18 @@ class Statistics:
             fault_count=counts[FAULT],
             total_response_time_s=counts[TOTAL_NS] / 1e9,
             histogram=_coarse_histogram(buckets),
-            p50_s=_percentile(buckets, total, 0.50),
-            p90_s=_percentile(buckets, total, 0.90),
-            p95_s=_percentile(buckets, total, 0.95),
-            p99_s=_percentile(buckets, total, 0.99),
+            p50_s=_percentile(buckets, total, 0.50, low, high),
+            p90_s=_percentile(buckets, total, 0.90, low, high),
+            p95_s=_percentile(buckets, total, 0.95, low, high),
+            p99_s=_percentile(buckets, total, 0.99, low, high),
+            fine_buckets=tuple((i, c) for i, c in enumerate(buckets) if c),
         )
+
+    def count_above(self, threshold_s: float) -> int:
+        """Requests longer than ``threshold_s``, at fine-bucket resolution (a bucket counts when it lies
+        wholly above the bucket that holds the threshold)."""
+        limit = bisect_left(FINE_BOUNDS_NS, round(threshold_s * 1e9))
+        return sum(c for i, c in self.fine_buckets if i > limit)
 
     @property
     def error_count(self) -> int:
