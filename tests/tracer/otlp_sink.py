@@ -56,8 +56,8 @@ class OtlpSink:
 
     @property
     def endpoint(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
+        port = self.server.server_address[1]
+        return f"http://127.0.0.1:{port}"
 
     def _add(self, request: ExportTraceServiceRequest) -> None:
         out = []

@@ -192,7 +192,7 @@ def test_annotations_follow_xray_rules(memory: InMemorySpanExporter) -> None:
         assert not annotate("obj", {"no": "dicts"})  # type: ignore[arg-type]
         assert not annotate("nan", float("nan"))
     s = spans(memory)["annotated"]
-    attrs = dict(s.attributes or {})
+    attrs: dict[str, Any] = dict(s.attributes or {})
     assert attrs["customer_id"] == "c-42" and attrs["amount"] == 12.5 and attrs["vip"] is True
     assert tuple(attrs["aws.xray.annotations"]) == ("customer_id", "amount", "vip")
     assert "bad-key" not in attrs
@@ -212,7 +212,7 @@ def test_metadata_is_flattened(memory: InMemorySpanExporter) -> None:
     with span("meta"):
         add_metadata("config", {"retries": 3, "db": {"host": "h", "port": 5432}, "tags": ["a", "b"]})
         add_metadata("payload", {"x": None, "mixed": [1, "a"]}, namespace="debug")
-    attrs = dict(spans(memory)["meta"].attributes or {})
+    attrs: dict[str, Any] = dict(spans(memory)["meta"].attributes or {})
     assert attrs["config.retries"] == 3 and attrs["config.db.host"] == "h" and attrs["config.db.port"] == 5432
     assert tuple(attrs["config.tags"]) == ("a", "b")
     assert attrs["debug.payload.x"] == "null" and tuple(attrs["debug.payload.mixed"]) == ("1", "a")
