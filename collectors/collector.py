@@ -49,6 +49,8 @@ class CollectorConfig:
     max_body_bytes: int = 20 * 1024 * 1024
     udp_rcvbuf_bytes: int = 4 * 1024 * 1024
     forward_queue_bytes: int = 256 * 1024 * 1024
+    forward_backoff_base_s: float = 0.5
+    forward_backoff_cap_s: float = 60.0
     retry_after_s: int = 1
     log_interval_s: float = 10.0
     service_map: bool = True
@@ -158,6 +160,8 @@ class Collector:
                     self.counters,
                     headers=cfg.forward_otlp_headers,
                     max_queue_bytes=cfg.forward_queue_bytes,
+                    backoff_base_s=cfg.forward_backoff_base_s,
+                    backoff_cap_s=cfg.forward_backoff_cap_s,
                 )
             )
         if cfg.forward_xray:
@@ -169,6 +173,8 @@ class Collector:
                     self.counters,
                     endpoint_url=cfg.xray_endpoint_url,
                     max_queue_bytes=cfg.forward_queue_bytes,
+                    backoff_base_s=cfg.forward_backoff_base_s,
+                    backoff_cap_s=cfg.forward_backoff_cap_s,
                 )
             )
         for forwarder in self.forwarders:
