@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -48,7 +49,7 @@ def test_continues_the_facade_with_faas_attributes(lambda_memory: InMemorySpanEx
     assert s.kind is SpanKind.SERVER
     assert f"{s.context.trace_id:032x}" == FACADE_ROOT[2:].replace("-", "")
     assert s.parent is not None and f"{s.parent.span_id:016x}" == FACADE_PARENT
-    attrs = dict(s.attributes or {})
+    attrs: dict[str, Any] = dict(s.attributes or {})
     assert attrs["faas.invocation_id"] == "8f507cfc-example-4697-b07a-ac58fc914c95"
     assert attrs["aws.lambda.invoked_arn"].endswith(":function:orders-fn")
     assert attrs["cloud.account.id"] == "123456789012"
@@ -131,7 +132,7 @@ def test_sqs_batch_one_span_per_record_linked_to_its_producer(lambda_memory: InM
 
 
 def test_partial_batch_failures(lambda_memory: InMemorySpanExporter) -> None:
-    def handle(record: dict[str, Any]) -> None:
+    def handle(record: Mapping[str, Any]) -> None:
         if record["body"] == "order 1":
             raise ValueError("bad order")
 

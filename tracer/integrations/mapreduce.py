@@ -164,6 +164,7 @@ def _map_task(args: tuple[Mapper, int, str, Sequence[Any]]) -> list[tuple[Hashab
         c.MR_INPUT_FILE: split_name,
         c.INPUT_RECORDS: len(records),
         c.MR_RECORDS_IN: len(records),
+        "process.pid": os.getpid(),
     }
     out: list[tuple[Hashable, Any]] = []
     try:
@@ -184,6 +185,7 @@ def _reduce_task(args: tuple[Reducer, int, list[tuple[Hashable, list[Any]]]]) ->
         c.MR_TASK_ID: task_id,
         c.MR_RECORDS_IN: sum(len(values) for _key, values in groups),
         c.INPUT_RECORDS: len(groups),
+        "process.pid": os.getpid(),
     }
     out: list[tuple[Hashable, Any]] = []
     try:

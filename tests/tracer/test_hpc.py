@@ -1,0 +1,57 @@
+"""HPC ranks in worker processes waiting at a real barrier: compute and barrier-wait time per rank and step."""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from typing import Any
+
+import pytest
+from spanscope.tracer import configure, environ_for_context, shutdown, span
+from spanscope.tracer.integrations import RankTracer
+
+from tests.tracer.otlp_sink import OtlpSink
+
+
+def rank_main(rank: int, barrier: Any, carried: dict[str, str], endpoint: str) -> None:
+    import os
+
+    os.environ.update(carried)
+    os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"] = endpoint
+    configure(service="sim")
+    ranks = RankTracer(rank, size=3, job="sim")
+    with ranks.run():
+        for step in range(2):
+            with ranks.step(step) as st:
+                time.sleep(0.15 if rank == 2 else 0.01)  # rank 2 is the straggler
+                with st.barrier():
+                    barrier.wait()
+    shutdown()
+
+
+def test_slow_rank_makes_the_others_wait(clean_env: pytest.MonkeyPatch, sink: OtlpSink) -> None:
+    configure(exporters=["memory"], sampling=1.0)
+    with span("launch"):
+        carried = environ_for_context()
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(3)
+    procs = [ctx.Process(target=rank_main, args=(r, barrier, carried, sink.endpoint)) for r in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0, 0, 0]
+    spans = sink.wait_for(3 * (1 + 2 * 2))
+    runs = [s for s in spans if s["name"].startswith("sim rank")]
+    assert len(runs) == 3 and {s["parent_id"] for s in runs} == {carried["TRACEPARENT"].split("-")[2]}
+    assert {s["attributes"]["spanscope.origin"] for s in runs} == {"spanscope::HPC::Rank"}
+    steps = [s for s in spans if s["name"].startswith("step ")]
+    assert len(steps) == 6
+    wait = {(s["attributes"]["spanscope.hpc.rank"], s["attributes"]["spanscope.hpc.step"]): s for s in steps}
+    for step in range(2):
+        slow = wait[(2, step)]["attributes"]
+        fast = wait[(0, step)]["attributes"]
+        assert slow["spanscope.hpc.compute_ns"] > fast["spanscope.hpc.compute_ns"]
+        assert fast["spanscope.hpc.barrier_wait_ns"] > slow["spanscope.hpc.barrier_wait_ns"]
+    barriers = [s for s in spans if s["name"] == "barrier"]
+    assert len(barriers) == 6
