@@ -1,0 +1,40 @@
+"""What every spanscope screen shares: typed access to the app, its data source and live updates."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
+
+from spanscope.collectors.model import Trace
+from spanscope.tui.data import StoreSource
+from textual.screen import Screen
+
+if TYPE_CHECKING:
+    from spanscope.tui.app import SpanscopeApp
+
+
+class SpanscopeScreen(Screen[None]):
+    """A screen of the spanscope app; ``on_live`` hears about traces the collector wrote since the last poll."""
+
+    _live_seen = 0
+
+    @property
+    def spanscope(self) -> SpanscopeApp:
+        return cast("SpanscopeApp", self.app)
+
+    @property
+    def source(self) -> StoreSource:
+        return self.spanscope.source
+
+    def on_mount(self) -> None:
+        self._live_seen = self.spanscope.live_generation
+        self.watch(self.app, "live_generation", self._live_changed, init=False)
+
+    def _live_changed(self, generation: int) -> None:
+        fresh = [traces for gen, traces in self.spanscope.live_batches if gen > self._live_seen]
+        self._live_seen = generation
+        new = [t for batch in fresh for t in batch]
+        if new:
+            self.on_live(new)
+
+    def on_live(self, traces: list[Trace]) -> None:
+        """New or updated traces were written to the store (override to show them)."""

@@ -1,0 +1,143 @@
+"""The Compare screen: a baseline window against an incident window (hotspot growth, over-represented attributes)."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from spanscope.collectors.errors import SpanscopeError
+from spanscope.tui.cli.common import format_time, parse_time
+from spanscope.tui.data import CompareResult, compare_windows
+from spanscope.tui.render import cells
+from spanscope.tui.screens.base import SpanscopeScreen
+from spanscope.tui.widgets.nav_table import NavTable
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.widgets import Button, Footer, Header, Input, Label, Static
+
+WINDOW_NS = 15 * 60 * 1_000_000_000
+GROWTH_COLUMNS = ("Service", "Operation", "Baseline / trace", "Incident / trace", "Growth")
+SKEW_COLUMNS = ("Attribute", "Value", "Slow traces", "Baseline traces", "Lift")
+
+
+def parse_window(text: str) -> tuple[int, int]:
+    """``"SINCE .. UNTIL"`` (each ISO 8601, Unix seconds or 15m/2h ago) as a (since, until) pair in ns."""
+    parts = [p.strip() for p in text.split("..")]
+    if len(parts) != 2 or not all(parts):
+        raise SpanscopeError(f"window {text!r}: expected SINCE .. UNTIL")
+    since, until = parse_time(parts[0]), parse_time(parts[1])
+    if since > until:
+        raise SpanscopeError(f"window {text!r}: the start is after the end")
+    return since, until
+
+
+def window_text(since: int, until: int) -> str:
+    return f"{format_time(since)} .. {format_time(until)}"
+
+
+class CompareScreen(SpanscopeScreen):
+    """Pick two windows (SINCE .. UNTIL) and compare; defaults: the newest 15 minutes against the 15 before."""
+
+    BINDINGS = [Binding("c", "compare", "Compare")]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(classes="window-row"):
+            yield Label("Baseline", classes="window-label")
+            yield Input(id="baseline-window", placeholder="SINCE .. UNTIL")
+        with Horizontal(classes="window-row"):
+            yield Label("Incident", classes="window-label")
+            yield Input(id="incident-window", placeholder="SINCE .. UNTIL")
+            yield Button("Compare", id="compare-button")
+        yield Static(Text("finding the windows…"), id="compare-status")
+        yield Static(Text("Operations whose critical-path time per trace grew", style="bold"), classes="section-title")
+        yield NavTable(id="compare-growth")
+        yield Static(
+            Text("Attribute values over-represented in slow incident traces", style="bold"), classes="section-title"
+        )
+        yield NavTable(id="compare-skew")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        growth = self.query_one("#compare-growth", NavTable)
+        for label in GROWTH_COLUMNS:
+            growth.add_column(label, key=label)
+        skew = self.query_one("#compare-skew", NavTable)
+        for label in SKEW_COLUMNS:
+            skew.add_column(label, key=label)
+        self.default_windows()
+
+    @work(thread=True, exclusive=True, group="compare")
+    def default_windows(self) -> None:
+        newest = self.source.newest_start_ns()
+        if newest is None:
+            self.app.call_from_thread(self._status, "the store is empty")
+            return
+        incident = (newest - WINDOW_NS, newest)
+        baseline = (newest - 2 * WINDOW_NS, newest - WINDOW_NS - 1)
+        self.app.call_from_thread(self._set_windows, baseline, incident)
+        result = compare_windows(self.source, baseline, incident)
+        self.app.call_from_thread(self._show, result)
+
+    def _set_windows(self, baseline: tuple[int, int], incident: tuple[int, int]) -> None:
+        self.query_one("#baseline-window", Input).value = window_text(*baseline)
+        self.query_one("#incident-window", Input).value = window_text(*incident)
+
+    def _status(self, message: str, style: str = "") -> None:
+        self.query_one("#compare-status", Static).update(cells.safe(message, style, max_length=300))
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#compare-button")
+    def _submit(self) -> None:
+        self.action_compare()
+
+    def action_compare(self) -> None:
+        try:
+            baseline = parse_window(self.query_one("#baseline-window", Input).value)
+            incident = parse_window(self.query_one("#incident-window", Input).value)
+        except SpanscopeError as exc:
+            self._status(str(exc), "bold red")
+            return
+        self._status("comparing…")
+        self.run_compare(baseline, incident)
+
+    @work(thread=True, exclusive=True, group="compare")
+    def run_compare(self, baseline: tuple[int, int], incident: tuple[int, int]) -> None:
+        result = compare_windows(self.source, baseline, incident)
+        self.app.call_from_thread(self._show, result)
+
+    def _show(self, result: CompareResult) -> None:
+        comparison = result.comparison
+        growth = self.query_one("#compare-growth", NavTable)
+        growth.clear()
+        growth.add_rows(
+            [
+                (
+                    cells.safe(g.service, max_length=40),
+                    cells.safe(g.operation, max_length=60),
+                    cells.duration(round(g.baseline_per_trace_ns)),
+                    cells.duration(round(g.critical_path_per_trace_ns)),
+                    cells.duration(round(g.growth_ns), "bold red"),
+                )
+                for g in comparison.growth
+            ]
+        )
+        skew = self.query_one("#compare-skew", NavTable)
+        skew.clear()
+        skew.add_rows(
+            [
+                (
+                    cells.safe(a.key, max_length=40),
+                    cells.safe(a.value, max_length=60),
+                    cells.percent(a.slow_share, warn=2, bad=2),
+                    cells.percent(a.baseline_share, warn=2, bad=2),
+                    cells.percent(a.lift, warn=0.2, bad=0.5),
+                )
+                for a in comparison.attributes
+            ]
+        )
+        self._status(
+            f"baseline {result.baseline_traces:,} traces, incident {result.incident_traces:,} traces; "
+            f"{comparison.slow_traces:,} incident traces slower than the baseline p95 "
+            f"({comparison.slow_threshold_ns / 1e6:,.1f} ms)"
+        )

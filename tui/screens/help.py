@@ -1,0 +1,91 @@
+"""The help screen (`?`): what the keys do on every screen."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+HELP = (
+    (
+        "Screens",
+        (
+            ("1", "service map"),
+            ("2", "traces"),
+            ("3", "hotspots"),
+            ("4", "failure chains"),
+            ("5", "compare windows"),
+            ("ctrl+p", "command palette"),
+            ("?", "this help"),
+            ("q", "quit"),
+        ),
+    ),
+    (
+        "Lists",
+        (
+            ("j / k, ↑ / ↓", "move"),
+            ("g / G", "first / last"),
+            ("Enter", "open the selected row"),
+            ("click", "select (mouse)"),
+        ),
+    ),
+    (
+        "Traces",
+        (
+            (
+                "/ or f",
+                'filter with an X-Ray expression: fault, responsetime > 1, service("api") { error }, '
+                'edge("api", "db"), annotation.user = "x"',
+            ),
+            ("s / r", "sort by the next column / reverse (or click a column header)"),
+            ("Esc", "back to the table"),
+        ),
+    ),
+    (
+        "Trace",
+        (
+            ("Enter / space", "fold or unfold a subtree"),
+            ("← / →  (h / l)", "fold / unfold, go to parent"),
+            ("/", "search spans"),
+            ("n / N", "next / previous hit"),
+            ("o", "next failure origin"),
+            ("d", "show or hide the span detail"),
+            ("Esc", "back"),
+        ),
+    ),
+    (
+        "Marks",
+        (
+            ("*  █", "span and stretch on the critical path"),
+            ("✗", "failure origin"),
+            ("↑", "failure propagated"),
+            ("■", "failure stopped here"),
+            ("…", "in progress"),
+        ),
+    ),
+)
+
+
+def help_text() -> Text:
+    text = Text()
+    for title, rows in HELP:
+        text.append(f"{title}\n", style="bold underline")
+        for key, meaning in rows:
+            text.append(f"  {key:<18}", style="bold")
+            text.append(f"{meaning}\n")
+        text.append("\n")
+    text.append("Press Esc, q or ? to close.", style="dim")
+    return text
+
+
+class HelpScreen(ModalScreen[None]):
+    """Key bindings, grouped by screen."""
+
+    BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help-box"):
+            yield Static(help_text(), id="help-text")

@@ -1,0 +1,122 @@
+"""The Trace screen: one trace's waterfall (critical path, failure origins, folding, search) and a span detail panel."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from spanscope.collectors.errors import SpanscopeError
+from spanscope.collectors.model import Trace
+from spanscope.tui.cli.common import format_duration, format_time
+from spanscope.tui.render import cells
+from spanscope.tui.render.waterfall_rows import WaterfallRows, layout
+from spanscope.tui.screens.base import SpanscopeScreen
+from spanscope.tui.widgets.span_detail import SpanDetail, describe
+from spanscope.tui.widgets.waterfall import Waterfall
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.widgets import Footer, Header, Input, Static
+
+
+class TraceScreen(SpanscopeScreen):
+    """One trace. Escape goes back; / searches within the trace; d shows or hides the detail panel."""
+
+    BINDINGS = [
+        Binding("escape,backspace", "back", "Back"),
+        Binding("slash", "search", "Search"),
+        Binding("d", "toggle_detail", "Detail"),
+    ]
+
+    def __init__(self, trace_id: str) -> None:
+        super().__init__()
+        self.trace_id = trace_id
+        self.rows: WaterfallRows | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(Text(f"trace {self.trace_id} loading…"), id="trace-header")
+        yield Input(
+            placeholder="search spans (name, service, id, attribute value); Enter to find, n/N to move",
+            id="trace-search",
+        )
+        with Horizontal(id="trace-body"):
+            yield Waterfall(id="waterfall")
+            yield SpanDetail(id="span-detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#trace-search", Input).display = False
+        self.load()
+
+    @work(thread=True, exclusive=True, group="trace")
+    def load(self) -> None:
+        try:
+            trace = self.source.trace(self.trace_id)
+        except SpanscopeError as exc:
+            self.app.call_from_thread(self._failed, str(exc))
+            return
+        rows = layout(trace)
+        self.app.call_from_thread(self._show, rows)
+
+    def _failed(self, message: str) -> None:
+        self.query_one("#trace-header", Static).update(cells.safe(message, "bold red", max_length=300))
+
+    def _show(self, rows: WaterfallRows) -> None:
+        self.rows = rows
+        self._header(rows.trace)
+        waterfall = self.query_one(Waterfall)
+        waterfall.show(rows)
+        waterfall.focus()
+
+    def _header(self, trace: Trace) -> None:
+        summary = trace.summary()
+        rows = self.rows
+        text = Text()
+        text.append(f"{summary.xray_id}  ", style="bold")
+        text.append(cells.summary_status(summary))
+        text.append(f"  {format_time(summary.start_ns)}  {format_duration(summary.duration_ns)}  ")
+        text.append(f"{summary.span_count:,} spans  ")
+        text.append_text(cells.safe(", ".join(summary.services), max_length=80))
+        if rows is not None:
+            origins = sum(1 for role in rows.roles.values() if role.value == "origin")
+            text.append(f"\ncritical path: {len(rows.critical):,} spans   failure origins: {origins}", style="dim")
+            text.append("   (* critical path, █ critical stretch, ✗ origin, ↑ propagated, ■ stopped)", style="dim")
+        self.query_one("#trace-header", Static).update(text)
+
+    @on(Waterfall.SpanHighlighted)
+    def _highlighted(self, event: Waterfall.SpanHighlighted) -> None:
+        rows = self.rows
+        if rows is None:
+            return
+        span = rows.trace.spans[event.node]
+        detail = describe(
+            span,
+            role=rows.roles.get(event.node),
+            on_critical_path=event.node in rows.critical,
+            trace_start_ns=rows.start_ns,
+        )
+        self.query_one(SpanDetail).show(detail)
+
+    @on(Input.Submitted, "#trace-search")
+    def _search(self, event: Input.Submitted) -> None:
+        waterfall = self.query_one(Waterfall)
+        hits = waterfall.search(event.value)
+        self.notify(f"{hits} matching spans" if event.value.strip() else "search cleared", markup=False, timeout=2)
+        waterfall.focus()
+
+    def action_search(self) -> None:
+        search = self.query_one("#trace-search", Input)
+        search.display = True
+        search.focus()
+
+    def action_toggle_detail(self) -> None:
+        detail = self.query_one(SpanDetail)
+        detail.display = not detail.display
+
+    def action_back(self) -> None:
+        search = self.query_one("#trace-search", Input)
+        if search.has_focus:
+            search.display = False
+            self.query_one(Waterfall).focus()
+            return
+        self.app.pop_screen()

@@ -1,0 +1,220 @@
+"""The Traces screen: newest traces in a sortable table, filtered by X-Ray filter expressions in a worker."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rich.text import Text
+from spanscope.collectors.model import Trace, TraceSummary
+from spanscope.tui.render import cells
+from spanscope.tui.screens.base import SpanscopeScreen
+from spanscope.tui.widgets.filter_box import FilterBox
+from spanscope.tui.widgets.nav_table import NavTable
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Footer, Header, Static
+from textual.worker import get_current_worker
+
+Predicate = Callable[[Trace], bool]
+
+# (column label, sort key)
+COLUMNS: tuple[tuple[str, Callable[[TraceSummary], object]], ...] = (
+    ("Time (UTC)", lambda s: s.start_ns),
+    ("Entry point", lambda s: (s.root_service, s.root_name)),
+    ("Duration", lambda s: s.duration_ns),
+    ("Status", lambda s: (s.fault, s.throttle, s.error)),
+    ("Spans", lambda s: s.span_count),
+    ("Services", lambda s: s.services),
+    ("Trace ID", lambda s: s.trace_id),
+)
+
+
+class TracesScreen(SpanscopeScreen):
+    """Trace summaries, newest first; Enter opens one."""
+
+    BINDINGS = [
+        Binding("slash,f", "focus_filter", "Filter"),
+        Binding("s", "sort_next", "Sort"),
+        Binding("r", "sort_reverse", "Reverse"),
+        Binding("escape", "focus_table", "Table", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[TraceSummary] = []
+        self.expression = ""
+        self.predicate: Predicate | None = None
+        self.sort_column = 0
+        self.sort_reverse = True
+        self.scanned = 0
+        self.loading = False
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield FilterBox(id="filter")
+        yield Static(Text("loading…"), id="traces-status")
+        yield NavTable(id="traces-table")
+        yield Footer()
+
+    @property
+    def table(self) -> NavTable:
+        return self.query_one("#traces-table", NavTable)
+
+    def on_mount(self) -> None:
+        table = self.table
+        for label, _key in COLUMNS:
+            table.add_column(label, key=label)
+        requested = self.spanscope.take_requested_filter()
+        if requested is not None:
+            self.query_one(FilterBox).set_expression(requested)
+        else:
+            self.load_newest()
+        table.focus()
+
+    def on_screen_resume(self) -> None:
+        requested = self.spanscope.take_requested_filter()
+        if requested is not None:
+            self.query_one(FilterBox).set_expression(requested)
+
+    # loading ---------------------------------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="traces")
+    def load_newest(self) -> None:
+        self.app.call_from_thread(self._begin, "")
+        rows = self.source.newest()
+        total, _spans = self.source.counts()
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._show_page, rows, total)
+
+    @work(thread=True, exclusive=True, group="traces")
+    def scan(self, expression: str, predicate: Predicate) -> None:
+        self.app.call_from_thread(self._begin, expression)
+        worker = get_current_worker()
+        for batch in self.source.scan(predicate):
+            if worker.is_cancelled:
+                return
+            self.app.call_from_thread(self._add_matches, batch.matches, batch.scanned, batch.done)
+            if batch.done:
+                return
+
+    def _begin(self, expression: str) -> None:
+        self.rows = []
+        self.scanned = 0
+        self.loading = True
+        self.table.clear()
+        self._status(f"filtering: {expression} …" if expression else "loading…")
+
+    def _show_page(self, rows: list[TraceSummary], total: int) -> None:
+        self.loading = False
+        self.rows = rows
+        self._render_rows()
+        shown = len(rows)
+        more = f" (newest {shown:,} of {total:,})" if total > shown else ""
+        self._status(f"{shown:,} traces{more}")
+
+    def _add_matches(self, matches: list[TraceSummary], scanned: int, done: bool) -> None:
+        self.scanned = scanned
+        self.loading = not done
+        if matches:
+            self.rows.extend(matches)
+            self._render_rows()
+        state = "" if done else " …"
+        self._status(f"{len(self.rows):,} matching traces of {scanned:,} scanned (newest first){state}")
+
+    def _status(self, message: str) -> None:
+        label = Text(message)
+        if self.expression:
+            label.append("   filter: ", style="dim")
+            label.append(self.expression, style="bold")
+        self.query_one("#traces-status", Static).update(label)
+
+    def _render_rows(self) -> None:
+        table = self.table
+        key = COLUMNS[self.sort_column][1]
+        rows = sorted(self.rows, key=key, reverse=self.sort_reverse)  # type: ignore[arg-type]
+        selected = None
+        if table.row_count and table.cursor_row < table.row_count:
+            selected = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        table.clear()
+        table.add_rows(
+            [
+                (
+                    cells.clock(s.start_ns),
+                    cells.safe(f"{s.root_service}: {s.root_name}", max_length=60),
+                    cells.duration(s.duration_ns),
+                    cells.summary_status(s),
+                    cells.number(s.span_count),
+                    cells.safe(", ".join(s.services), max_length=60),
+                    Text(s.trace_id, style="dim"),
+                )
+                for s in rows
+            ],
+        )
+        # row keys are assigned by position: remember the trace ids in the same order
+        self._ordered = rows
+        if selected is not None:
+            for i, s in enumerate(rows):
+                if s.trace_id == selected:
+                    table.move_cursor(row=i)
+                    break
+
+    # events ----------------------------------------------------------------------------------------
+    @on(FilterBox.Applied)
+    def _filter(self, event: FilterBox.Applied) -> None:
+        self.expression = event.expression
+        self.predicate = event.predicate
+        if event.predicate is None:
+            self.load_newest()
+        else:
+            self.scan(event.expression, event.predicate)
+        self.table.focus()
+
+    @on(DataTable.RowSelected, "#traces-table")
+    def _open(self, event: DataTable.RowSelected) -> None:
+        index = event.cursor_row
+        ordered = getattr(self, "_ordered", [])
+        if 0 <= index < len(ordered):
+            self.spanscope.open_trace(ordered[index].trace_id)
+
+    @on(DataTable.HeaderSelected, "#traces-table")
+    def _sort_by_header(self, event: DataTable.HeaderSelected) -> None:
+        if event.column_index == self.sort_column:
+            self.sort_reverse = not self.sort_reverse
+        else:
+            self.sort_column = event.column_index
+            self.sort_reverse = self.sort_column in (0, 2, 3, 4)
+        self._render_rows()
+
+    def action_focus_filter(self) -> None:
+        self.query_one(FilterBox).input.focus()
+
+    def action_focus_table(self) -> None:
+        self.table.focus()
+
+    def action_sort_next(self) -> None:
+        self.sort_column = (self.sort_column + 1) % len(COLUMNS)
+        self.sort_reverse = self.sort_column in (0, 2, 3, 4)
+        self._render_rows()
+        self.notify(f"sorted by {COLUMNS[self.sort_column][0]}", markup=False, timeout=1.5)
+
+    def action_sort_reverse(self) -> None:
+        self.sort_reverse = not self.sort_reverse
+        self._render_rows()
+
+    def on_live(self, traces: list[Trace]) -> None:
+        if self.loading:
+            return
+        predicate = self.predicate
+        fresh: list[TraceSummary] = []
+        for trace in traces:
+            try:
+                if predicate is None or predicate(trace):
+                    fresh.append(trace.summary())
+            except Exception:
+                continue
+        if not fresh:
+            return
+        ids = {s.trace_id for s in fresh}
+        self.rows = fresh + [s for s in self.rows if s.trace_id not in ids]
+        self._render_rows()
+        self._status(f"{len(self.rows):,} traces (live: {len(fresh)} new or updated)")
