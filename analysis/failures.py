@@ -130,8 +130,11 @@ class FailureChainsPartial:
         count = entry[0]
         assert isinstance(count, int)
         entry[0] = count + 1
-        if len(ids) < EXAMPLE_TRACE_IDS:
+        # Keep the smallest ids: the examples do not depend on the order traces arrive in (engines agree).
+        if trace_id not in ids:
             ids.append(trace_id)
+            ids.sort()
+            del ids[EXAMPLE_TRACE_IDS:]
 
     def merge(self, other: FailureChainsPartial) -> FailureChainsPartial:
         for sig, (count, ids) in other.chains.items():
@@ -143,7 +146,9 @@ class FailureChainsPartial:
                 mine = entry[1]
                 assert isinstance(mine, list) and isinstance(entry[0], int)
                 entry[0] = entry[0] + count
-                mine.extend(ids[: max(0, EXAMPLE_TRACE_IDS - len(mine))])
+                mine.extend(x for x in ids if x not in mine)
+                mine.sort()
+                del mine[EXAMPLE_TRACE_IDS:]
         self.pending.extend(other.pending)
         self.producers.update(other.producers)
         return self

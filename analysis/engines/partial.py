@@ -1,0 +1,77 @@
+"""The report as a per-trace step and an associative merge, shared by every engine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from spanscope.analysis.cold_starts import ColdStartsPartial, cold_starts_partial, merge_cold_starts
+from spanscope.analysis.failures import FailureChainsPartial, failure_chains_partial, merge_failure_chains
+from spanscope.analysis.hotspots import HotspotsPartial, add_trace_to, merge_hotspots
+from spanscope.analysis.report import Report
+from spanscope.analysis.stragglers import StragglersPartial, merge_stragglers, stragglers_partial
+from spanscope.collectors.model import Trace
+
+
+@dataclass(slots=True)
+class ReportPartial:
+    """What one trace (or a merged group of traces) contributes to the report."""
+
+    traces: int = 0
+    spans: int = 0
+    failed_traces: int = 0
+    start_ns: int = 0
+    end_ns: int = 0
+    hotspots: HotspotsPartial = field(default_factory=HotspotsPartial)
+    failure_chains: FailureChainsPartial = field(default_factory=FailureChainsPartial)
+    stragglers: StragglersPartial = field(default_factory=StragglersPartial)
+    cold_starts: ColdStartsPartial = field(default_factory=ColdStartsPartial)
+
+    def merge(self, other: ReportPartial) -> ReportPartial:
+        """Fold ``other`` into this partial (associative; returns self)."""
+        self.traces += other.traces
+        self.spans += other.spans
+        self.failed_traces += other.failed_traces
+        if other.start_ns and (not self.start_ns or other.start_ns < self.start_ns):
+            self.start_ns = other.start_ns
+        self.end_ns = max(self.end_ns, other.end_ns)
+        self.hotspots.merge(other.hotspots)
+        self.failure_chains.merge(other.failure_chains)
+        self.stragglers.merge(other.stragglers)
+        self.cold_starts.merge(other.cold_starts)
+        return self
+
+    def finish(self) -> Report:
+        """The ranked report."""
+        return Report(
+            traces=self.traces,
+            spans=self.spans,
+            start_ns=self.start_ns,
+            end_ns=self.end_ns,
+            hotspots=merge_hotspots([self.hotspots]),
+            failure_chains=merge_failure_chains([self.failure_chains]),
+            stragglers=merge_stragglers([self.stragglers]),
+            cold_starts=merge_cold_starts([self.cold_starts]),
+            failed_traces=self.failed_traces,
+        )
+
+
+def report_step(trace: Trace, overlap_tolerance: float = 0.01) -> ReportPartial:
+    """The per-trace step: everything one trace contributes."""
+    part = ReportPartial(
+        traces=1,
+        spans=len(trace.spans),
+        failed_traces=int(any(s.status.failed for s in trace.spans)),
+        start_ns=trace.start_ns,
+        end_ns=trace.end_ns,
+        failure_chains=failure_chains_partial(trace),
+        stragglers=stragglers_partial(trace),
+        cold_starts=cold_starts_partial(trace),
+    )
+    part.hotspots.traces = 1
+    add_trace_to(part.hotspots, trace, overlap_tolerance=overlap_tolerance)
+    return part
+
+
+def merge_partials(left: ReportPartial, right: ReportPartial) -> ReportPartial:
+    """A two-argument merge for reductions (Spark's treeReduce)."""
+    return left.merge(right)

@@ -1,0 +1,147 @@
+"""Runs the report over a Parquet archive with the chosen engine: local, duckdb or spark."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from spanscope.analysis.engines.partial import ReportPartial, merge_partials, report_step
+from spanscope.analysis.report import Report
+from spanscope.collectors.archive import iter_archive_traces, list_archive_files
+from spanscope.collectors.archive.schema import COLUMNS, row_to_span
+from spanscope.collectors.errors import SpanscopeError
+from spanscope.collectors.model import Span, Trace
+
+ENGINES = ("local", "duckdb", "spark")
+_BATCH_ROWS = 50_000
+
+
+class EngineError(SpanscopeError):
+    """An engine cannot run (missing extra, unsupported source)."""
+
+
+def run_engine(
+    engine: str,
+    source: str,
+    *,
+    overlap_tolerance: float = 0.01,
+    spark_master: str | None = None,
+) -> Report:
+    """The report over the archive at ``source`` computed by ``engine``."""
+    runners: dict[str, Callable[[], ReportPartial]] = {
+        "local": lambda: _run_local(source, overlap_tolerance),
+        "duckdb": lambda: _run_duckdb(source, overlap_tolerance),
+        "spark": lambda: _run_spark(source, overlap_tolerance, spark_master),
+    }
+    if engine not in runners:
+        raise EngineError(f"unknown engine {engine!r}: choose one of {', '.join(ENGINES)}")
+    if not list_archive_files(source):
+        raise EngineError(f"no archive files under {source}")
+    return runners[engine]().finish()
+
+
+def _run_local(source: str, overlap_tolerance: float) -> ReportPartial:
+    total = ReportPartial()
+    for trace in iter_archive_traces(source):
+        total.merge(report_step(trace, overlap_tolerance))
+    return total
+
+
+def _local_only(source: str, engine: str) -> str:
+    if "://" in source and not source.startswith("file://"):
+        raise EngineError(
+            f"the {engine} engine here reads local archives; copy {source} locally first "
+            "(aws s3 sync), or run the spark engine on EMR where s3:// is native"
+        )
+    return source.removeprefix("file://")
+
+
+def _run_duckdb(source: str, overlap_tolerance: float) -> ReportPartial:
+    try:
+        import duckdb
+    except ImportError as exc:  # pragma: no cover - depends on extras
+        raise EngineError("the duckdb engine needs spanscope[scale]") from exc
+    files = list_archive_files(_local_only(source, "duckdb"))
+    columns = ", ".join(COLUMNS)
+    total = ReportPartial()
+    with tempfile.TemporaryDirectory(prefix="spanscope-duckdb-") as spill:
+        con = duckdb.connect()
+        try:
+            con.execute(f"SET temp_directory = '{spill}'")
+            con.execute("SET preserve_insertion_order = false")
+            # The newest file holding a trace wins (file names start with their write time).
+            reader = con.sql(
+                f"SELECT {columns} FROM read_parquet(?, filename = true)"  # noqa: S608 (fixed column names)
+                " QUALIFY filename = max(filename) OVER (PARTITION BY trace_id) ORDER BY trace_id",
+                params=[files],
+            ).to_arrow_reader(_BATCH_ROWS)
+            for trace in _group_rows(batch.to_pylist() for batch in reader):
+                total.merge(report_step(trace, overlap_tolerance))
+        finally:
+            con.close()
+    return total
+
+
+def _group_rows(batches: Iterator[list[dict[str, Any]]] | Any) -> Iterator[Trace]:
+    """Traces from rows sorted by trace id, across batch boundaries."""
+    group: list[Span] = []
+    for rows in batches:
+        for row in rows:
+            if group and group[0].trace_id != row["trace_id"]:
+                yield Trace(group[0].trace_id, group)
+                group = []
+            group.append(row_to_span(row))
+    if group:
+        yield Trace(group[0].trace_id, group)
+
+
+def spark_partial(
+    spark: Any,
+    source: str,
+    overlap_tolerance: float = 0.01,
+) -> ReportPartial:
+    """The report partial computed on Spark: grouped by trace id, merged by a tree reduction."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.window import Window
+
+    frame = spark.read.option("recursiveFileLookup", "true").option("pathGlobFilter", "part-*.parquet").parquet(source)
+    frame = frame.withColumn("_file", F.regexp_extract(F.input_file_name(), r"([^/]+)$", 1))
+    newest = F.max("_file").over(Window.partitionBy("trace_id"))
+    frame = frame.withColumn("_newest", newest).where(F.col("_file") == F.col("_newest")).select(*COLUMNS)
+    tolerance = float(overlap_tolerance)
+    partials = (
+        frame.rdd.map(lambda row: (row["trace_id"], row.asDict()))
+        .groupByKey()
+        .map(lambda item: report_step(Trace(item[0], [row_to_span(r) for r in item[1]]), tolerance))
+    )
+    if partials.isEmpty():
+        return ReportPartial()
+    result: ReportPartial = partials.treeReduce(merge_partials, depth=2)
+    return result
+
+
+def _run_spark(source: str, overlap_tolerance: float, master: str | None) -> ReportPartial:
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:  # pragma: no cover - depends on extras
+        raise EngineError("the spark engine needs spanscope[scale] (pyspark) and Java 17") from exc
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    builder = SparkSession.builder.appName("spanscope-analyze")
+    if master:
+        builder = builder.master(master)
+    elif "://" not in source or source.startswith("file://"):
+        builder = builder.master("local[2]")
+    builder = (
+        builder.config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+    )
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    path = source if "://" in source else os.path.abspath(source)
+    return spark_partial(spark, path, overlap_tolerance)

@@ -1,0 +1,140 @@
+"""Every engine gives the same report over one archive: local, duckdb and spark local[2]."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from spanscope.analysis.engines import report_step, run_engine
+from spanscope.analysis.engines.partial import ReportPartial
+from spanscope.analysis.report import build_report
+from spanscope.collectors.archive import write_traces
+from spanscope.collectors.model import Kind, Status, Trace
+from spanscope.tui.render.report_json import report_to_json
+
+from tests.builders import build_spans
+
+
+def _faulty_traces(n: int = 40) -> list[Trace]:
+    traces = []
+    for i in range(n):
+        slow = 400 if i % 7 == 0 else 0
+        rows = [
+            (
+                "root",
+                None,
+                0,
+                1000 + slow,
+                {
+                    "service": "api",
+                    "kind": Kind.SERVER,
+                    "operation": "GET /orders",
+                    "status": Status.FAULT if i % 5 == 0 else Status.OK,
+                },
+            ),
+            (
+                "db",
+                "root",
+                10,
+                200 + slow,
+                {
+                    "service": "orders",
+                    "kind": Kind.CLIENT,
+                    "operation": "Query",
+                    "namespace": "aws",
+                    "remote_service": "DynamoDB",
+                    "status": Status.THROTTLE if i % 5 == 0 else Status.OK,
+                },
+            ),
+        ]
+        rows += [
+            (
+                f"task{k}",
+                "root",
+                300,
+                350 + (500 if (k == 3 and i % 4 == 0) else 10 * (k % 3)),
+                {"service": "batch", "operation": "array-task", "attributes": {"spanscope.input.bytes": 1000}},
+            )
+            for k in range(8)
+        ]
+        if i % 3 == 0:
+            rows.append(
+                (
+                    "lambda",
+                    "root",
+                    900,
+                    990,
+                    {"service": "fn", "operation": "handler", "attributes": {"faas.coldstart": i % 6 == 0}},
+                )
+            )
+        spans = build_spans(rows, trace=f"trace{i}")
+        offset = i * 60_000_000_000
+        for s in spans:
+            s.start_ns += offset
+            s.end_ns += offset
+        traces.append(Trace(spans[0].trace_id, spans))
+    return traces
+
+
+def _json(report: object) -> str:
+    return json.dumps(report_to_json(report), sort_keys=True)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, list[Trace]]:
+    root = tmp_path_factory.mktemp("archive")
+    traces = _faulty_traces()
+    write_traces(traces[:25], str(root))
+    write_traces(traces[25:], str(root))
+    # A trace archived again with a late span: the newest copy must win in every engine.
+    write_traces([traces[3]], str(root))
+    return str(root), traces
+
+
+def test_partial_merge_is_associative() -> None:
+    traces = _faulty_traces(9)
+    parts = [report_step(t) for t in traces]
+    left = ReportPartial()
+    for p in [report_step(t) for t in traces]:
+        left.merge(p)
+    a = ReportPartial().merge(parts[0]).merge(parts[1]).merge(parts[2])
+    b = ReportPartial().merge(parts[3]).merge(parts[4]).merge(parts[5])
+    c = ReportPartial().merge(parts[6]).merge(parts[7]).merge(parts[8])
+    right = a.merge(b.merge(c))
+    assert _json(left.finish()) == _json(right.finish())
+
+
+def test_local_engine_equals_in_process_report(archive: tuple[str, list[Trace]]) -> None:
+    root, traces = archive
+    engine = run_engine("local", root)
+    direct = build_report(traces, service_map=False)
+    assert engine.traces == direct.traces == len(traces)
+    doc_engine = report_to_json(engine)
+    doc_direct = report_to_json(direct)
+    for key in ("hotspots", "failure_chains", "stragglers", "cold_starts"):
+        assert doc_engine[key] == doc_direct[key], key
+
+
+def test_duckdb_equals_local(archive: tuple[str, list[Trace]]) -> None:
+    pytest.importorskip("duckdb")
+    root, _ = archive
+    assert _json(run_engine("duckdb", root)) == _json(run_engine("local", root))
+
+
+@pytest.mark.skipif(shutil.which("java") is None, reason="Spark needs Java")
+def test_spark_local_equals_local(archive: tuple[str, list[Trace]]) -> None:
+    pytest.importorskip("pyspark")
+    root, _ = archive
+    assert _json(run_engine("spark", root, spark_master="local[2]")) == _json(run_engine("local", root))
+
+
+def test_unknown_engine_and_empty_source(tmp_path: Path) -> None:
+    from spanscope.analysis.engines.run import EngineError
+
+    with pytest.raises(EngineError, match="no archive files"):
+        run_engine("local", str(tmp_path))
+    write_traces(_faulty_traces(1), str(tmp_path))
+    with pytest.raises(EngineError, match="unknown engine"):
+        run_engine("flink", str(tmp_path))
