@@ -19,7 +19,7 @@ Accepted shapes, per format:
 from __future__ import annotations
 
 import gzip
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -121,7 +121,7 @@ def _xray_doc(doc: object, position: str, result: ParseResult) -> None:
         except orjson.JSONDecodeError as exc:
             result.errors.append(RecordError(position, f"invalid JSON in segment document: {exc}"))
             return
-    if not isinstance(doc, Mapping):
+    if not isinstance(doc, dict):
         result.errors.append(RecordError(position, "segment document is not a JSON object"))
         return
     try:
@@ -135,31 +135,31 @@ def _xray_value(value: object, base: str) -> ParseResult:
     if isinstance(value, list):
         for i, doc in enumerate(value):
             _xray_doc(doc, _join(base, f"[{i}]"), result)
-    elif isinstance(value, Mapping) and "Traces" in value:
+    elif isinstance(value, dict) and "Traces" in value:
         traces = value["Traces"]
         if not isinstance(traces, list):
             result.errors.append(RecordError(_join(base, "Traces"), "not a list"))
             return result
         for i, trace in enumerate(traces):
-            segments = trace.get("Segments") if isinstance(trace, Mapping) else None
+            segments = trace.get("Segments") if isinstance(trace, dict) else None
             if not isinstance(segments, list):
                 result.errors.append(RecordError(_join(base, f"Traces[{i}].Segments"), "missing or not a list"))
                 continue
             for j, segment in enumerate(segments):
                 position = _join(base, f"Traces[{i}].Segments[{j}].Document")
-                document = segment.get("Document") if isinstance(segment, Mapping) else None
+                document = segment.get("Document") if isinstance(segment, dict) else None
                 if document is None:
                     result.errors.append(RecordError(position, "missing"))
                 else:
                     _xray_doc(document, position, result)
-    elif isinstance(value, Mapping) and "TraceSegmentDocuments" in value:
+    elif isinstance(value, dict) and "TraceSegmentDocuments" in value:
         documents = value["TraceSegmentDocuments"]
         if not isinstance(documents, list):
             result.errors.append(RecordError(_join(base, "TraceSegmentDocuments"), "not a list"))
             return result
         for i, document in enumerate(documents):
             _xray_doc(document, _join(base, f"TraceSegmentDocuments[{i}]"), result)
-    elif isinstance(value, Mapping) and value.get("format") == "json" and "id" not in value:
+    elif isinstance(value, dict) and value.get("format") == "json" and "id" not in value:
         pass  # the X-Ray daemon protocol header
     else:
         _xray_doc(value, base, result)
@@ -172,7 +172,7 @@ def _otlp_value(value: object, base: str) -> ParseResult:
         for i, request in enumerate(value):
             result.extend(_prefixed(otlp_json.parse_request(request), _join(base, f"[{i}]")))
         return result
-    if not isinstance(value, Mapping):
+    if not isinstance(value, dict):
         return ParseResult(errors=[RecordError(base, "not an OTLP ExportTraceServiceRequest object")])
     return _prefixed(otlp_json.parse_request(value), base)
 
@@ -182,7 +182,7 @@ def _jaeger_value(value: object, base: str) -> ParseResult:
 
 
 def _zipkin_value(value: object, base: str) -> ParseResult:
-    if isinstance(value, Mapping):
+    if isinstance(value, dict):
         value = [value]
     return _prefixed(zipkin.parse_spans(value), base)
 

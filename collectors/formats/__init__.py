@@ -8,7 +8,6 @@ module; none of them touches the store or the file system (``collectors.importer
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -135,7 +134,7 @@ def flatten_into(target: Attributes, prefix: str, value: object) -> None:
     stack: list[tuple[str, object]] = [(prefix, value)]
     while stack:
         key, item = stack.pop()
-        if isinstance(item, Mapping):
+        if isinstance(item, dict):
             if not item:
                 target[key] = "{}"
             pending = [(f"{key}.{k}" if key else str(k), v) for k, v in item.items()]

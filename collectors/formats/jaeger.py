@@ -50,10 +50,10 @@ _EXCEPTION_EVENTS = frozenset(("exception", "error"))
 def parse_document(doc: object) -> ParseResult:
     """Every trace of ``{"data": [...]}`` (or one bare trace object); bad spans are reported by path."""
     result = ParseResult()
-    if isinstance(doc, Mapping) and isinstance(doc.get("data"), list):
+    if isinstance(doc, dict) and isinstance(doc.get("data"), list):
         for i, trace in enumerate(doc["data"]):
             parse_trace(trace, f"data[{i}]", result)
-    elif isinstance(doc, Mapping) and "spans" in doc:
+    elif isinstance(doc, dict) and "spans" in doc:
         parse_trace(doc, "", result)
     else:
         result.errors.append(RecordError("", 'not a Jaeger document: expected {"data": [...]}'))
@@ -62,14 +62,14 @@ def parse_document(doc: object) -> ParseResult:
 
 def parse_trace(trace: object, path: str, result: ParseResult) -> None:
     """Append the spans of one Jaeger trace object to ``result``."""
-    if not isinstance(trace, Mapping):
+    if not isinstance(trace, dict):
         result.errors.append(RecordError(path, "trace is not a JSON object"))
         return
     processes_raw = trace.get("processes")
     processes: dict[str, tuple[str, Attributes]] = {}
-    if isinstance(processes_raw, Mapping):
+    if isinstance(processes_raw, dict):
         for key, process in processes_raw.items():
-            if isinstance(process, Mapping):
+            if isinstance(process, dict):
                 name = process.get("serviceName")
                 processes[str(key)] = (
                     name if isinstance(name, str) and name else "unknown_service",
@@ -111,7 +111,7 @@ def _tags(raw: object) -> Attributes:
     out: Attributes = {}
     if isinstance(raw, list):
         for tag in raw:
-            if isinstance(tag, Mapping) and isinstance(tag.get("key"), str):
+            if isinstance(tag, dict) and isinstance(tag.get("key"), str):
                 out[tag["key"]] = _tag_value(tag)
     return out
 
@@ -126,7 +126,7 @@ def _micros(value: object, what: str) -> int:
 
 
 def _span(raw: object, processes: Mapping[str, tuple[str, Attributes]]) -> Span:
-    if not isinstance(raw, Mapping):
+    if not isinstance(raw, dict):
         raise InvalidSpanError("span is not a JSON object")
     trace_id = hex_id(raw.get("traceID"), 32, "traceID")
     span_id = hex_id(raw.get("spanID"), 16, "spanID")
@@ -141,7 +141,7 @@ def _span(raw: object, processes: Mapping[str, tuple[str, Attributes]]) -> Span:
     references = raw.get("references")
     if isinstance(references, list):
         for j, ref in enumerate(references):
-            if not isinstance(ref, Mapping):
+            if not isinstance(ref, dict):
                 raise InvalidSpanError(f"references[{j}] is not a JSON object")
             ref_trace = hex_id(ref.get("traceID"), 32, f"references[{j}].traceID")
             ref_span = hex_id(ref.get("spanID"), 16, f"references[{j}].spanID")
@@ -155,7 +155,7 @@ def _span(raw: object, processes: Mapping[str, tuple[str, Attributes]]) -> Span:
 
     process_id = raw.get("processID")
     process = raw.get("process")
-    if isinstance(process, Mapping):  # embedded process (older exports)
+    if isinstance(process, dict):  # embedded process (older exports)
         service_raw = process.get("serviceName")
         service = service_raw if isinstance(service_raw, str) and service_raw else "unknown_service"
         resource = _tags(process.get("tags"))
@@ -220,7 +220,7 @@ def _logs(raw: object) -> tuple[list[SpanEvent], list[SpanException]]:
     if not isinstance(raw, list):
         return events, exceptions
     for j, log in enumerate(raw):
-        if not isinstance(log, Mapping):
+        if not isinstance(log, dict):
             raise InvalidSpanError(f"logs[{j}] is not a JSON object")
         time_ns = _micros(log.get("timestamp", 0), f"logs[{j}].timestamp")
         fields = _tags(log.get("fields"))

@@ -72,7 +72,9 @@ def parse_request(doc: Mapping[str, Any]) -> ParseResult:
     ('5b8efff798038103d269b633813fc60c', 'api', 'server', 1000000000, [])
     """
     result = ParseResult()
-    if not isinstance(doc, Mapping):
+    if not isinstance(doc, dict) and isinstance(doc, Mapping):
+        doc = dict(doc)
+    if not isinstance(doc, dict):
         result.errors.append(RecordError("", f"not a JSON object but {type(doc).__name__}"))
         return result
     resource_spans = doc.get("resourceSpans")
@@ -86,12 +88,12 @@ def parse_request(doc: Mapping[str, Any]) -> ParseResult:
 
 def spans_from_resource_spans(rs: object, path: str, result: ParseResult) -> None:
     """Append the spans of one ResourceSpans to ``result`` (errors too)."""
-    if not isinstance(rs, Mapping):
+    if not isinstance(rs, dict):
         result.errors.append(RecordError(path, "not a JSON object"))
         return
     resource_obj = rs.get("resource")
     resource: Attributes = {}
-    if isinstance(resource_obj, Mapping):
+    if isinstance(resource_obj, dict):
         resource = attributes_from_kvlist(resource_obj.get("attributes"))
     service = resource.get(conv.SERVICE_NAME)
     service_name = service if isinstance(service, str) and service else "unknown_service"
@@ -105,7 +107,7 @@ def spans_from_resource_spans(rs: object, path: str, result: ParseResult) -> Non
         return
     for j, scope in enumerate(scopes):
         scope_path = f"{path}.{scope_key}[{j}]"
-        if not isinstance(scope, Mapping):
+        if not isinstance(scope, dict):
             result.errors.append(RecordError(scope_path, "not a JSON object"))
             continue
         spans = scope.get("spans")
@@ -139,7 +141,7 @@ def _int64(value: object, what: str) -> int:
 
 def _any_value(value: object) -> AttrValue:
     """One OTLP AnyValue as a flat attribute value (kvlists are flattened by the caller)."""
-    if not isinstance(value, Mapping) or not value:
+    if not isinstance(value, dict) or not value:
         return None
     if "stringValue" in value:
         return str(value["stringValue"])
@@ -162,7 +164,7 @@ def _any_value(value: object) -> AttrValue:
         return str(value["bytesValue"])
     if "arrayValue" in value:
         array = value["arrayValue"]
-        items = array.get("values") if isinstance(array, Mapping) else None
+        items = array.get("values") if isinstance(array, dict) else None
         converted = [_any_value(v) for v in items] if isinstance(items, list) else []
         if all(not isinstance(v, list) for v in converted):
             return [v for v in converted if not isinstance(v, list)]
@@ -179,16 +181,16 @@ def attributes_from_kvlist(raw: object, prefix: str = "") -> Attributes:
     while stack:
         base, items = stack.pop()
         for item in items:
-            if not isinstance(item, Mapping):
+            if not isinstance(item, dict):
                 continue
             key = item.get("key")
             if not isinstance(key, str):
                 continue
             full = f"{base}.{key}" if base else key
             value = item.get("value")
-            if isinstance(value, Mapping) and "kvlistValue" in value:
+            if isinstance(value, dict) and "kvlistValue" in value:
                 kv = value["kvlistValue"]
-                nested = kv.get("values") if isinstance(kv, Mapping) else None
+                nested = kv.get("values") if isinstance(kv, dict) else None
                 stack.append((full, nested if isinstance(nested, list) else []))
             else:
                 out[full] = _any_value(value)
@@ -213,7 +215,7 @@ def _id(value: object, width: int, what: str) -> str:
 
 
 def _span(raw: object, service: str, resource: Attributes) -> Span:
-    if not isinstance(raw, Mapping):
+    if not isinstance(raw, dict):
         raise InvalidSpanError("span is not a JSON object")
     trace_id = _id(raw.get("traceId"), 32, "traceId")
     span_id = _id(raw.get("spanId"), 16, "spanId")
@@ -238,7 +240,7 @@ def _span(raw: object, service: str, resource: Attributes) -> Span:
     status_obj = raw.get("status")
     code: object = None
     message = ""
-    if isinstance(status_obj, Mapping):
+    if isinstance(status_obj, dict):
         code = status_obj.get("code")
         message = str(status_obj.get("message") or "")
     http = conv.http_status(attributes)
@@ -301,7 +303,7 @@ def _events(raw: object) -> tuple[list[SpanEvent], list[SpanException]]:
     if not isinstance(raw, list):
         return events, exceptions
     for i, item in enumerate(raw):
-        if not isinstance(item, Mapping):
+        if not isinstance(item, dict):
             raise InvalidSpanError(f"events[{i}] is not a JSON object")
         time_ns = _int64(item.get("timeUnixNano", 0), f"events[{i}].timeUnixNano")
         name = str(item.get("name") or "")
@@ -325,7 +327,7 @@ def _links(raw: object) -> list[SpanLink]:
     if not isinstance(raw, list):
         return links
     for i, item in enumerate(raw):
-        if not isinstance(item, Mapping):
+        if not isinstance(item, dict):
             raise InvalidSpanError(f"links[{i}] is not a JSON object")
         links.append(
             SpanLink(

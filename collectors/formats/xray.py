@@ -76,8 +76,10 @@ def spans_from_document(doc: Mapping[str, Any]) -> list[Span]:
     >>> [(s.service, s.name, s.kind.value, s.remote_service) for s in spans_from_document(doc)]
     [('api', 'api', 'server', ''), ('api', 'DynamoDB', 'client', 'DynamoDB')]
     """
-    if not isinstance(doc, Mapping):
-        raise InvalidSpanError(f"segment document is not a JSON object but {type(doc).__name__}")
+    if not isinstance(doc, dict):
+        if not isinstance(doc, Mapping):
+            raise InvalidSpanError(f"segment document is not a JSON object but {type(doc).__name__}")
+        doc = dict(doc)
     independent = doc.get("type") == "subsegment"
     raw_trace = doc.get("trace_id")
     if raw_trace is None:
@@ -102,7 +104,7 @@ def spans_from_document(doc: Mapping[str, Any]) -> list[Span]:
     stack: list[tuple[object, str | None, str, bool]] = [(doc, top_parent, "", True)]
     while stack:
         node, parent_id, path, top = stack.pop()
-        if not isinstance(node, Mapping):
+        if not isinstance(node, dict):
             raise InvalidSpanError(f"{path or 'document'} is not a JSON object")
         try:
             span = _convert(node, trace_id, parent_id, service, resource, top and not independent)
@@ -128,12 +130,12 @@ def _text(value: object, what: str) -> str:
 def _resource(doc: Mapping[str, Any], service: str) -> Attributes:
     resource: Attributes = {conv.SERVICE_NAME: service}
     svc = doc.get("service")
-    if isinstance(svc, Mapping):
+    if isinstance(svc, dict):
         version = svc.get("version")
         if isinstance(version, str):
             resource["service.version"] = version
     aws = doc.get("aws")
-    if isinstance(aws, Mapping):
+    if isinstance(aws, dict):
         for block in _AWS_RESOURCE_BLOCKS:
             if block in aws:
                 flatten_into(resource, f"aws.{block}", aws[block])
@@ -175,7 +177,7 @@ def _convert(
     attributes: Attributes = {}
     http_code = _http(node.get("http"), attributes)
     aws = node.get("aws")
-    if isinstance(aws, Mapping) and aws:
+    if isinstance(aws, dict) and aws:
         flatten_into(attributes, "aws", aws)
         for key, attr in _AWS_NAMES.items():
             if key in aws and isinstance(aws[key], str):
@@ -187,13 +189,13 @@ def _convert(
         if isinstance(operation, str):
             attributes[conv.RPC_METHOD] = operation
     sql = node.get("sql")
-    if isinstance(sql, Mapping) and sql:
+    if isinstance(sql, dict) and sql:
         flatten_into(attributes, "sql", sql)
     user = node.get("user")
     if isinstance(user, str) and user:
         attributes[conv.USER] = user
     metadata = node.get("metadata")
-    if isinstance(metadata, Mapping) and metadata:
+    if isinstance(metadata, dict) and metadata:
         flatten_into(attributes, "metadata", metadata)
     precursors = node.get("precursor_ids")
     if isinstance(precursors, list) and precursors:
@@ -239,15 +241,15 @@ def _convert(
 
 
 def _http(http: object, attributes: Attributes) -> int | None:
-    if not isinstance(http, Mapping):
+    if not isinstance(http, dict):
         return None
     code: int | None = None
     for block_name, names in (("request", _HTTP_REQUEST_NAMES), ("response", _HTTP_RESPONSE_NAMES)):
         block = http.get(block_name)
-        if not isinstance(block, Mapping):
+        if not isinstance(block, dict):
             continue
         for key, value in block.items():
-            if value is None or isinstance(value, (Mapping, list)):
+            if value is None or isinstance(value, (dict, list)):
                 continue
             attributes[names.get(key, f"http.{block_name}.{key}")] = value
             if key == "status":
@@ -259,27 +261,27 @@ def _http(http: object, attributes: Attributes) -> int | None:
 
 
 def _annotations(raw: object) -> dict[str, AnnotationValue]:
-    if not isinstance(raw, Mapping):
+    if not isinstance(raw, dict):
         return {}
     return {str(k): v for k, v in raw.items() if isinstance(v, (str, bool, int, float))}
 
 
 def _exceptions(cause: object) -> list[SpanException]:
     """``cause.exceptions`` as SpanExceptions (a cause given as an exception id refers elsewhere)."""
-    if not isinstance(cause, Mapping):
+    if not isinstance(cause, dict):
         return []
     raw = cause.get("exceptions")
     if not isinstance(raw, list):
         return []
     out = []
     for item in raw:
-        if not isinstance(item, Mapping):
+        if not isinstance(item, dict):
             continue
         frames = item.get("stack")
         lines = []
         if isinstance(frames, list):
             for frame in frames:
-                if isinstance(frame, Mapping):
+                if isinstance(frame, dict):
                     label = frame.get("label", "")
                     where = frame.get("path", "")
                     line = frame.get("line")
@@ -301,14 +303,14 @@ def _links(raw: object) -> list[SpanLink]:
         return []
     links = []
     for i, item in enumerate(raw):
-        if not isinstance(item, Mapping):
+        if not isinstance(item, dict):
             raise InvalidSpanError(f"links[{i}] is not a JSON object")
         try:
             trace_id = normalize_trace_id(item.get("trace_id"))  # type: ignore[arg-type]
         except InvalidIdError as exc:
             raise InvalidSpanError(f"links[{i}]: {exc}") from None
         attributes: Attributes = {}
-        if isinstance(item.get("attributes"), Mapping):
+        if isinstance(item.get("attributes"), dict):
             flatten_into(attributes, "", item["attributes"])
         links.append(SpanLink(trace_id, hex_id(item.get("id"), 16, f"links[{i}].id"), attributes))
     return links

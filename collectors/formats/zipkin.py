@@ -18,7 +18,7 @@ Rules (Zipkin's v2 model):
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from spanscope.collectors import conventions as conv
@@ -102,7 +102,7 @@ def _micros(value: object, what: str, default: int | None = None) -> int:
 
 
 def _endpoint_service(endpoint: object) -> str:
-    if isinstance(endpoint, Mapping):
+    if isinstance(endpoint, dict):
         name = endpoint.get("serviceName")
         if isinstance(name, str):
             return name
@@ -110,7 +110,7 @@ def _endpoint_service(endpoint: object) -> str:
 
 
 def _span(raw: object) -> tuple[Span, bool]:
-    if not isinstance(raw, Mapping):
+    if not isinstance(raw, dict):
         raise InvalidSpanError("span is not a JSON object")
     trace_id = hex_id(raw.get("traceId"), 32, "traceId")
     span_id = hex_id(raw.get("id"), 16, "id")
@@ -126,7 +126,7 @@ def _span(raw: object) -> tuple[Span, bool]:
     local = raw.get("localEndpoint")
     service = _endpoint_service(local) or "unknown_service"
     resource: Attributes = {conv.SERVICE_NAME: service}
-    if isinstance(local, Mapping):
+    if isinstance(local, dict):
         for key in ("ipv4", "ipv6", "port"):
             value = local.get(key)
             if isinstance(value, (str, int)) and not isinstance(value, bool):
@@ -134,11 +134,11 @@ def _span(raw: object) -> tuple[Span, bool]:
 
     attributes: Attributes = {}
     tags = raw.get("tags")
-    if isinstance(tags, Mapping):
+    if isinstance(tags, dict):
         for key, value in tags.items():
             attributes[str(key)] = value if isinstance(value, (str, bool, int, float)) else str(value)
     remote = raw.get("remoteEndpoint")
-    if isinstance(remote, Mapping):
+    if isinstance(remote, dict):
         for key in ("serviceName", "ipv4", "ipv6", "port"):
             value = remote.get(key)
             if isinstance(value, (str, int)) and not isinstance(value, bool):
@@ -191,7 +191,7 @@ def _annotations(raw: Any) -> list[SpanEvent]:
     if not isinstance(raw, list):
         return events
     for j, item in enumerate(raw):
-        if not isinstance(item, Mapping):
+        if not isinstance(item, dict):
             raise InvalidSpanError(f"annotations[{j}] is not a JSON object")
         events.append(
             SpanEvent(str(item.get("value") or ""), _micros(item.get("timestamp"), f"annotations[{j}].timestamp"))
