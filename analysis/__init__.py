@@ -36,6 +36,7 @@ from spanscope.analysis.hotspots import (
     hotspots_partial,
     merge_hotspots,
 )
+from spanscope.analysis.report import Report, build_report
 from spanscope.analysis.stragglers import (
     Straggler,
     StragglersPartial,
@@ -57,8 +58,10 @@ __all__ = [
     "Hotspot",
     "HotspotGrowth",
     "HotspotsPartial",
+    "Report",
     "Straggler",
     "StragglersPartial",
+    "build_report",
     "cold_starts",
     "cold_starts_partial",
     "compare_with_baseline",

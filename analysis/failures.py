@@ -154,8 +154,14 @@ class FailureChainsPartial:
         return self
 
 
+# AWS calls that hand work to something else (as X-Ray records an SQS send: a client subsegment)
+_ASYNC_AWS = frozenset({"SQS", "SNS", "Batch", "StepFunctions", "SFN", "Lambda", "Kinesis", "EventBridge"})
+
+
 def _is_producer(span: Span) -> bool:
-    return span.kind is Kind.PRODUCER
+    if span.kind is Kind.PRODUCER:
+        return True
+    return span.namespace == "aws" and span.remote_service in _ASYNC_AWS
 
 
 def failure_chains_partial(trace: Trace) -> FailureChainsPartial:

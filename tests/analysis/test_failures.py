@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from spanscope.analysis import FailureRole, failure_chains, failure_chains_partial, failure_roles
+from spanscope.analysis import ChainHop, FailureRole, failure_chains, failure_chains_partial, failure_roles
 from spanscope.analysis.failures import merge_failure_chains
 from spanscope.collectors.model import Kind, Status
 
@@ -161,3 +161,30 @@ def test_partials_merge_in_any_grouping():
     right = parts[3].merge(parts[4]).merge(parts[5])
     [chain] = merge_failure_chains([left, right])
     assert chain.count == 6 and len(chain.trace_ids) == 5
+
+
+def test_sqs_hop_to_an_xray_style_client_subsegment_producer():
+    producer = build_trace(
+        [
+            ("api", None, 0, 100, {"service": "api", "kind": Kind.SERVER}),
+            (
+                "send",
+                "api",
+                10,
+                20,
+                {
+                    "service": "api",
+                    "kind": Kind.CLIENT,
+                    "namespace": "aws",
+                    "remote_service": "SQS",
+                    "operation": "SQS",
+                },
+            ),
+        ],
+        trace="p",
+    )
+    consumer = build_trace(
+        [("w", None, 200, 300, {"service": "worker", "status": F, "links": [("p", "send")]})], trace="c"
+    )
+    [chain] = failure_chains([producer, consumer])
+    assert chain.path[-1] == ChainHop("api", "SQS", "link")
