@@ -209,3 +209,23 @@ def test_cli_problem_lines_are_cleaned_of_terminal_controls(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert rc == 1
     assert "\x1b" not in out and "\x1b" not in err and "\x07" not in err
+
+
+def test_in_progress_segment_is_replaced_by_its_completed_version(store, tmp_path):
+    base = {
+        "name": "batch-job",
+        "id": "5000000000000001",
+        "trace_id": f"1-{XRAY_TRACE[:8]}-{XRAY_TRACE[8:]}",
+        "start_time": 1594231199.25,
+    }
+    path = tmp_path / "progress.jsonl"
+    path.write_bytes(orjson.dumps({**base, "in_progress": True}) + b"\n")
+    first = import_files([path], store)
+    assert first.inserted == 1
+    path.write_bytes(orjson.dumps({**base, "end_time": 1594231260.5, "fault": True}) + b"\n")
+    second = import_files([path], store)
+    assert (second.inserted, second.replaced) == (0, 1)
+    (span,) = store.get_trace(XRAY_TRACE).spans
+    assert not span.in_progress and span.end_ns == 1_594_231_260_500_000_000 and span.status is Status.FAULT
+    path.write_bytes(orjson.dumps({**base, "in_progress": True}) + b"\n")
+    assert import_files([path], store).unchanged == 1  # never the reverse
