@@ -117,6 +117,16 @@ class WriteResult:
         return self.inserted + self.replaced
 
 
+@dataclass(frozen=True, slots=True)
+class TraceChange:
+    """A trace touched by a write: its change sequence number orders changes across writers."""
+
+    trace_id: str
+    seq: int
+    end_ns: int
+    in_progress: bool
+
+
 def default_store_path() -> Path:
     """``$SPANSCOPE_DB``, else ``$XDG_DATA_HOME/spanscope/spans.db`` (XDG default ``~/.local/share``)."""
     explicit = os.environ.get("SPANSCOPE_DB")
@@ -454,6 +464,15 @@ class Store:
         if not rows:
             return cursor, []
         return int(rows[-1][1]), [row[0] for row in rows]
+
+    def trace_changes(self, cursor: int) -> list[TraceChange]:
+        """Traces written after ``cursor``: id, change sequence, end time and whether still in progress."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT trace_id, seq, end_ns, in_progress_count FROM traces WHERE seq > ? ORDER BY seq",
+                (int(cursor),),
+            ).fetchall()
+        return [TraceChange(r[0], int(r[1]), int(r[2]), int(r[3]) > 0) for r in rows]
 
     def _span(self, row: Sequence[Any]) -> Span:
         (

@@ -162,3 +162,23 @@ def test_s3_archive_on_moto_server(tmp_path: Path) -> None:
 
 def make_trace_b() -> Trace:
     return _rich_trace("b", 10)
+
+
+def test_roller_archives_complete_quiet_traces_once(tmp_path: Path) -> None:
+    from spanscope.collectors.archive.roller import ArchiveRoller
+
+    db = tmp_path / "s.db"
+    root = str(tmp_path / "arch")
+    done = build_spans([("a", None, 0, 10)], trace="done")
+    pending = build_spans([("b", None, 0, 10, {"in_progress": True})], trace="pending")
+    with open_store(db) as store:
+        store.write_spans(done + pending)
+        roller = ArchiveRoller(store, root, quiet_s=60)
+        end = done[0].end_ns
+        assert roller.roll_once(now_ns=end + 1).traces == 0  # not quiet yet
+        assert roller.roll_once(now_ns=end + 61 * 10**9).traces == 1  # done; pending blocks the cursor
+        assert roller.roll_once(now_ns=end + 62 * 10**9).traces == 0  # not rolled twice
+        store.write_spans(build_spans([("b", None, 0, 20)], trace="pending"))
+        restarted = ArchiveRoller(store, root, quiet_s=60)  # the cursor survives a restart
+        assert restarted.roll_once(now_ns=end + 100 * 10**9).traces == 1
+    assert {t.trace_id for t in iter_archive_traces(root)} == {trace_id_for("done"), trace_id_for("pending")}
