@@ -60,7 +60,9 @@ class ArchiveRoller:
 
     def _save_cursor(self) -> None:
         temporary = self.cursor_path.with_name(self.cursor_path.name + ".tmp")
-        temporary.write_text(json.dumps({"root": self.root, "cursor": self.cursor, "rolled_at": self.rolled_at}), encoding="utf-8")
+        temporary.write_text(
+            json.dumps({"root": self.root, "cursor": self.cursor, "rolled_at": self.rolled_at}), encoding="utf-8"
+        )
         os.replace(temporary, self.cursor_path)
 
     def roll_once(self, *, now_ns: int | None = None, flush: bool = False) -> ArchiveWriteResult:
