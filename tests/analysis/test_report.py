@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import sys
 
 from spanscope.analysis.report import build_report
-from spanscope.collectors.model import Kind, Status, Trace
+from spanscope.collectors.model import Kind, Status
 from spanscope.tui.render.report_json import report_to_json
 from spanscope.tui.render.report_md import render_report_markdown
 
-from tests.builders import build_trace, chain, trace_id_for
+from tests.builders import build_trace, trace_id_for
 
 F = Status.FAULT
 HOSTILE = "evil\x1b[31m|x|\x1b]8;;http://x\x07<b>[link](http://y)\u202e"
@@ -138,14 +137,3 @@ def test_empty_input():
     doc = report_to_json(report)
     assert doc["hotspots"] == [] and doc["traces"] == 0
     assert "No spans." in render_report_markdown(report)
-
-
-def test_report_on_100000_deep_trace_under_low_recursion_limit():
-    tr = Trace(trace_id_for("deep"), chain(100_000))
-    old = sys.getrecursionlimit()
-    sys.setrecursionlimit(200)
-    try:
-        report = build_report([tr], service_map=False)
-    finally:
-        sys.setrecursionlimit(old)
-    assert report.spans == 100_000 and report.hotspots
