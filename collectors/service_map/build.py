@@ -47,6 +47,7 @@ client -> ('api', 'AWS::Lambda::Function')
 from __future__ import annotations
 
 import threading
+from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
@@ -55,6 +56,7 @@ import networkx as nx
 from spanscope.collectors.conventions import (
     CLOUD_REGION,
     LOCATION,
+    ORIGIN,
     ORIGIN_CLIENT,
     ORIGIN_REMOTE,
     origin_from_resource,
@@ -62,6 +64,8 @@ from spanscope.collectors.conventions import (
 )
 from spanscope.collectors.model import Kind, Span, Trace
 from spanscope.collectors.service_map.stats import (
+    FINE_BOUNDS_NS,
+    FIRST_BUCKET,
     MAX_NS,
     MIN_NS,
     REFS,
@@ -107,6 +111,7 @@ _ASYNC_SERVICES = frozenset(
     {"sqs", "sns", "batch", "sfn", "stepfunctions", "states", "lambda", "kinesis", "eventbridge", "events"}
 )
 _CALL_KINDS = (Kind.CLIENT, Kind.PRODUCER)
+_CACHE_LIMIT = 4096
 
 
 def aws_type(service: str) -> str:
@@ -131,6 +136,17 @@ def remote_node(span: Span) -> tuple[str, NodeKey]:
     if namespace == "aws":
         return namespace, (name, aws_type(name))
     return namespace, (name, ORIGIN_REMOTE)
+
+
+def _resource_facts(resource: dict[str, Any]) -> tuple[str, str | None, str | None]:
+    """(origin, spanscope.location, cloud.region) that a resource gives its spans."""
+    where = resource.get(LOCATION)
+    region = resource.get(CLOUD_REGION)
+    return (
+        origin_from_resource(resource, {}),
+        where if isinstance(where, str) and where else None,
+        region if isinstance(region, str) and region else None,
+    )
 
 
 def span_location(span: Span) -> str | None:
@@ -187,6 +203,9 @@ class ServiceMapAccumulator:
         # (trace id, span id) of a producer span -> (node its work goes to, producer end ns)
         self._targets: dict[tuple[str, str], tuple[NodeKey, int]] = {}
         self._contributions: OrderedDict[str, _Contribution] = OrderedDict()
+        # Resources are shared by the spans of a process: what they say is computed once per dict.
+        self._resource_cache: dict[int, tuple[Any, str, str | None, str | None]] = {}
+        self._remote_cache: dict[tuple[str, str], tuple[NodeKey, bool]] = {}
         self.trace_count = 0
         self.span_count = 0
         self.start_ns: int | None = None
@@ -267,62 +286,99 @@ class ServiceMapAccumulator:
         edges = self._edges
         kinds = self._kinds
         locations = self._locations
+        roots = self._roots
         children = trace.children
         slots = STATUS_SLOT
+        fine = FINE_BOUNDS_NS
+        first = FIRST_BUCKET
+        server, producer, client = Kind.SERVER, Kind.PRODUCER, Kind.CLIENT
         events = record.events if record is not None else None
         tid = trace.trace_id
         edge_done: set[int] = set()
-        remote_cache: dict[tuple[str, str], tuple[str, NodeKey]] = {}
+        remote_cache = self._remote_cache
+        resource_cache = self._resource_cache
+        if len(resource_cache) > _CACHE_LIMIT:
+            resource_cache.clear()
+        if len(remote_cache) > _CACHE_LIMIT:
+            remote_cache.clear()
         links: list[tuple[NodeKey, str, str, int, int, int]] = []
 
-        def count(table: dict[Any, list[int]], key: Any, span: Span) -> None:
+        def add(table: dict[Any, list[int]], key: Any, slot: int, duration: int) -> None:
+            """Count one request (slot -1: an in-progress span, structure only) into a row."""
             row = table.get(key)
             if row is None:
                 row = table[key] = new_counts()
             row[REFS] += 1
-            if span.in_progress:
-                if events is not None:
-                    events.append((table, key, -1, 0))
-                return
-            slot = slots[span.status]
-            duration = span.end_ns - span.start_ns
-            if duration < 0:
-                duration = 0
-            row[slot] += 1
-            row[TOTAL_NS] += duration
-            row[bucket_slot(duration)] += 1
-            if duration < row[MIN_NS]:
-                row[MIN_NS] = duration
-            if duration > row[MAX_NS]:
-                row[MAX_NS] = duration
+            if slot >= 0:
+                row[slot] += 1
+                row[TOTAL_NS] += duration
+                row[first + bisect_left(fine, duration)] += 1
+                if duration < row[MIN_NS]:
+                    row[MIN_NS] = duration
+                if duration > row[MAX_NS]:
+                    row[MAX_NS] = duration
             if events is not None:
                 events.append((table, key, slot, duration))
+
+        def placement(span: Span) -> tuple[str, str | None]:
+            """(origin, location) of a segment span; resource facts are computed once per resource."""
+            resource = span.resource
+            cached = resource_cache.get(id(resource))
+            if cached is None or cached[0] is not resource:  # the entry holds the dict: ids are not reused
+                cached = resource_cache[id(resource)] = (resource, *_resource_facts(resource))
+            facts = cached[1:]
+            origin = span.origin or facts[0]
+            attributes = span.attributes
+            if not attributes:
+                return origin, facts[1] or facts[2]
+            explicit = attributes.get(ORIGIN)
+            if not span.origin and isinstance(explicit, str) and explicit:
+                origin = explicit
+            where = attributes.get(LOCATION)
+            if not (isinstance(where, str) and where):
+                where = facts[1]
+                if where is None:
+                    region = attributes.get(CLOUD_REGION)
+                    where = region if isinstance(region, str) and region else facts[2]
+            return origin, where
 
         # (span index, parent index or -1, parent's effective service, parent's owning node)
         stack: list[tuple[int, int, str, NodeKey]] = [(r, -1, "", CLIENT_NODE) for r in trace.roots]
         n = 0
-        start = end = None
+        start = end = spans[trace.roots[0]].start_ns if trace.roots else 0
         while stack:
             i, p, parent_service, parent_owner = stack.pop()
             span = spans[i]
             n += 1
-            if start is None or span.start_ns < start:
-                start = span.start_ns
-            if end is None or span.end_ns > end:
-                end = span.end_ns
             service = span.service or parent_service or UNKNOWN_SERVICE
             kind = span.kind
-            if p < 0 or service != parent_service:
-                segment = True
+            if span.in_progress:
+                slot, duration = -1, 0
             else:
-                segment = kind is Kind.SERVER and spans[p].kind in _CALL_KINDS
-            if segment:
-                origin = span.origin or origin_from_resource(span.resource, span.attributes)
+                slot = slots[span.status]
+                duration = span.end_ns - span.start_ns
+                if duration < 0:
+                    duration = 0
+            # a segment enters a service: a root, a child of another service, or a server under a call
+            is_call = kind is client or kind is producer
+            if p < 0 or service != parent_service or (kind is server and spans[p].kind in _CALL_KINDS):
+                origin, where = placement(span)
                 owner = (service, origin)
-                if owner not in kinds:
-                    kinds[owner] = KIND_SERVICE
-                count(nodes, owner, span)
-                where = span_location(span)
+                row = nodes.get(owner)
+                if row is None:
+                    row = nodes[owner] = new_counts()
+                    kinds.setdefault(owner, KIND_SERVICE)
+                row[REFS] += 1
+                if slot >= 0:
+                    row[slot] += 1
+                    row[TOTAL_NS] += duration
+                    row[first + bisect_left(fine, duration)] += 1
+                    if duration < row[MIN_NS]:
+                        row[MIN_NS] = duration
+                    if duration > row[MAX_NS]:
+                        row[MAX_NS] = duration
+                if events is not None:
+                    events.append((nodes, owner, slot, duration))
                 if where is not None:
                     per_node = locations.get(owner)
                     if per_node is None:
@@ -331,54 +387,52 @@ class ServiceMapAccumulator:
                     if record is not None:
                         record.locations.append((owner, where))
                 if p < 0:
-                    self._roots[owner] = self._roots.get(owner, 0) + 1
+                    if span.start_ns < start:
+                        start = span.start_ns
+                    if span.end_ns > end:
+                        end = span.end_ns
+                    roots[owner] = roots.get(owner, 0) + 1
                     if record is not None:
                         record.roots.append(owner)
                     if not span.links:
-                        count(edges, (CLIENT_NODE, owner), span)
+                        add(edges, (CLIENT_NODE, owner), slot, duration)
                 elif i not in edge_done:
-                    count(edges, (parent_owner, owner), span)
+                    add(edges, (parent_owner, owner), slot, duration)
             else:
                 owner = parent_owner
-            if span.links and not span.in_progress:
-                slot = slots[span.status]
-                duration = max(0, span.end_ns - span.start_ns)
+            if span.links and slot >= 0:
                 for link in span.links:
                     links.append((owner, link.trace_id, link.span_id, span.start_ns, slot, duration))
             kids = children(i)
-            if kind in _CALL_KINDS or span.namespace:
+            if is_call or span.namespace:
                 callees: list[NodeKey] = []
                 for k in kids:
                     child = spans[k]
-                    if (child.service and child.service != service) or (
-                        child.kind is Kind.SERVER and kind in _CALL_KINDS
-                    ):
+                    if (child.service and child.service != service) or (child.kind is server and is_call):
                         edge_done.add(k)
-                        callee = (
-                            child.service or service,
-                            child.origin or origin_from_resource(child.resource, child.attributes),
-                        )
+                        callee = (child.service or service, placement(child)[0])
                         if callee not in callees:
                             callees.append(callee)
                 if callees:
                     for callee in callees:
-                        count(edges, (owner, callee), span)
+                        add(edges, (owner, callee), slot, duration)
                     destination = callees[0]
-                    namespace_kind = span.remote_service.lower()
+                    async_target = kind is producer or span.remote_service.lower() in _ASYNC_SERVICES
                 else:
                     cache_key = (span.namespace, span.remote_service)
-                    resolved = remote_cache.get(cache_key) if cache_key[0] and cache_key[1] else None
+                    resolved = remote_cache.get(cache_key)
                     if resolved is None:
-                        resolved = remote_node(span)
+                        namespace, destination = remote_node(span)
+                        resolved = (destination, namespace == "aws" and destination[0].lower() in _ASYNC_SERVICES)
                         if cache_key[0] and cache_key[1]:
                             remote_cache[cache_key] = resolved
-                    namespace, destination = resolved
-                    if destination not in kinds:
-                        kinds[destination] = KIND_INFERRED
-                    count(nodes, destination, span)
-                    count(edges, (owner, destination), span)
-                    namespace_kind = destination[0].lower() if namespace == "aws" else ""
-                if kind is Kind.PRODUCER or namespace_kind in _ASYNC_SERVICES:
+                    destination, async_target = resolved
+                    if destination not in nodes:
+                        kinds.setdefault(destination, KIND_INFERRED)
+                    add(nodes, destination, slot, duration)
+                    add(edges, (owner, destination), slot, duration)
+                    async_target = async_target or kind is producer
+                if async_target:
                     target = (tid, span.span_id)
                     self._targets[target] = (destination, span.end_ns)
                     if record is not None:
@@ -392,9 +446,9 @@ class ServiceMapAccumulator:
                 record.links = True
         self.trace_count += 1
         self.span_count += n
-        if start is not None and (self.start_ns is None or start < self.start_ns):
+        if self.start_ns is None or start < self.start_ns:
             self.start_ns = start
-        if end is not None and (self.end_ns is None or end > self.end_ns):
+        if self.end_ns is None or end > self.end_ns:
             self.end_ns = end
 
     # --- the graph ------------------------------------------------------------------------------

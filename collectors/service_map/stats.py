@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_left
 from dataclasses import dataclass
+from itertools import compress
 from typing import Any
 
 from spanscope.collectors.model import Status
@@ -73,8 +74,8 @@ N_FINE = len(FINE_BOUNDS_NS) + 1
 # edge that loses all of them (a replaced trace) disappears. min/max only clamp the percentiles (they
 # are not narrowed when a trace is replaced).
 OK, ERROR, THROTTLE, FAULT, TOTAL_NS, REFS, MIN_NS, MAX_NS = 0, 1, 2, 3, 4, 5, 6, 7
-_FIRST_BUCKET = 8
-COUNTS_LEN = _FIRST_BUCKET + N_FINE
+FIRST_BUCKET = 8
+COUNTS_LEN = FIRST_BUCKET + N_FINE
 _NO_MIN = 1 << 62
 _TEMPLATE = [0] * COUNTS_LEN
 _TEMPLATE[MIN_NS] = _NO_MIN
@@ -93,7 +94,7 @@ def add_duration(counts: list[int], slot: int, duration_ns: int, sign: int = 1) 
     counts[slot] += sign
     counts[REFS] += sign
     counts[TOTAL_NS] += sign * duration_ns
-    counts[_FIRST_BUCKET + bisect_left(FINE_BOUNDS_NS, duration_ns)] += sign
+    counts[FIRST_BUCKET + bisect_left(FINE_BOUNDS_NS, duration_ns)] += sign
     if sign > 0:
         if duration_ns < counts[MIN_NS]:
             counts[MIN_NS] = duration_ns
@@ -103,7 +104,7 @@ def add_duration(counts: list[int], slot: int, duration_ns: int, sign: int = 1) 
 
 def bucket_slot(duration_ns: int) -> int:
     """The counter slot of a duration's fine bucket."""
-    return _FIRST_BUCKET + bisect_left(FINE_BOUNDS_NS, duration_ns)
+    return FIRST_BUCKET + bisect_left(FINE_BOUNDS_NS, duration_ns)
 
 
 def _fine_upper_s(index: int) -> float:
@@ -111,30 +112,29 @@ def _fine_upper_s(index: int) -> float:
     return (bounds[index] if index < len(bounds) else bounds[-1]) / 1e9
 
 
-def _percentile(buckets: list[int], total: int, q: float, low_ns: int, high_ns: int) -> float | None:
+def _percentile(pairs: tuple[tuple[int, int], ...], total: int, q: float, low_ns: int, high_ns: int) -> float | None:
+    """Nearest-rank percentile from sparse (fine bucket index, count) pairs."""
     if total <= 0:
         return None
-    rank = max(1, math.ceil(round(q * total, 6)))  # nearest rank
+    rank = max(1, math.ceil(round(q * total, 6)))
     seen = 0
-    value = _fine_upper_s(len(buckets) - 1)
-    for i, count in enumerate(buckets):
+    value = _fine_upper_s(pairs[-1][0]) if pairs else 0.0
+    for index, count in pairs:
         seen += count
         if seen >= rank:
-            value = _fine_upper_s(i)
+            value = _fine_upper_s(index)
             break
     if high_ns >= low_ns:  # clamp to the observed range (exact when all durations are equal)
         value = min(max(value, low_ns / 1e9), high_ns / 1e9)
     return round(value, 9)
 
 
-def _coarse_histogram(buckets: list[int]) -> tuple[tuple[float, int], ...]:
+def _coarse_histogram(pairs: tuple[tuple[int, int], ...]) -> tuple[tuple[float, int], ...]:
     out: dict[float, int] = {}
     coarse = _HISTOGRAM_BOUNDS_NS
     j = 0
-    for i, count in enumerate(buckets):
-        if not count:
-            continue
-        upper = FINE_BOUNDS_NS[i] if i < len(FINE_BOUNDS_NS) else FINE_BOUNDS_NS[-1] + 1
+    for index, count in pairs:
+        upper = FINE_BOUNDS_NS[index] if index < len(FINE_BOUNDS_NS) else FINE_BOUNDS_NS[-1] + 1
         while j < len(coarse) - 1 and upper > coarse[j]:
             j += 1
         value = HISTOGRAM_BOUNDS_S[j]
@@ -161,7 +161,8 @@ class Statistics:
 
     @classmethod
     def from_counts(cls, counts: list[int]) -> Statistics:
-        buckets = counts[_FIRST_BUCKET:]
+        buckets = counts[FIRST_BUCKET:]
+        pairs = tuple((i, buckets[i]) for i in compress(range(len(buckets)), buckets))
         total = counts[OK] + counts[ERROR] + counts[THROTTLE] + counts[FAULT]
         low, high = counts[MIN_NS], counts[MAX_NS]
         return cls(
@@ -170,12 +171,12 @@ class Statistics:
             throttle_count=counts[THROTTLE],
             fault_count=counts[FAULT],
             total_response_time_s=counts[TOTAL_NS] / 1e9,
-            histogram=_coarse_histogram(buckets),
-            p50_s=_percentile(buckets, total, 0.50, low, high),
-            p90_s=_percentile(buckets, total, 0.90, low, high),
-            p95_s=_percentile(buckets, total, 0.95, low, high),
-            p99_s=_percentile(buckets, total, 0.99, low, high),
-            fine_buckets=tuple((i, c) for i, c in enumerate(buckets) if c),
+            histogram=_coarse_histogram(pairs),
+            p50_s=_percentile(pairs, total, 0.50, low, high),
+            p90_s=_percentile(pairs, total, 0.90, low, high),
+            p95_s=_percentile(pairs, total, 0.95, low, high),
+            p99_s=_percentile(pairs, total, 0.99, low, high),
+            fine_buckets=pairs,
         )
 
     def count_above(self, threshold_s: float) -> int:
