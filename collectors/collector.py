@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from spanscope.collectors.forwarders.base import Forwarder
-from spanscope.collectors.model import Span, group_traces
+from spanscope.collectors.model import Span
 from spanscope.collectors.receivers.auth import is_loopback
 from spanscope.collectors.receivers.counters import Counters
 from spanscope.collectors.receivers.writer import BatchWriter
@@ -29,6 +29,7 @@ from spanscope.collectors.receivers.writer import BatchWriter
 _log = logging.getLogger("spanscope.collector")
 
 Address = tuple[str, int]
+_MAX_DIRTY_TRACES = 200_000
 
 
 @dataclass(slots=True)
@@ -54,6 +55,7 @@ class CollectorConfig:
     retry_after_s: int = 1
     log_interval_s: float = 10.0
     service_map: bool = True
+    service_map_interval_s: float = 1.0
 
 
 def parse_address(text: str, default_host: str = "127.0.0.1") -> Address | None:
@@ -95,6 +97,9 @@ class Collector:
         self.forwarders: list[Forwarder] = []
         self.service_map: Any = None
         self._map_lock = threading.Lock()
+        self._dirty: set[str] = set()
+        self._map_stop = threading.Event()
+        self._map_thread: threading.Thread | None = None
         self._udp: Any = None
         self._grpc: Any = None
         self._http_runner: Any = None
@@ -133,6 +138,12 @@ class Collector:
             self._log_task = asyncio.get_running_loop().create_task(self._log_periodically())
 
     def _start_service_map(self, writer: BatchWriter) -> None:
+        """Keep a ServiceMapAccumulator current, off the acknowledgement path.
+
+        The writer's hook only notes which traces changed; a background thread re-reads those traces
+        from the store about once a second (so a trace is counted whole, with spans from every batch)
+        and hands them to the accumulator, which replaces a trace's earlier contribution.
+        """
         if not self.config.service_map:
             return
         try:
@@ -140,13 +151,39 @@ class Collector:
         except ImportError:
             return
         self.service_map = ServiceMapAccumulator()
+        self._map_thread = threading.Thread(target=self._update_map, name="spanscope-service-map", daemon=True)
 
-        def update(spans: list[Span]) -> None:
+        def note(spans: list[Span]) -> None:
             with self._map_lock:
-                for trace in group_traces(spans):
-                    self.service_map.add_trace(trace)
+                room = _MAX_DIRTY_TRACES - len(self._dirty)
+                if room <= 0:
+                    self.counters.add("service_map.skipped_batches")
+                    return
+                self._dirty.update(s.trace_id for s in spans)
 
-        writer.add_hook(update)
+        writer.add_hook(note)
+        self._map_thread.start()
+
+    def _update_map(self) -> None:
+        while not self._map_stop.wait(self.config.service_map_interval_s):
+            self.refresh_service_map()
+
+    def refresh_service_map(self) -> int:
+        """Fold the traces written since the last refresh into the service map; returns how many."""
+        with self._map_lock:
+            dirty, self._dirty = self._dirty, set()
+        if not dirty or self.service_map is None or self._store is None:
+            return 0
+        count = 0
+        try:
+            for trace in self._store.iter_traces(trace_ids=dirty):
+                self.service_map.add_trace(trace)
+                count += 1
+        except Exception as exc:  # the map is a convenience: never let it disturb collecting
+            _log.warning("service map update failed: %s", exc)
+            self.counters.add("service_map.failed_updates")
+        self.counters.add("service_map.trace_updates", count)
+        return count
 
     def _start_forwarders(self, writer: BatchWriter, db_path: Path) -> None:
         cfg = self.config
@@ -304,6 +341,11 @@ class Collector:
             await asyncio.to_thread(self.writer.close)
         for forwarder in self.forwarders:
             await asyncio.to_thread(forwarder.stop)
+        if self._map_thread is not None:
+            self._map_stop.set()
+            await asyncio.to_thread(self._map_thread.join, 10.0)
+            self._map_thread = None
+            await asyncio.to_thread(self.refresh_service_map)
         if self._store is not None and self._own_store:
             self._store.close()
         self._started = False

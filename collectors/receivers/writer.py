@@ -50,10 +50,12 @@ class BatchWriter:
         self._after_commit = list(after_commit)
         self._items: deque[tuple[list[Span], Done | None]] = deque()
         self._pending = 0
+        self._inflight = 0
         self._cond = threading.Condition()
         self._closing = False
         self._thread = threading.Thread(target=self._run, name="spanscope-writer", daemon=True)
         counters.gauge("writer.queue_spans", lambda: self._pending)
+        counters.gauge("writer.inflight_spans", lambda: self._inflight)
 
     # producer side --------------------------------------------------------------------------------
     @property
@@ -118,6 +120,7 @@ class BatchWriter:
                 if done is not None:
                     dones.append(done)
             self._pending -= len(batch)
+            self._inflight = len(batch)
             return batch, dones
 
     def _run(self) -> None:
@@ -139,6 +142,7 @@ class BatchWriter:
             else:
                 counters.add("writer.batches")
                 counters.add("writer.spans", len(batch))
+            self._inflight = 0
             for done in dones:
                 try:
                     done(error)

@@ -1,0 +1,418 @@
+"""Collector benchmarks: OTLP/HTTP protobuf into the store, X-Ray UDP loss at paced rates, RSS under overload.
+
+Run ``python -m benchmarks.bench_collector [--quick]``. The collector runs as ``spanscope collect`` in
+its own process; load generators run in other processes; the collector's CPU time and RSS are read
+with psutil, its counters from ``/v1/stats``. Baseline measured in the same run: decoding the same
+OTLP requests and committing their spans in-process (no sockets, no HTTP), per CPU second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+import psutil
+import requests
+
+SPANS_PER_REQUEST = 500
+
+
+# --- workload -----------------------------------------------------------------------------------------
+
+
+def make_requests(count: int, seed: int) -> list[bytes]:
+    """``count`` OTLP protobuf requests of SPANS_PER_REQUEST realistic spans with unique ids."""
+    from spanscope.collectors.formats.otlp_proto import spans_to_request
+    from spanscope.collectors.model import Kind, Span, new_span_id, new_trace_id
+
+    now = time.time_ns()
+    out = []
+    for r in range(count):
+        spans = []
+        for t in range(SPANS_PER_REQUEST // 10):
+            trace_id = new_trace_id()
+            root = new_span_id()
+            start = now + (r * 1000 + t) * 1_000_000
+            spans.append(
+                Span(
+                    trace_id,
+                    root,
+                    None,
+                    f"svc{seed}",
+                    "GET /orders",
+                    Kind.SERVER,
+                    start,
+                    start + 9_000_000,
+                    attributes={
+                        "http.request.method": "GET",
+                        "http.response.status_code": 200,
+                        "url.full": "https://api.example.com/orders",
+                    },
+                    resource={"service.name": f"svc{seed}", "cloud.platform": "aws_lambda"},
+                )
+            )
+            for c in range(9):
+                spans.append(
+                    Span(
+                        trace_id,
+                        new_span_id(),
+                        root,
+                        f"svc{seed}",
+                        f"query-{c}",
+                        Kind.CLIENT,
+                        start + c * 1_000_000,
+                        start + c * 1_000_000 + 500_000,
+                        attributes={"rpc.system": "aws-api", "rpc.service": "DynamoDB", "n": c},
+                        resource={"service.name": f"svc{seed}", "cloud.platform": "aws_lambda"},
+                    )
+                )
+        out.append(spans_to_request(spans).SerializeToString())
+    return out
+
+
+def _http_load(url: str, bodies: list[bytes], duration_s: float, threads: int, result: Any) -> None:
+    """Generator process: post the bodies in a loop from ``threads`` keep-alive sessions."""
+    ok = refused = errors = 0
+    lock = threading.Lock()
+    deadline = time.monotonic() + duration_s
+
+    def worker(offset: int) -> None:
+        nonlocal ok, refused, errors
+        session = requests.Session()
+        i = offset
+        while time.monotonic() < deadline:
+            body = bodies[i % len(bodies)]
+            i += threads
+            try:
+                r = session.post(url, data=body, headers={"Content-Type": "application/x-protobuf"}, timeout=30)
+                code = r.status_code
+            except requests.RequestException:
+                code = -1
+            with lock:
+                if code == 200:
+                    ok += 1
+                elif code in (429, 503):
+                    refused += 1
+                else:
+                    errors += 1
+
+    pool = [threading.Thread(target=worker, args=(n,)) for n in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    result.put((ok, refused, errors))
+
+
+def _udp_sender(address: tuple[str, int], rate: float, duration_s: float, result: Any) -> None:
+    """Generator process: X-Ray segment datagrams at ``rate`` per second (0: as fast as possible)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 * 1024 * 1024)
+    header = b'{"format":"json","version":1}\n'
+    pid = os.getpid() & 0xFFFF
+    start_s = time.time()
+    sent = 0
+    t0 = time.monotonic()
+    end = t0 + duration_s
+    batch = 50
+    while True:
+        now = time.monotonic()
+        if now >= end:
+            break
+        if rate > 0:
+            due = int((now - t0) * rate)
+            if sent >= due:
+                time.sleep(min(0.001, (sent + 1) / rate - (now - t0)))
+                continue
+            n = min(batch, due - sent)
+        else:
+            n = batch
+        for _ in range(n):
+            seq = sent
+            doc = (
+                b'{"name":"edge-fn","id":"%016x","trace_id":"1-%08x-%024x","start_time":%.6f,"end_time":%.6f,'
+                b'"origin":"AWS::Lambda::Function","http":{"request":{"method":"GET"},"response":{"status":200}}}'
+                % ((pid << 40) | seq + 1, int(start_s), (pid << 64) | seq, start_s, start_s + 0.01)
+            )
+            try:
+                sock.sendto(header + doc, address)
+            except BlockingIOError:
+                pass
+            sent += 1
+    result.put((sent, time.monotonic() - t0))
+
+
+# --- collector process --------------------------------------------------------------------------------
+
+
+class CollectorProcess:
+    def __init__(self, db: Path, *extra: str) -> None:
+        cmd = [
+            sys.executable,
+            "-m",
+            "spanscope.tui.cli.main",
+            "collect",
+            "--db",
+            str(db),
+            "--xray-udp",
+            "127.0.0.1:0",
+            "--otlp-http",
+            "127.0.0.1:0",
+            "--otlp-grpc",
+            "off",
+            "--log-interval",
+            "0",
+            *extra,
+        ]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.addresses: dict[str, tuple[str, int]] = {}
+        assert self.proc.stdout is not None
+        while len(self.addresses) < 2:
+            line = self.proc.stdout.readline()
+            if not line:
+                raise RuntimeError("collector did not start")
+            if line.startswith("listening "):
+                _, name, address = line.split()
+                host, port = address.rsplit(":", 1)
+                self.addresses[name] = (host, int(port))
+        self.ps = psutil.Process(self.proc.pid)
+        self.peak_rss = 0
+        self._sampling = True
+        self._sampler = threading.Thread(target=self._sample, daemon=True)
+        self._sampler.start()
+
+    def _sample(self) -> None:
+        while self._sampling:
+            try:
+                self.peak_rss = max(self.peak_rss, self.ps.memory_info().rss)
+            except psutil.Error:
+                return
+            time.sleep(0.05)
+
+    @property
+    def url(self) -> str:
+        host, port = self.addresses["otlp-http"]
+        return f"http://{host}:{port}"
+
+    def stats(self) -> dict[str, int]:
+        stats: dict[str, int] = requests.get(self.url + "/v1/stats", timeout=10).json()
+        return stats
+
+    def cpu_s(self) -> float:
+        t = self.ps.cpu_times()
+        return t.user + t.system
+
+    def rss(self) -> int:
+        return self.ps.memory_info().rss
+
+    def wait_drained(self, timeout_s: float = 60) -> dict[str, int]:
+        deadline = time.monotonic() + timeout_s
+        last = None
+        while time.monotonic() < deadline:
+            stats = self.stats()
+            key = (stats.get("writer.spans", 0), stats.get("xray_udp.received", 0))
+            idle = stats.get("writer.queue_spans", 0) == 0 and stats.get("writer.inflight_spans", 0) == 0
+            if key == last and idle:
+                return stats
+            last = key
+            time.sleep(0.5)
+        return self.stats()
+
+    def stop(self) -> None:
+        self._sampling = False
+        self.proc.terminate()
+        self.proc.wait(60)
+
+
+# --- measurements -------------------------------------------------------------------------------------
+
+
+def baseline(bodies: list[bytes], db: Path) -> float:
+    """In-process decode + commit of the same requests: spans per CPU second (no sockets, no HTTP)."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+    from spanscope.collectors.formats.otlp_proto import spans_from_request
+    from spanscope.collectors.store import open_store
+
+    store = open_store(db)
+    cpu0 = time.process_time()
+    n = 0
+    for body in bodies:
+        spans = spans_from_request(ExportTraceServiceRequest.FromString(body)).spans
+        store.write_spans(spans)
+        n += len(spans)
+    cpu = time.process_time() - cpu0
+    store.close()
+    return n / cpu
+
+
+def bench_otlp(tmp: Path, duration_s: float, procs: int, threads: int) -> dict[str, float]:
+    collector = CollectorProcess(tmp / "otlp.db")
+    ctx = mp.get_context("spawn")
+    try:
+        queue = ctx.Queue()
+        bodies_per_proc = max(4, int(duration_s * 60_000 / SPANS_PER_REQUEST / procs) + 2)
+        workers = [
+            ctx.Process(
+                target=_gen_http, args=(collector.url + "/v1/traces", bodies_per_proc, seed, duration_s, threads, queue)
+            )
+            for seed in range(procs)
+        ]
+        for w in workers:
+            w.start()
+        ready = [queue.get(timeout=600) for _ in workers]  # generation done: load starts now
+        assert all(r == "ready" for r in ready)
+        s0 = collector.stats()
+        cpu0 = collector.cpu_s()
+        t0 = time.monotonic()
+        results = [queue.get(timeout=duration_s + 120) for _ in workers]
+        stats = collector.wait_drained()
+        wall = time.monotonic() - t0
+        cpu = collector.cpu_s() - cpu0
+        for w in workers:
+            w.join()
+        stored = stats.get("writer.spans", 0) - s0.get("writer.spans", 0)
+        acked = sum(r[0] for r in results) * SPANS_PER_REQUEST
+        return {
+            "stored_spans": stored,
+            "acked_spans": acked,
+            "wall_s": wall,
+            "collector_cpu_s": cpu,
+            "spans_per_s": stored / wall,
+            "spans_per_core_s": stored / cpu if cpu else 0.0,
+            "refused_requests": sum(r[1] for r in results),
+            "errors": sum(r[2] for r in results),
+        }
+    finally:
+        collector.stop()
+
+
+def _gen_http(url: str, count: int, seed: int, duration_s: float, threads: int, queue: Any) -> None:
+    bodies = make_requests(count, seed)
+    queue.put("ready")
+    _http_load(url, bodies, duration_s, threads, queue)
+
+
+def bench_udp(tmp: Path, rates: list[float], duration_s: float) -> list[dict[str, float]]:
+    out = []
+    ctx = mp.get_context("spawn")
+    for rate in rates:
+        collector = CollectorProcess(tmp / f"udp-{int(rate)}.db")
+        try:
+            queue = ctx.Queue()
+            sender = ctx.Process(target=_udp_sender, args=(collector.addresses["xray-udp"], rate, duration_s, queue))
+            s0 = collector.stats()
+            sender.start()
+            sent, took = queue.get(timeout=duration_s + 60)
+            sender.join()
+            stats = collector.wait_drained()
+            stored = stats.get("writer.spans", 0) - s0.get("writer.spans", 0)
+            out.append(
+                {
+                    "target_rate": rate,
+                    "sent": sent,
+                    "send_rate": sent / took,
+                    "stored": stored,
+                    "stored_rate": stored / took,
+                    "lost": sent - stored,
+                    "kernel_drops": stats.get("xray_udp.dropped:kernel_buffer", 0),
+                    "overload_drops": stats.get("xray_udp.dropped:overload", 0),
+                }
+            )
+        finally:
+            collector.stop()
+    return out
+
+
+def bench_overload_rss(tmp: Path, duration_s: float) -> dict[str, float]:
+    """Sustained overload: HTTP generators and a UDP blast at once against a small write queue."""
+    collector = CollectorProcess(tmp / "overload.db", "--max-queue-spans", "20000")
+    ctx = mp.get_context("spawn")
+    try:
+        idle_rss = collector.rss()
+        queue = ctx.Queue()
+        http = [
+            ctx.Process(target=_gen_http, args=(collector.url + "/v1/traces", 8, seed, duration_s, 16, queue))
+            for seed in range(2)
+        ]
+        for w in http:
+            w.start()
+        for _ in http:
+            assert queue.get(timeout=600) == "ready"
+        udp_queue = ctx.Queue()
+        udp = ctx.Process(target=_udp_sender, args=(collector.addresses["xray-udp"], 0, duration_s, udp_queue))
+        udp.start()
+        results = [queue.get(timeout=duration_s + 120) for _ in http]
+        udp_queue.get(timeout=duration_s + 60)
+        udp.join()
+        for w in http:
+            w.join()
+        stats = collector.wait_drained()
+        return {
+            "idle_rss_mb": idle_rss / 2**20,
+            "peak_rss_mb": collector.peak_rss / 2**20,
+            "refused_requests": sum(r[1] for r in results),
+            "acked_requests": sum(r[0] for r in results),
+            "udp_dropped": stats.get("xray_udp.dropped:overload", 0) + stats.get("xray_udp.dropped:kernel_buffer", 0),
+        }
+    finally:
+        collector.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="short runs (a few seconds each)")
+    args = parser.parse_args(argv)
+    quick = args.quick
+    with tempfile.TemporaryDirectory(prefix="bench-collector-") as tmpdir:
+        tmp = Path(tmpdir)
+        bodies = make_requests(20 if quick else 80, 99)
+        base = baseline(bodies, tmp / "baseline.db")
+        print(f"baseline (in-process decode + store.write_spans): {base:,.0f} spans per CPU second")
+
+        otlp = bench_otlp(tmp, 5 if quick else 20, procs=1, threads=4)
+        print(
+            f"OTLP/HTTP protobuf: {otlp['spans_per_s']:,.0f} spans/s stored, "
+            f"{otlp['spans_per_core_s']:,.0f} spans per collector CPU second "
+            f"({otlp['spans_per_core_s'] / base:.2f}x baseline); "
+            f"{otlp['stored_spans']:,} stored, {otlp['acked_spans']:,} acknowledged, "
+            f"{otlp['refused_requests']} refused, {otlp['errors']} errors"
+        )
+
+        rates = [5_000.0, 10_000.0, 20_000.0] if quick else [10_000.0, 20_000.0, 30_000.0]
+        udp = bench_udp(tmp, rates, 3 if quick else 30)
+        peak = bench_udp(tmp, [0], 3 if quick else 10)[0]
+        zero_loss = [r for r in udp if r["lost"] == 0]
+        best = max((r["send_rate"] for r in zero_loss), default=0.0)
+        for r in udp:
+            print(
+                f"X-Ray UDP paced {r['target_rate']:,.0f}/s: sent {r['sent']:,} at {r['send_rate']:,.0f}/s, "
+                f"stored {r['stored']:,}, lost {r['lost']:,} (kernel {r['kernel_drops']:,}, "
+                f"queue {r['overload_drops']:,})"
+            )
+        print(f"X-Ray UDP zero-loss rate achieved: {best:,.0f} segments/s")
+        print(
+            f"X-Ray UDP unpaced: sent {peak['send_rate']:,.0f}/s, stored {peak['stored_rate']:,.0f}/s, "
+            f"lost {peak['lost'] / max(peak['sent'], 1):.1%}"
+        )
+        rss = bench_overload_rss(tmp, 5 if quick else 20)
+        print(
+            f"sustained overload: peak RSS {rss['peak_rss_mb']:.0f} MiB (idle {rss['idle_rss_mb']:.0f} MiB, "
+            f"{rss['peak_rss_mb'] / rss['idle_rss_mb']:.1f}x), {rss['refused_requests']} requests refused with "
+            f"429/503, {rss['acked_requests']} acknowledged, {rss['udp_dropped']:,} UDP datagrams dropped"
+        )
+        print(orjson.dumps({"baseline": base, "otlp": otlp, "udp": udp, "udp_peak": peak, "overload": rss}).decode())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
