@@ -176,6 +176,12 @@ class _Store(Protocol):
     def iter_traces(self, *, since_ns: int | None = None, until_ns: int | None = None) -> Iterable[Trace]: ...
 
 
+class _ChangingStore(Protocol):
+    def changes_since(self, cursor: int) -> tuple[int, list[str]]: ...
+
+    def iter_traces(self, *, trace_ids: Iterable[str] | None = None) -> Iterable[Trace]: ...
+
+
 class ServiceMapAccumulator:
     """A service map kept current trace by trace; ``graph()`` builds the NetworkX view.
 
@@ -184,6 +190,14 @@ class ServiceMapAccumulator:
     ids are remembered for that (``None``: all, ``0``: none, for one-shot maps); a trace re-added
     after it was forgotten is counted again on top (``rebuild_from_store`` resets the map exactly).
     Thread-safe: a collector thread may add while a UI thread asks for the graph.
+
+    Wiring it into a collector or a live view::
+
+        acc = ServiceMapAccumulator(predicate=compile_filter(expr))   # or no predicate
+        acc.rebuild_from_store(store, since_ns, until_ns)               # start from what is stored
+        cursor = acc.update_from_store(store, cursor)                   # then, periodically
+        acc.add_trace(trace)                                            # or push traces as they complete
+        graph = acc.graph()                                             # a fresh DiGraph each time
     """
 
     def __init__(self, *, predicate: Predicate | None = None, retain_traces: int | None = 100_000) -> None:
@@ -244,6 +258,17 @@ class ServiceMapAccumulator:
         for trace in store.iter_traces(since_ns=since_ns, until_ns=until_ns):
             self.add_trace(trace)
         return self
+
+    def update_from_store(self, store: _ChangingStore, cursor: int = 0) -> int:
+        """Add (or replace) every trace the store wrote after ``cursor``; returns the new cursor.
+
+        The live loop of a collector or a UI: ``cursor = acc.update_from_store(store, cursor)``.
+        """
+        new_cursor, trace_ids = store.changes_since(cursor)
+        if trace_ids:
+            for trace in store.iter_traces(trace_ids=trace_ids):
+                self.add_trace(trace)
+        return new_cursor
 
     def _subtract(self, trace_id: str, old: _Contribution) -> None:
         for table, key, slot, duration in old.events:

@@ -427,3 +427,60 @@ def test_deep_trace_does_not_recurse():
     spans = chain(5000)
     g = build_service_map([Trace(spans[0].trace_id, spans)])
     assert g.number_of_nodes() == 8  # 7 services + client
+
+
+def test_update_from_store_follows_a_real_store(tmp_path):
+    from spanscope.collectors.store import open_store
+
+    from tests.builders import build_spans
+
+    acc = ServiceMapAccumulator()
+    with open_store(tmp_path / "s.db") as store:
+        cursor = acc.update_from_store(store, 0)
+        assert cursor == 0 and API not in acc.graph()
+        store.write_spans(build_spans([("root", None, 0, 0, lam("api", in_progress=True))], trace="live"))
+        cursor = acc.update_from_store(store, cursor)
+        assert acc.graph().nodes[API]["stats"].total_count == 0  # in progress: structure only
+        store.write_spans(
+            build_spans([("root", None, 0, 50, lam("api")), ("get", "root", 1, 5, ddb_call())], trace="live")
+        )
+        cursor = acc.update_from_store(store, cursor)
+        g = acc.graph()
+        assert g.nodes[API]["stats"].total_count == 1 and g.has_edge(API, DDB)
+        assert acc.update_from_store(store, cursor) == cursor
+
+
+def test_step_functions_start_links_to_execution():
+    start = build_trace(
+        [
+            ("api", None, 0, 30, lam("api")),
+            ("start", "api", 5, 10, {"service": "api", "kind": Kind.CLIENT, "namespace": "aws",
+                                     "remote_service": "StepFunctions"}),
+        ],
+        trace="sf",
+    )  # fmt: skip
+    execution = build_trace(
+        [("exec", None, 100, 900, {"service": "order-flow", "origin": "AWS::StepFunctions::StateMachine",
+                                   "kind": Kind.SERVER, "links": [("sf", "start")]})],
+        trace="ex",
+    )  # fmt: skip
+    g = build_service_map([start, execution])
+    machine = ("StepFunctions", "AWS::StepFunctions::StateMachine")
+    flow = ("order-flow", "AWS::StepFunctions::StateMachine")
+    assert g.edges[API, machine]["asynchronous"] is False
+    assert g.edges[machine, flow]["asynchronous"] is True
+
+
+def test_producer_span_without_namespace_links_from_its_downstream_node():
+    # an OTel messaging producer span without an X-Ray namespace: the link source is its downstream node
+    producer = build_trace(
+        [
+            ("web", None, 0, 50, lam("api")),
+            ("publish", "web", 1, 2, {"service": "api", "kind": Kind.PRODUCER,
+                                      "attributes": {"peer.service": "orders-queue"}}),
+        ],
+        trace="pp",
+    )  # fmt: skip
+    consumer = build_trace([("c", None, 10, 20, lam("worker", links=[("pp", "publish")]))], trace="cc")
+    g = build_service_map([producer, consumer])
+    assert g.edges[("orders-queue", ORIGIN_REMOTE), ("worker", ORIGIN_LAMBDA)]["asynchronous"] is True
