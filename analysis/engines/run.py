@@ -137,6 +137,7 @@ def _run_spark(source: str, overlap_tolerance: float, master: str | None) -> Rep
         builder = builder.master("local[2]")
     builder = (
         builder.config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", "4")
         .config("spark.driver.host", "127.0.0.1")
         .config("spark.driver.bindAddress", "127.0.0.1")

@@ -1,0 +1,92 @@
+"""Benchmark: the Parquet archive and the analysis engines (local, duckdb, spark local[2]) at scale.
+
+Writes archives of 1,000,000 and 10,000,000 generated spans (20-span traces with faults, cold starts
+and stragglers, from bench_analyze's generator), then reports bytes per span, each engine's time on
+1M spans with its ratio to `local` measured in the same run, and how each engine's time grows from
+1M to 10M spans (10x the input; linear is 10x the time).
+
+    .venv/bin/python -m benchmarks.bench_scale            # 1M and 10M spans (long: tens of minutes)
+    .venv/bin/python -m benchmarks.bench_scale --quick    # 100,000 and 400,000 spans
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from spanscope.analysis.engines import run_engine
+from spanscope.collectors.archive import list_archive_files, write_traces
+
+from benchmarks.bench_analyze import SPANS_PER_TRACE, make_trace
+
+CHUNK_TRACES = 25_000
+
+
+def build_archive(root: Path, spans: int, seed: int = 7) -> tuple[int, float]:
+    """Writes ``spans`` spans in chunks; returns (bytes on disk, seconds)."""
+    rng = random.Random(seed)
+    traces = spans // SPANS_PER_TRACE
+    start = time.perf_counter()
+    for offset in range(0, traces, CHUNK_TRACES):
+        chunk = [make_trace(k, rng) for k in range(offset, min(traces, offset + CHUNK_TRACES))]
+        write_traces(chunk, str(root))
+    elapsed = time.perf_counter() - start
+    size = sum(Path(f).stat().st_size for f in list_archive_files(str(root)))
+    return size, elapsed
+
+
+def time_engine(engine: str, root: Path) -> float:
+    start = time.perf_counter()
+    report = run_engine(engine, str(root), spark_master="local[2]" if engine == "spark" else None)
+    elapsed = time.perf_counter() - start
+    assert report.traces > 0
+    return elapsed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="100k and 400k spans")
+    parser.add_argument("--engines", default="local,duckdb,spark")
+    args = parser.parse_args(argv)
+    small, large = (100_000, 400_000) if args.quick else (1_000_000, 10_000_000)
+    engines = [e for e in args.engines.split(",") if e]
+    if "spark" in engines and shutil.which("java") is None:
+        engines.remove("spark")
+        print("spark skipped: no java on PATH")
+    work = Path(tempfile.mkdtemp(prefix="spanscope-bench-scale-"))
+    try:
+        results: dict[str, dict[int, float]] = {e: {} for e in engines}
+        for spans in (small, large):
+            root = work / f"a{spans}"
+            size, write_s = build_archive(root, spans)
+            print(
+                f"archive {spans:>11,} spans: {size / spans:6.1f} bytes/span, "
+                f"{size / 1e6:8.1f} MB, written in {write_s:6.1f} s ({spans / write_s:,.0f} spans/s)",
+                flush=True,
+            )
+            for engine in engines:
+                elapsed = time_engine(engine, root)
+                results[engine][spans] = elapsed
+                print(f"  {engine:<7} {elapsed:8.2f} s  ({spans / elapsed:,.0f} spans/s)", flush=True)
+            shutil.rmtree(root)
+        base = results[engines[0]][small]
+        print(f"\nengines on {small:,} spans, ratio to {engines[0]} (same run):")
+        for engine in engines:
+            print(f"  {engine:<7} {results[engine][small]:8.2f} s   ratio {results[engine][small] / base:5.2f}")
+        factor = large / small
+        print(f"\ngrowth from {small:,} to {large:,} spans ({factor:.0f}x input; linear = {factor:.0f}x time):")
+        for engine in engines:
+            growth = results[engine][large] / results[engine][small]
+            print(f"  {engine:<7} {growth:5.2f}x time")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
