@@ -138,3 +138,22 @@ def test_unknown_engine_and_empty_source(tmp_path: Path) -> None:
     write_traces(_faulty_traces(1), str(tmp_path))
     with pytest.raises(EngineError, match="unknown engine"):
         run_engine("flink", str(tmp_path))
+
+
+def test_two_collectors_with_disjoint_trace_ids_equal_one(tmp_path: Path) -> None:
+    """The ingest topology: trace-id routing to N collectors writing one archive loses nothing."""
+    from spanscope.collectors.archive.roller import ArchiveRoller
+    from spanscope.collectors.store import open_store
+
+    traces = _faulty_traces(30)
+    shared = str(tmp_path / "shared-archive")
+    single = str(tmp_path / "single-archive")
+    for name, subset in (("a", traces[0::2]), ("b", traces[1::2])):
+        with open_store(tmp_path / f"{name}.db") as store:
+            store.write_spans([s for t in subset for s in t.spans])
+            ArchiveRoller(store, shared).roll_once(flush=True)
+    with open_store(tmp_path / "all.db") as store:
+        store.write_spans([s for t in traces for s in t.spans])
+        ArchiveRoller(store, single).roll_once(flush=True)
+    assert _json(run_engine("local", shared)) == _json(run_engine("local", single))
+    assert run_engine("duckdb", shared).traces == 30
