@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import orjson
-from spanscope.collectors.errors import InvalidSpanError
+from spanscope.collectors.errors import InvalidSpanError, SpanscopeError
 from spanscope.collectors.model import Attributes, AttrScalar, AttrValue, Span
 
 __all__ = [
@@ -58,7 +58,7 @@ _MAX_REASON = 300
 
 def record_reason(exc: BaseException) -> str:
     """The one-line reason for a skipped record, never longer than a few hundred characters."""
-    text = str(exc) if isinstance(exc, InvalidSpanError) else f"unexpected structure ({type(exc).__name__}: {exc})"
+    text = str(exc) if isinstance(exc, SpanscopeError) else f"unexpected structure ({type(exc).__name__}: {exc})"
     text = " ".join(text.split())
     return text if len(text) <= _MAX_REASON else text[: _MAX_REASON - 1] + "…"
 

@@ -184,3 +184,12 @@ def test_real_sample_opentelemetry_proto_trace_json():
     assert (s.origin, s.namespace, s.remote_service) == ("", "", "")
     assert s.events == [] and s.exceptions == [] and s.links == [] and s.annotations == {}
     assert not s.in_progress
+
+
+def test_reasons_stay_one_short_line():
+    from spanscope.collectors.formats import record_reason
+
+    result = parse_request(request([span(traceId="z" * 10_000 + "\n")]))
+    (error,) = result.errors
+    assert len(error.reason) <= 300 and "\n" not in error.reason
+    assert record_reason(TypeError("x")) == "unexpected structure (TypeError: x)"
