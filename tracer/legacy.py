@@ -23,6 +23,7 @@ from opentelemetry.util import types as otel_types
 from spanscope.tracer.annotations import AnnotationBudget, AttributeValue, annotation_problem, annotation_value
 from spanscope.tracer.health import HEALTH
 from spanscope.tracer.propagation import forced_root, xray_trace_id
+from spanscope.tracer.runtime import _FAST
 
 _CLIENT_KINDS = (SpanKind.CLIENT, SpanKind.PRODUCER)
 SPAN_NAME_KEY = "otel.span.name"  # where the X-Ray exporter keeps a span name that differs from the segment's
@@ -44,12 +45,14 @@ class LegacySpan(otel_trace.Span):
 
     def __init__(self, entity: Any) -> None:
         self.entity = entity
-        self._context = _span_context(entity)
+        self._context: SpanContext | None = None  # parsed from the entity's ids on first use
 
     def end(self, end_time: int | None = None) -> None:
         return None  # the backend closes the entity
 
     def get_span_context(self) -> SpanContext:
+        if self._context is None:
+            self._context = _span_context(self.entity)
         return self._context
 
     def set_attributes(self, attributes: Mapping[str, otel_types.AttributeValue]) -> None:
@@ -153,6 +156,11 @@ class XRaySdkBackend:
             is_segment = False
         if entity is None:
             return None
+        if _FAST is not None:
+            var, key = _FAST
+            values = var.get().copy()
+            values[key] = LegacySpan(entity)
+            return _LegacyHandle(entity, is_segment, var.set(Context(values)))
         token = otel_context.attach(otel_trace.set_span_in_context(LegacySpan(entity)))
         return _LegacyHandle(entity, is_segment, token)
 
@@ -196,7 +204,10 @@ class XRaySdkBackend:
             HEALTH.fail("legacy_exception", failure)
         try:
             if handle.token is not None:
-                otel_context.detach(handle.token)
+                if _FAST is not None:
+                    _FAST[0].reset(handle.token)
+                else:
+                    otel_context.detach(handle.token)
                 handle.token = None
         except Exception as failure:
             HEALTH.fail("context_detach", failure)
