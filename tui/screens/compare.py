@@ -65,6 +65,7 @@ class CompareScreen(SpanscopeScreen):
         skew = self.query_one("#compare-skew", NavTable)
         for label in SKEW_COLUMNS:
             skew.add_column(label, key=label)
+        growth.focus()
         self.default_windows()
 
     @work(thread=True, exclusive=True, group="compare")

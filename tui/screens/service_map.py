@@ -47,7 +47,9 @@ def edge_filter(source: NodeKey, target: NodeKey) -> str:
     def ref(key: NodeKey) -> str:
         return f"id(name: {_quote(key[0])}, type: {_quote(key[1])})" if key[1] else _quote(key[0])
 
-    return f"edge({ref(source)}, {ref(target)})"
+    # the source by name only: the filter matches a source's type against the calling span, which for a
+    # client subsegment carries no origin
+    return f"edge({_quote(source[0])}, {ref(target)})"
 
 
 class ServiceMapScreen(SpanscopeScreen):

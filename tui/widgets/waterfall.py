@@ -220,7 +220,10 @@ class Waterfall(ScrollView, can_focus=True):
             self._jump(origins, 1)
 
     def on_click(self, event: events.Click) -> None:
-        row = event.y + round(self.scroll_offset.y)
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        row = offset.y + round(self.scroll_offset.y)
         if 0 <= row < len(self.shown_rows):
             self.cursor = row
             if event.chain >= 2:
