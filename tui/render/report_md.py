@@ -38,6 +38,10 @@ def _op(service: str, operation: str) -> str:
     return f"{md(service) or '(no service)'} · {md(operation)}"
 
 
+def _n(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
 def _when(ns: int) -> str:
     if not ns:
         return "-"
@@ -54,7 +58,7 @@ def render_report_markdown(report: Report, *, top: int = TOP) -> str:
     """The report as Markdown: summary, hotspots, failure chains, stragglers, cold starts, service map."""
     lines = ["# spanscope post-mortem report", ""]
     lines.append(
-        f"{report.traces} traces, {report.spans} spans, {report.failed_traces} with failures; "
+        f"{_n(report.traces, 'trace')}, {_n(report.spans, 'span')}, {report.failed_traces} with failures; "
         f"{_when(report.start_ns)} to {_when(report.end_ns)}."
     )
     for note in report.notes:
