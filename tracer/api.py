@@ -37,9 +37,10 @@ def trace(func: F, /) -> F: ...
 
 @overload
 def trace(
-    name: str | None = None,
+    span_name: str | None = None,
     /,
     *,
+    name: str | None = None,
     kind: SpanKind | str = SpanKind.INTERNAL,
     attributes: Mapping[str, object] | None = None,
 ) -> Callable[[F], F]: ...
@@ -49,17 +50,19 @@ def trace(
     func_or_name: Any = None,
     /,
     *,
+    name: str | None = None,
     kind: SpanKind | str = SpanKind.INTERNAL,
     attributes: Mapping[str, object] | None = None,
 ) -> Any:
     """Trace every call of a function as one span named after it (or ``name``).
 
-    Usable bare (``@trace``), with a name (``@trace("charge")``) or with keywords
-    (``@trace(kind="client", attributes={"peer.service": "stripe"})``).
+    Usable bare (``@trace``), with a name (``@trace("charge")`` or ``@trace(name="charge")``) or with
+    keywords (``@trace(kind="client", attributes={"peer.service": "stripe"})``).
     """
     if callable(func_or_name) and not isinstance(func_or_name, str):
         return _decorate(func_or_name, None, SpanKind.INTERNAL, None)
-    name = func_or_name if isinstance(func_or_name, str) else None
+    if isinstance(func_or_name, str):
+        name = func_or_name
 
     def decorator(func: F) -> F:
         return _decorate(func, name, kind, attributes)
@@ -197,12 +200,8 @@ def _async_generator_wrapper(
     @functools.wraps(func)
     async def wrapper(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, Any]:
         agen = func(*args, **kwargs)
-        if runtime.passthrough:
-            async for item in agen:
-                yield item
-            return
         backend = runtime.backend or runtime.ensure()
-        handle = backend.open(name, kind, attrs)
+        handle = None if runtime.passthrough else backend.open(name, kind, attrs)
         to_send: Any = None
         to_throw: BaseException | None = None
         try:

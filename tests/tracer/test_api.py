@@ -31,12 +31,17 @@ def test_bare_and_argument_forms(memory: InMemorySpanExporter) -> None:
     def keyword_only() -> None:
         return None
 
-    assert bare(1) == 2 and named() == "ok" and keyword_only() is None
+    @trace(name="by-keyword")
+    def by_keyword() -> int:
+        return 4
+
+    assert bare(1) == 2 and named() == "ok" and keyword_only() is None and by_keyword() == 4
     got = spans(memory)
     assert "test_bare_and_argument_forms.<locals>.bare" in got
     assert got["named"].kind is SpanKind.CLIENT
     assert dict(got["named"].attributes or {}) == {"peer.service": "stripe", "n": 3}
     assert got["test_bare_and_argument_forms.<locals>.keyword_only"].kind is SpanKind.PRODUCER
+    assert "by-keyword" in got
     assert bare.__name__ == "bare"
 
 
@@ -161,6 +166,20 @@ async def test_async_generator(memory: InMemorySpanExporter) -> None:
 
     assert [i async for i in ticks(3)] == [0, 1, 2]
     assert [s.name for s in memory.get_finished_spans()] == ["ticks"]
+
+    @trace("accumulate")
+    async def accumulate() -> Any:
+        total = 0
+        while True:
+            total += (yield total) or 0
+
+    for disabled in (False, True):
+        configure(exporters=[memory], sampling=1.0, disabled=disabled)
+        agen = accumulate()
+        assert await agen.asend(None) == 0
+        assert await agen.asend(5) == 5
+        assert await agen.asend(2) == 7
+        await agen.aclose()
 
 
 def test_span_context_manager(memory: InMemorySpanExporter) -> None:
