@@ -55,7 +55,7 @@ class CollectorConfig:
     retry_after_s: int = 1
     log_interval_s: float = 10.0
     service_map: bool = True
-    service_map_interval_s: float = 1.0
+    service_map_interval_s: float = 0.0  # 0: refresh only when the map is asked for (/v1/service-map)
 
 
 def parse_address(text: str, default_host: str = "127.0.0.1") -> Address | None:
@@ -98,6 +98,7 @@ class Collector:
         self.service_map: Any = None
         self._map_lock = threading.Lock()
         self._dirty: set[str] = set()
+        self._map_stale = False
         self._map_stop = threading.Event()
         self._map_thread: threading.Thread | None = None
         self._udp: Any = None
@@ -140,9 +141,12 @@ class Collector:
     def _start_service_map(self, writer: BatchWriter) -> None:
         """Keep a ServiceMapAccumulator current, off the acknowledgement path.
 
-        The writer's hook only notes which traces changed; a background thread re-reads those traces
-        from the store about once a second (so a trace is counted whole, with spans from every batch)
-        and hands them to the accumulator, which replaces a trace's earlier contribution.
+        The writer's hook only notes which traces changed. When the map is asked for (or every
+        ``service_map_interval_s`` if set) those traces are re-read from the store, so a trace is
+        counted whole with spans from every batch, and handed to the accumulator, which replaces a
+        trace's earlier contribution. Re-reading costs about as much as writing, so by default it is
+        paid only when someone looks. Past 200,000 pending traces the list is dropped and the next
+        refresh rebuilds the map from the whole store.
         """
         if not self.config.service_map:
             return
@@ -151,18 +155,20 @@ class Collector:
         except ImportError:
             return
         self.service_map = ServiceMapAccumulator()
-        self._map_thread = threading.Thread(target=self._update_map, name="spanscope-service-map", daemon=True)
 
         def note(spans: list[Span]) -> None:
             with self._map_lock:
-                room = _MAX_DIRTY_TRACES - len(self._dirty)
-                if room <= 0:
-                    self.counters.add("service_map.skipped_batches")
+                if self._map_stale:
                     return
                 self._dirty.update(s.trace_id for s in spans)
+                if len(self._dirty) > _MAX_DIRTY_TRACES:
+                    self._dirty = set()
+                    self._map_stale = True
 
         writer.add_hook(note)
-        self._map_thread.start()
+        if self.config.service_map_interval_s > 0:
+            self._map_thread = threading.Thread(target=self._update_map, name="spanscope-service-map", daemon=True)
+            self._map_thread.start()
 
     def _update_map(self) -> None:
         while not self._map_stop.wait(self.config.service_map_interval_s):
@@ -172,10 +178,15 @@ class Collector:
         """Fold the traces written since the last refresh into the service map; returns how many."""
         with self._map_lock:
             dirty, self._dirty = self._dirty, set()
-        if not dirty or self.service_map is None or self._store is None:
+            stale, self._map_stale = self._map_stale, False
+        if (not dirty and not stale) or self.service_map is None or self._store is None:
             return 0
         count = 0
         try:
+            if stale:
+                self.service_map.rebuild_from_store(self._store)
+                count = self.service_map.trace_count
+                self.counters.add("service_map.rebuilds")
             for trace in self._store.iter_traces(trace_ids=dirty):
                 self.service_map.add_trace(trace)
                 count += 1
@@ -244,6 +255,7 @@ class Collector:
                 max_body_bytes=cfg.max_body_bytes,
                 retry_after_s=cfg.retry_after_s,
                 health=self._health,
+                service_map=self.service_map_json if self.service_map is not None else None,
             )
             runner = web.AppRunner(handlers.app(), auto_decompress=False, access_log=None, handle_signals=False)
             await runner.setup()
@@ -284,6 +296,14 @@ class Collector:
             _log.warning("%s", warning)
 
     # observability --------------------------------------------------------------------------------
+    def service_map_json(self) -> dict[str, Any]:
+        """The current service map in the shape of X-Ray GetServiceGraph (refreshed first)."""
+        from spanscope.collectors.service_map.render_json import service_graph_json
+
+        self.refresh_service_map()
+        graph = self.service_map.graph()
+        return service_graph_json(graph)
+
     def _health(self) -> dict[str, Any]:
         writer = self.writer
         return {

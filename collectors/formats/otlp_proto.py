@@ -106,7 +106,18 @@ def _plain(value: AnyValue) -> Any:
 def _attributes(kvs: Iterable[KeyValue]) -> Attributes:
     """Attributes as the OTLP JSON importer reads them: nested kvlists become dotted keys."""
     out: Attributes = {}
-    stack: list[tuple[str, Iterable[KeyValue]]] = [("", kvs)]
+    stack: list[tuple[str, Iterable[KeyValue]]] = []
+    for kv in kvs:  # the common flat case first, without the stack
+        value = kv.value
+        which = value.WhichOneof("value")
+        if which == "string_value":
+            out[kv.key] = value.string_value
+        elif which == "int_value":
+            out[kv.key] = value.int_value
+        elif which == "kvlist_value":
+            stack.append((kv.key, value.kvlist_value.values))
+        else:
+            out[kv.key] = _scalar(value)
     while stack:
         base, items = stack.pop()
         for kv in items:
@@ -134,21 +145,28 @@ def _annotations(attributes: Attributes) -> dict[str, Any]:
 
 
 def _status(pb: PbStatus, attributes: Mapping[str, object]) -> Status:
-    code = conv.http_status(attributes)
-    if code is not None and code >= 400:
-        return status_from_http(code)
+    if conv.HTTP_STATUS in attributes or conv.HTTP_STATUS_OLD in attributes:
+        code = conv.http_status(attributes)
+        if code is not None and code >= 400:
+            return status_from_http(code)
     if pb.code == PbStatus.STATUS_CODE_ERROR:
         return Status.FAULT
     return Status.OK
 
 
-def _span(pb: PbSpan, service: str, resource: Attributes) -> Span:
-    if len(pb.trace_id) != 16 or not any(pb.trace_id):
+_ZERO_TRACE = bytes(16)
+_ZERO_SPAN = bytes(8)
+
+
+def _span(pb: PbSpan, service: str, resource: Attributes, resource_origin: str) -> Span:
+    trace_id = pb.trace_id
+    if len(trace_id) != 16 or trace_id == _ZERO_TRACE:
         raise InvalidIdError(f"invalid trace id {pb.trace_id.hex()!r}: expected 16 non-zero bytes")
-    if len(pb.span_id) != 8 or not any(pb.span_id):
+    span_id = pb.span_id
+    if len(span_id) != 8 or span_id == _ZERO_SPAN:
         raise InvalidIdError(f"invalid span id {pb.span_id.hex()!r}: expected 8 non-zero bytes")
     parent = pb.parent_span_id
-    if parent and (len(parent) != 8 or not any(parent)):
+    if parent and (len(parent) != 8 or parent == _ZERO_SPAN):
         raise InvalidIdError(f"invalid parent span id {parent.hex()!r}: expected 8 bytes")
     attributes = _attributes(pb.attributes)
     kind = _KIND_FROM_PB.get(pb.kind, Kind.INTERNAL)
@@ -159,7 +177,7 @@ def _span(pb: PbSpan, service: str, resource: Attributes) -> Span:
             namespace, remote = ns, found
     events: list[SpanEvent] = []
     exceptions: list[SpanException] = []
-    for ev in pb.events:
+    for ev in pb.events if len(pb.events) else ():
         ev_attrs = _attributes(ev.attributes)
         if ev.name == _EXCEPTION_EVENT:
             exceptions.append(
@@ -172,17 +190,23 @@ def _span(pb: PbSpan, service: str, resource: Attributes) -> Span:
             )
         else:
             events.append(SpanEvent(ev.name, ev.time_unix_nano, ev_attrs))
-    links = [
-        SpanLink(link.trace_id.hex(), link.span_id.hex(), _attributes(link.attributes))
-        for link in pb.links
-        if len(link.trace_id) == 16 and len(link.span_id) == 8
-    ]
-    annotations = _annotations(attributes)
+    links = (
+        [
+            SpanLink(link.trace_id.hex(), link.span_id.hex(), _attributes(link.attributes))
+            for link in pb.links
+            if len(link.trace_id) == 16 and len(link.span_id) == 8
+        ]
+        if len(pb.links)
+        else []
+    )
+    annotations = _annotations(attributes) if conv.XRAY_ANNOTATIONS_KEY in attributes else {}
+    explicit_origin = attributes.get(conv.ORIGIN)
+    origin = explicit_origin if isinstance(explicit_origin, str) and explicit_origin else resource_origin
     start = pb.start_time_unix_nano
     end = pb.end_time_unix_nano
     return Span(
-        trace_id=pb.trace_id.hex(),
-        span_id=pb.span_id.hex(),
+        trace_id=trace_id.hex(),
+        span_id=span_id.hex(),
         parent_id=parent.hex() if parent else None,
         service=service,
         name=pb.name,
@@ -191,7 +215,7 @@ def _span(pb: PbSpan, service: str, resource: Attributes) -> Span:
         end_ns=end if end else start,
         status=_status(pb.status, attributes),
         status_message=pb.status.message,
-        origin=conv.origin_from_resource(resource, attributes),
+        origin=origin,
         namespace=namespace,
         remote_service=remote,
         attributes=attributes,
@@ -215,10 +239,11 @@ def spans_from_request(req: ExportTraceServiceRequest) -> ParseResult:
         resource = _attributes(rs.resource.attributes)
         service_value = resource.get(conv.SERVICE_NAME)
         service = service_value if isinstance(service_value, str) and service_value else _UNKNOWN_SERVICE
+        resource_origin = conv.origin_from_resource(resource, {})
         for j, ss in enumerate(rs.scope_spans):
             for k, pb in enumerate(ss.spans):
                 try:
-                    spans.append(_span(pb, service, resource))
+                    spans.append(_span(pb, service, resource, resource_origin))
                 except (ValueError, TypeError) as exc:
                     errors.append(RecordError(f"resource_spans[{i}].scope_spans[{j}].spans[{k}]", str(exc)))
     return ParseResult(spans=spans, errors=errors)

@@ -11,6 +11,7 @@ error is answered with 503, never 500: a retry is the only useful thing a client
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import zlib
 from collections.abc import Awaitable, Callable
@@ -150,6 +151,7 @@ class OTLPHTTPHandlers:
         max_body_bytes: int = MAX_BODY_BYTES,
         retry_after_s: int = 1,
         health: Callable[[], dict[str, Any]] | None = None,
+        service_map: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         self._writer = writer
         self._counters = counters
@@ -157,6 +159,7 @@ class OTLPHTTPHandlers:
         self._cap = max_body_bytes
         self._retry_after_s = retry_after_s
         self._health = health
+        self._service_map = service_map
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=self._cap, middlewares=[self._never_500])
@@ -164,6 +167,7 @@ class OTLPHTTPHandlers:
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/v1/stats", self.stats)
         app.router.add_get("/metrics", self.metrics)
+        app.router.add_get("/v1/service-map", self.service_map)
         return app
 
     @web.middleware
@@ -202,6 +206,15 @@ class OTLPHTTPHandlers:
         if not self._authorized(request):
             return web.Response(text="missing or wrong bearer token\n", status=401)
         return web.Response(text=self._counters.prometheus(), content_type="text/plain")
+
+    async def service_map(self, request: web.Request) -> web.Response:
+        """The collector's incremental service map as X-Ray GetServiceGraph JSON."""
+        if not self._authorized(request):
+            return web.json_response({"message": "missing or wrong bearer token"}, status=401)
+        if self._service_map is None:
+            return web.json_response({"message": "no service map in this collector"}, status=404)
+        body = await asyncio.to_thread(self._service_map)
+        return web.Response(body=orjson.dumps(body, default=str), content_type=JSON_TYPE)
 
     # export ---------------------------------------------------------------------------------------
     def _reply(self, is_json: bool, status: int, message: Any, headers: dict[str, str] | None = None) -> web.Response:

@@ -19,7 +19,6 @@ def test_service_map_follows_traces_written_in_pieces(tmp_path: Path) -> None:
         otlp_http=("127.0.0.1", 0),
         otlp_grpc=None,
         log_interval_s=0,
-        service_map_interval_s=3600,
     )
     with BackgroundCollector(config) as collector:
         assert collector.service_map is not None
@@ -42,3 +41,39 @@ def test_service_map_follows_traces_written_in_pieces(tmp_path: Path) -> None:
         assert ("web", "orders") in edges
         assert graph.graph["trace_count"] == 1
         assert collector.counters.get("service_map.trace_updates") == 1
+
+
+def test_service_map_endpoint_serves_get_service_graph_json(tmp_path: Path) -> None:
+    config = CollectorConfig(
+        db_path=tmp_path / "spans.db", xray_udp=None, otlp_http=("127.0.0.1", 0), otlp_grpc=None, log_interval_s=0
+    )
+    with BackgroundCollector(config) as collector:
+        host, port = collector.addresses["otlp_http"]
+        spans = [
+            make_span("front", None, 0, 50, service="web", kind=Kind.SERVER),
+            make_span("back", "front", 10, 30, service="orders", kind=Kind.SERVER),
+        ]
+        body = spans_to_request(spans).SerializeToString()
+        headers = {"Content-Type": "application/x-protobuf"}
+        assert requests.post(f"http://{host}:{port}/v1/traces", data=body, headers=headers).status_code == 200
+        graph = requests.get(f"http://{host}:{port}/v1/service-map").json()
+        names = {service["Name"] for service in graph["Services"]}
+        assert {"web", "orders"} <= names
+
+
+def test_overflowing_backlog_rebuilds_from_the_store(tmp_path: Path, monkeypatch) -> None:
+    import spanscope.collectors.collector as collector_module
+
+    monkeypatch.setattr(collector_module, "_MAX_DIRTY_TRACES", 1)
+    config = CollectorConfig(
+        db_path=tmp_path / "spans.db", xray_udp=None, otlp_http=("127.0.0.1", 0), otlp_grpc=None, log_interval_s=0
+    )
+    with BackgroundCollector(config) as collector:
+        host, port = collector.addresses["otlp_http"]
+        spans = [make_span(f"r{i}", None, 0, 5, trace=f"t{i}", service=f"s{i}", kind=Kind.SERVER) for i in range(3)]
+        body = spans_to_request(spans).SerializeToString()
+        headers = {"Content-Type": "application/x-protobuf"}
+        assert requests.post(f"http://{host}:{port}/v1/traces", data=body, headers=headers).status_code == 200
+        assert collector.refresh_service_map() == 3
+        assert collector.counters.get("service_map.rebuilds") == 1
+        assert collector.service_map.graph().graph["trace_count"] == 3
