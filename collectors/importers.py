@@ -14,11 +14,16 @@ Accepted shapes, per format:
 - ``otlp-json``: an ExportTraceServiceRequest per document or per line (the collector's file exporter);
 - ``jaeger``: ``{"data": [trace, ...]}`` or a bare trace object, per document or per line;
 - ``zipkin``: a JSON list of v2 spans, per document or per line.
+
+``-`` reads stdin (``aws xray batch-get-traces ... | spanscope import -``). A file that is one JSON
+document (not JSON Lines) is parsed whole with orjson: its size is bounded by memory, not streamed.
 """
 
 from __future__ import annotations
 
 import gzip
+import io
+import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -207,31 +212,65 @@ def parse_value(value: object, fmt: str, position: str = "") -> ParseResult:
 # --- reading files --------------------------------------------------------------------------------
 
 
-def _open(path: Path) -> _Reader:
-    """The file's bytes, decompressed when it is gzip (recognised by its magic number, not its name)."""
-    raw = path.open("rb")
+STDIN = "-"
+
+
+def _open(name: str) -> _Reader:
+    """The bytes of a file (or of stdin for ``-``), decompressed when they are gzip (magic number, not name)."""
+    raw: IO[bytes] = sys.stdin.buffer if name == STDIN else open(name, "rb")  # noqa: SIM115 (closed by _chunks)
     try:
-        magic = raw.peek(2)[:2]
+        peek = getattr(raw, "peek", None)
+        magic = peek(2)[:2] if peek is not None else b""
     except OSError:
-        raw.close()
+        if name != STDIN:
+            raw.close()
         raise
     if magic == _GZIP_MAGIC:
         return gzip.GzipFile(fileobj=raw, mode="rb")
     return raw
 
 
+class _Replay:
+    """Serves the bytes already read for detection, then the rest of the stream (stdin can't be reopened)."""
+
+    def __init__(self, head: bytes, stream: _Reader) -> None:
+        self._head = io.BytesIO(head)
+        self._stream = stream
+
+    def readline(self) -> bytes:
+        line = self._head.readline()
+        if not line.endswith(b"\n"):
+            line += self._stream.readline()
+        return line
+
+    def read(self) -> bytes:
+        return self._head.read() + self._stream.read()
+
+
 def read_file(path: str | Path, fmt: str = "auto") -> tuple[str, Iterator[ParseResult]]:
-    """(format, chunks of converted spans) for one file; chunks are produced while the file is read.
+    """(format, chunks of converted spans) for one file (``-`` is stdin); chunks come while reading.
 
     Raises ImportFormatError when the format cannot be recognised, OSError when the file can't be read.
     """
-    path = Path(path)
-    if fmt == "auto":
-        with _open(path) as handle:
-            fmt = detect_format(handle.read(_HEAD_BYTES))
-    elif fmt not in FORMATS:
+    name = str(path)
+    if fmt != "auto" and fmt not in FORMATS:
         raise ImportFormatError(f"unknown format {fmt!r}: expected auto or one of {', '.join(FORMATS)}")
-    return fmt, _chunks(path, fmt)
+    handle = _open(name)
+    try:
+        head = handle.read(_HEAD_BYTES)
+        if fmt == "auto":
+            fmt = detect_format(head)
+    except BaseException:
+        _close(handle, name)
+        raise
+    return fmt, _chunks(_Replay(head, handle), fmt, lambda: _close(handle, name))
+
+
+def _close(handle: _Reader, name: str) -> None:
+    if name != STDIN:
+        handle.close()
+    elif isinstance(handle, gzip.GzipFile):
+        handle.close()  # closes the decompressor only: GzipFile leaves a passed-in fileobj open
 
 
 def _first_line_is_complete(line: bytes) -> bool:
@@ -242,9 +281,9 @@ def _first_line_is_complete(line: bytes) -> bool:
     return True
 
 
-def _chunks(path: Path, fmt: str) -> Iterator[ParseResult]:
+def _chunks(reader: _Replay, fmt: str, close: Callable[[], None]) -> Iterator[ParseResult]:
     converter = _CONVERTERS[fmt]
-    with _open(path) as reader:
+    try:
         first = reader.readline().removeprefix(b"\xef\xbb\xbf")
         lineno = 1
         while first and not first.strip():
@@ -264,10 +303,12 @@ def _chunks(path: Path, fmt: str) -> Iterator[ParseResult]:
                 return
             del text
             yield converter(value, "")
+    finally:
+        close()
 
 
 def _json_lines(
-    first: bytes, lineno: int, reader: _Reader, converter: Callable[[object, str], ParseResult]
+    first: bytes, lineno: int, reader: _Replay, converter: Callable[[object, str], ParseResult]
 ) -> Iterator[ParseResult]:
     line = first
     pending = ParseResult()

@@ -229,3 +229,16 @@ def test_in_progress_segment_is_replaced_by_its_completed_version(store, tmp_pat
     assert not span.in_progress and span.end_ns == 1_594_231_260_500_000_000 and span.status is Status.FAULT
     path.write_bytes(orjson.dumps({**base, "in_progress": True}) + b"\n")
     assert import_files([path], store).unchanged == 1  # never the reverse
+
+
+def test_cli_reads_stdin_gzip_or_not(tmp_path, capsys, monkeypatch):
+    import io
+    import sys
+
+    data = (FIXTURES / REAL[1]).read_bytes()
+    for payload in (data, gzip.compress(data)):
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BufferedReader(io.BytesIO(payload))))
+        rc = main(["import", "--db", str(tmp_path / "stdin.db"), "-"])
+        out, _ = capsys.readouterr()
+        assert rc == 0
+        assert "- (xray): 2 spans" in out

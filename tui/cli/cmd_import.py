@@ -32,7 +32,7 @@ def register(sub: Any) -> None:
         ),
     )
     add_db_argument(parser)
-    parser.add_argument("files", nargs="+", metavar="FILE", help="trace files to import")
+    parser.add_argument("files", nargs="+", metavar="FILE", help="trace files to import (- reads stdin)")
     parser.add_argument(
         "--format", choices=FORMAT_CHOICES, default="auto", help="file format (default: recognised from content)"
     )
