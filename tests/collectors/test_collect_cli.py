@@ -168,3 +168,37 @@ def test_non_loopback_without_token_warns() -> None:
     guarded.addresses = {"otlp_http": ("0.0.0.0", 4318)}
     guarded._check_exposure()
     assert guarded.warnings == []
+
+
+def test_options_become_the_collector_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from spanscope.tui.cli.cmd_collect import _config
+    from spanscope.tui.cli.common import UsageError
+    from spanscope.tui.cli.main import build_parser
+
+    monkeypatch.setenv("SPANSCOPE_TOKEN", "from-env")
+    parser = build_parser()
+    args = parser.parse_args(
+        [
+            "collect",
+            "--db",
+            str(tmp_path / "s.db"),
+            "--otlp-grpc",
+            "off",
+            "--forward-otlp",
+            "http://127.0.0.1:1",
+            "--forward-otlp-header",
+            "Authorization=Bearer t",
+            "--forward-xray",
+        ]
+    )
+    config = _config(args)
+    assert config.otlp_grpc is None and config.xray_udp == ("127.0.0.1", 2000)
+    assert config.auth_token == "from-env"
+    assert config.forward_otlp_headers == {"Authorization": "Bearer t"}
+    assert config.forward_xray
+    explicit = _config(parser.parse_args(["collect", "--auth-token", "cli"]))
+    assert explicit.auth_token == "cli"
+    with pytest.raises(UsageError):
+        _config(parser.parse_args(["collect", "--forward-otlp-header", "novalue"]))
+    with pytest.raises(UsageError):
+        _config(parser.parse_args(["collect", "--xray-udp", "off", "--otlp-http", "off", "--otlp-grpc", "off"]))

@@ -39,6 +39,13 @@ def register(sub: Any) -> None:
     )
     parser.add_argument("--forward-otlp", metavar="URL", help="also forward stored spans as OTLP/HTTP protobuf")
     parser.add_argument(
+        "--forward-otlp-header",
+        metavar="K=V",
+        action="append",
+        default=[],
+        help="header sent with forwarded OTLP requests (repeatable), e.g. 'Authorization=Bearer T'",
+    )
+    parser.add_argument(
         "--forward-xray", action="store_true", help="also forward stored spans to AWS X-Ray (PutTraceSegments)"
     )
     parser.add_argument("--xray-endpoint-url", metavar="URL", help="X-Ray endpoint for --forward-xray (default: AWS's)")
@@ -66,6 +73,12 @@ def _config(args: argparse.Namespace) -> Any:
     if args.max_queue_spans < 1:
         raise UsageError("--max-queue-spans must be at least 1")
     token = args.auth_token if args.auth_token is not None else os.environ.get("SPANSCOPE_TOKEN") or None
+    headers: dict[str, str] = {}
+    for item in args.forward_otlp_header:
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip():
+            raise UsageError(f"bad --forward-otlp-header {item!r}: expected KEY=VALUE")
+        headers[key.strip()] = value.strip()
     return CollectorConfig(
         db_path=Path(args.db) if args.db else default_store_path(),
         xray_udp=addresses["xray_udp"],
@@ -73,6 +86,7 @@ def _config(args: argparse.Namespace) -> Any:
         otlp_grpc=addresses["otlp_grpc"],
         auth_token=token,
         forward_otlp=args.forward_otlp,
+        forward_otlp_headers=headers,
         forward_xray=args.forward_xray,
         xray_endpoint_url=args.xray_endpoint_url,
         log_interval_s=max(0.0, args.log_interval),
