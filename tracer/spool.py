@@ -207,10 +207,21 @@ class DiskSpool:
             active = self._active
             assert active is not None and self._file is not None
             record = _HEADER.pack(_MAGIC, len(payload), zlib.crc32(payload)) + payload
-            self._file.write(record)
-            self._file.flush()
-            if self._fsync:
-                os.fsync(self._file.fileno())
+            try:
+                self._file.write(record)
+                self._file.flush()
+                if self._fsync:
+                    os.fsync(self._file.fileno())
+            except OSError:
+                # Full disk or I/O error: cut the partial record off, or give the file up, so the next
+                # append never lands behind a torn record.
+                try:
+                    self._file.seek(active.size)
+                    self._file.truncate(active.size)
+                except (OSError, ValueError):
+                    self._close_file()
+                    self._active = None
+                raise
             active.offsets.append(active.size)
             active.size += size
             return result

@@ -387,3 +387,35 @@ def test_disk_spool_eviction_counts_and_bounds(tmp_path: Path) -> None:
     assert payloads == [f"{i:04d}".encode() * 20 for i in range(200 - pending, 200)]
     assert not spool.append(b"x" * 5000).stored  # larger than the whole spool: refused, counted
     spool.close()
+
+
+def test_full_disk_is_counted_and_leaves_no_torn_record(
+    receiver: Receiver, spans: Spans, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    exporter = make_exporter(receiver, tmp_path, probe_clock=False)
+    assert exporter.export(spans.batch("kept-0")) is SpanExportResult.SUCCESS
+    real_fsync = os.fsync
+    calls = {"n": 0}
+
+    def failing_fsync(fd: int) -> None:  # the disk fills up exactly once (ENOSPC)
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise OSError(28, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr("spanscope.tracer.spool.os.fsync", failing_fsync)
+    assert exporter.export(spans.batch("lost")) is SpanExportResult.FAILURE
+    assert exporter.stats.export_failures == 1
+    assert exporter.export(spans.batch("kept-1")) is SpanExportResult.SUCCESS
+    monkeypatch.setattr("spanscope.tracer.spool.os.fsync", real_fsync)
+    exporter.shutdown()
+
+    reopened = DiskSpool(tmp_path)
+    assert reopened.corrupt_records == 0
+    assert len(reopened.peek()) == 2
+    reopened.close()
+    receiver.start()
+    again = make_exporter(receiver, tmp_path, probe_clock=False)
+    assert wait_until(lambda: len(receiver.spans) == 2)
+    assert receiver.names() == ["kept-0", "kept-1"]
+    again.shutdown()

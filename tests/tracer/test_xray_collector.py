@@ -1,0 +1,124 @@
+"""End to end: real SDK spans -> XRayUdpExporter -> spanscope's collector (X-Ray UDP receiver) -> store."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from opentelemetry import trace as otel_trace
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode
+from spanscope.collectors.collector import BackgroundCollector, Collector, CollectorConfig
+from spanscope.collectors.model import Kind
+from spanscope.collectors.model import Status as ModelStatus
+from spanscope.tracer.xray.exporter import XRayUdpExporter
+
+from tests.tracer.test_xray_documents import Recorder
+
+
+@pytest.fixture
+def collector(tmp_path: Path) -> Iterator[Collector]:
+    config = CollectorConfig(
+        db_path=tmp_path / "spans.db", xray_udp=("127.0.0.1", 0), otlp_http=None, otlp_grpc=None, log_interval_s=0
+    )
+    with BackgroundCollector(config) as running:
+        yield running
+
+
+def wait_for(predicate: Callable[[], bool], timeout_s: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.02)
+
+
+def exporter_for(collector: Collector) -> XRayUdpExporter:
+    host, port = collector.addresses["xray_udp"]
+    return XRayUdpExporter(f"{host}:{port}")
+
+
+def hex_ids(spans: list[ReadableSpan]) -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    for span in spans:
+        assert span.context is not None
+        out[format(span.context.span_id, "016x")] = format(span.parent.span_id, "016x") if span.parent else None
+    return out
+
+
+def test_trace_shape_survives_the_trip_to_the_collector(collector: Collector) -> None:
+    rec = Recorder()
+    producer = SpanContext(0x6921F3A0BD862E3FE1BE46A994272793, 0x1111222233334444, is_remote=True)
+    with rec.tracer.start_as_current_span(
+        "handler", kind=SpanKind.SERVER, links=[Link(producer)], attributes={"http.response.status_code": 200}
+    ):
+        with rec.tracer.start_as_current_span(
+            "GetItem",
+            kind=SpanKind.CLIENT,
+            attributes={"rpc.system": "aws-api", "rpc.service": "DynamoDB", "rpc.method": "GetItem"},
+        ):
+            pass
+        with rec.tracer.start_as_current_span(
+            "call-payments",
+            kind=SpanKind.CLIENT,
+            attributes={"peer.service": "payments", "http.response.status_code": 503},
+        ) as span:
+            span.set_status(Status(StatusCode.ERROR))
+        with rec.tracer.start_as_current_span("render"):
+            pass
+    spans = rec.spans()
+    exporter = exporter_for(collector)
+    exporter.export(spans)
+    wait_for(lambda: collector.counters.get("writer.spans") >= len(spans))
+    first = spans[0].context
+    assert first is not None
+    trace_id = format(first.trace_id, "032x")
+    trace = collector.store.get_trace(trace_id)
+    stored = {s.span_id: s for s in trace.spans}
+    assert {sid: s.parent_id for sid, s in stored.items()} == hex_ids(spans)
+    root = trace.root
+    assert root is not None and root.service == "checkout" and root.kind is Kind.SERVER
+    assert root.origin == "AWS::Lambda::Function"
+    assert [(link.trace_id, link.span_id) for link in root.links] == [
+        ("6921f3a0bd862e3fe1be46a994272793", "1111222233334444")
+    ]
+    dynamo = next(s for s in stored.values() if s.namespace == "aws")
+    assert (dynamo.kind, dynamo.remote_service) == (Kind.CLIENT, "DynamoDB")
+    payments = next(s for s in stored.values() if s.namespace == "remote")
+    assert payments.remote_service == "payments" and payments.status is ModelStatus.FAULT
+    assert all(s.service == "checkout" for s in stored.values())
+    rec.provider.shutdown()
+
+
+def test_large_streamed_trace_arrives_whole(collector: Collector) -> None:
+    rec = Recorder()
+    with rec.tracer.start_as_current_span("batch-job", kind=SpanKind.SERVER):
+        for i in range(150):
+            with rec.tracer.start_as_current_span(f"chunk-{i}", attributes={"payload": "z" * 2000}):
+                pass
+    opened: list[Any] = []
+    ctx = None
+    for i in range(60):  # and a deep chain, beyond the nesting bound
+        span = rec.tracer.start_span(f"deep-{i}", context=ctx)
+        ctx = otel_trace.set_span_in_context(span)
+        opened.append(span)
+    for span in reversed(opened):
+        span.end()
+    spans = rec.spans()
+    exporter = exporter_for(collector)
+    exporter.export(spans)
+    stats = exporter.stats
+    assert stats.datagrams > 1 and stats.max_datagram_bytes <= 64_000
+    wait_for(lambda: collector.counters.get("writer.spans") >= len(spans))
+    assert collector.counters.get("xray_udp.accepted") == stats.datagrams
+    by_trace: dict[str, dict[str, str | None]] = {}
+    for finished in spans:
+        assert finished.context is not None
+        by_trace.setdefault(format(finished.context.trace_id, "032x"), {}).update(hex_ids([finished]))
+    for trace_id, expected in by_trace.items():
+        trace = collector.store.get_trace(trace_id)
+        assert {s.span_id: s.parent_id for s in trace.spans} == expected
+    rec.provider.shutdown()
