@@ -35,11 +35,9 @@ HELP = (
     (
         "Traces",
         (
-            (
-                "/ or f",
-                'filter with an X-Ray expression: fault, responsetime > 1, service("api") { error }, '
-                'edge("api", "db"), annotation.user = "x"',
-            ),
+            ("/ or f", "filter with an X-Ray expression, for example:"),
+            ("", 'fault    responsetime > 1    annotation.customer = "c3"'),
+            ("", 'service("api") { error }    edge("api", "db") { responsetime > 0.5 }'),
             ("s / r", "sort by the next column / reverse (or click a column header)"),
             ("Esc", "back to the table"),
         ),

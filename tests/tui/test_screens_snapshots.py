@@ -1,0 +1,87 @@
+"""SVG snapshots of every screen on the fixed sample store (pytest-textual-snapshot; update with --snapshot-update)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.pilot import Pilot
+
+from tests.fixtures.tui.sample_store import trace_id
+from tests.tui.conftest import SIZE, make_app
+from tests.tui.test_app import settle
+
+
+def test_traces_screen(snap_compare, sample_db: Path) -> None:
+    assert snap_compare(make_app(sample_db), terminal_size=SIZE, run_before=settle)
+
+
+def test_traces_filtered(snap_compare, sample_db: Path) -> None:
+    async def run_before(pilot: Pilot[None]) -> None:
+        await settle(pilot)
+        await pilot.press("slash", *'service("payments") { fault }', "enter")
+        await settle(pilot)
+
+    assert snap_compare(make_app(sample_db), terminal_size=SIZE, run_before=run_before)
+
+
+def test_traces_filter_error(snap_compare, sample_db: Path) -> None:
+    async def run_before(pilot: Pilot[None]) -> None:
+        await settle(pilot)
+        await pilot.press("slash", *"responsetime > AND fault", "enter")
+        await settle(pilot)
+        pilot.app.screen.query_one("#traces-table").focus()
+        await pilot.pause()
+
+    assert snap_compare(make_app(sample_db), terminal_size=SIZE, run_before=run_before)
+
+
+def test_trace_screen(snap_compare, sample_db: Path) -> None:
+    async def run_before(pilot: Pilot[None]) -> None:
+        await settle(pilot)
+        pilot.app.open_trace(trace_id(13))
+        await settle(pilot)
+        await pilot.press("o")  # the failure origin, with its exception in the detail panel
+        await pilot.pause()
+
+    assert snap_compare(make_app(sample_db), terminal_size=SIZE, run_before=run_before)
+
+
+def test_trace_screen_big_folded(snap_compare, sample_db: Path) -> None:
+    async def run_before(pilot: Pilot[None]) -> None:
+        await settle(pilot)
+        pilot.app.open_trace(trace_id(25))
+        await settle(pilot)
+        await pilot.press("j", "enter", "j", "j", "enter")
+        await pilot.pause()
+
+    assert snap_compare(make_app(sample_db), terminal_size=SIZE, run_before=run_before)
+
+
+def test_service_map_screen(snap_compare, sample_db: Path) -> None:
+    assert snap_compare(make_app(sample_db, start="map"), terminal_size=SIZE, run_before=settle)
+
+
+def test_hotspots_screen(snap_compare, sample_db: Path) -> None:
+    assert snap_compare(make_app(sample_db, start="hotspots"), terminal_size=SIZE, run_before=settle)
+
+
+def test_chains_screen(snap_compare, sample_db: Path) -> None:
+    async def run_before(pilot: Pilot[None]) -> None:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+
+    assert snap_compare(make_app(sample_db, start="chains"), terminal_size=SIZE, run_before=run_before)
+
+
+def test_compare_screen(snap_compare, sample_db: Path) -> None:
+    assert snap_compare(make_app(sample_db, start="compare"), terminal_size=SIZE, run_before=settle)
+
+
+def test_help_screen(snap_compare, sample_db: Path) -> None:
+    async def run_before(pilot: Pilot[None]) -> None:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+
+    assert snap_compare(make_app(sample_db), terminal_size=SIZE, run_before=run_before)
