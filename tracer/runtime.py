@@ -326,17 +326,44 @@ class OtelBackend:
             return 0
 
     def force_flush(self, timeout_millis: int) -> bool:
-        try:
-            return bool(self.provider.force_flush(timeout_millis))
-        except Exception as exc:
-            HEALTH.fail("flush_error", exc)
-            return False
+        return bounded_flush(self.provider, timeout_millis)
 
     def shutdown(self) -> None:
         try:
             self.provider.shutdown()
         except Exception as exc:
             HEALTH.fail("shutdown_error", exc)
+
+
+def bounded_flush(provider: Any, timeout_millis: int) -> bool:
+    """``provider.force_flush`` that returns after ``timeout_millis`` whatever the exporters do.
+
+    The SDK's batch processor exports synchronously in ``force_flush`` and ignores its timeout (an
+    unreachable collector holds it for the exporter's whole retry budget), so the flush runs in a
+    helper thread that is left to finish in the background when the time is up.
+    """
+    if timeout_millis <= 0:
+        return False
+    done = threading.Event()
+    outcome: list[bool] = []
+
+    def run() -> None:
+        try:
+            outcome.append(bool(provider.force_flush(timeout_millis)))
+        except Exception as exc:
+            HEALTH.fail("flush_error", exc)
+        finally:
+            done.set()
+
+    try:
+        threading.Thread(target=run, name="spanscope-flush", daemon=True).start()
+    except Exception as exc:
+        HEALTH.fail("flush_error", exc)
+        return False
+    if not done.wait(timeout_millis / 1000):
+        HEALTH.fail("flush_timeout", f"spans not exported within {timeout_millis} ms")
+        return False
+    return bool(outcome and outcome[0])
 
 
 class NoopBackend:
@@ -387,6 +414,7 @@ class Runtime:
         self.backend: Any = None
         self.lock = threading.RLock()
         self.own_providers: weakref.WeakSet[Any] = weakref.WeakSet()
+        self.exporters: weakref.WeakKeyDictionary[Any, list[Any]] = weakref.WeakKeyDictionary()
         self.memory_exporter: Any = None
         self.default_flush_millis = 2000
 
@@ -460,7 +488,11 @@ def shutdown() -> None:
     if backend is not None:
         try:
             provider = getattr(backend, "provider", None)
-            if provider is None or provider in RUNTIME.own_providers:
+            if provider is not None and provider in RUNTIME.own_providers:
+                from spanscope.tracer.setup import close_provider
+
+                close_provider(provider, RUNTIME.default_flush_millis)
+            elif provider is None:
                 backend.shutdown()
             else:
                 backend.force_flush(RUNTIME.default_flush_millis)

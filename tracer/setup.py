@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -31,7 +32,7 @@ from spanscope.tracer import conventions as c
 from spanscope.tracer.health import HEALTH
 from spanscope.tracer.ids import XRayIdGenerator
 from spanscope.tracer.placement import detect_placement, detect_platform
-from spanscope.tracer.runtime import RUNTIME, NoopBackend, OtelBackend, env_disabled
+from spanscope.tracer.runtime import RUNTIME, NoopBackend, OtelBackend, bounded_flush, env_disabled
 
 DEFAULT_XRAY_DAEMON = "127.0.0.1:2000"
 
@@ -42,6 +43,7 @@ class GuardedExporter(SpanExporter):
     def __init__(self, inner: SpanExporter, name: str) -> None:
         self.inner = inner
         self.name = name
+        self.closed = False
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         try:
@@ -54,6 +56,10 @@ class GuardedExporter(SpanExporter):
         return result
 
     def shutdown(self) -> None:
+        """Shut the inner exporter down once; this also interrupts an export waiting between retries."""
+        if self.closed:
+            return
+        self.closed = True
         try:
             self.inner.shutdown()
         except Exception as exc:
@@ -305,8 +311,10 @@ def configure(
                 sampler=sampler_from(sampling, environ),
                 resource=Resource.create(attributes),
                 id_generator=XRayIdGenerator(),
+                shutdown_on_exit=False,  # close_provider runs at exit instead, with a bounded flush
             )
             RUNTIME.own_providers.add(provider)
+            _register_exit()
             names = explicit if explicit is not None else list(default_exporter_names(environ))
         for item in names:
             exporter = exporter_from_name(item, environ) if isinstance(item, str) else item
@@ -314,6 +322,7 @@ def configure(
                 continue
             label = item if isinstance(item, str) else type(item).__name__
             guarded = GuardedExporter(exporter, label)
+            RUNTIME.exporters.setdefault(provider, []).append(guarded)
             simple = processor == "simple" or (
                 processor == "auto" and isinstance(exporter, InMemorySpanExporter | ConsoleSpanExporter)
             )
@@ -334,7 +343,43 @@ def _retire(previous: Any) -> None:
     if provider is not None and (provider not in RUNTIME.own_providers or provider is otel_trace.get_tracer_provider()):
         previous.force_flush(RUNTIME.default_flush_millis)
         return
-    previous.shutdown()
+    if isinstance(provider, TracerProvider):
+        close_provider(provider, RUNTIME.default_flush_millis)
+    else:
+        previous.shutdown()
+
+
+def close_provider(provider: TracerProvider, flush_timeout_millis: int) -> None:
+    """Flush for at most ``flush_timeout_millis``, then stop: exporters are shut first so that an export
+    retrying against an unreachable collector gives up at once instead of holding the process."""
+    bounded_flush(provider, flush_timeout_millis)
+    for exporter in RUNTIME.exporters.pop(provider, []):
+        exporter.shutdown()
+    try:
+        provider.shutdown()
+    except Exception as exc:
+        HEALTH.fail("shutdown_error", exc)
+
+
+_EXIT_REGISTERED: list[bool] = []
+
+
+def _register_exit() -> None:
+    if not _EXIT_REGISTERED:
+        _EXIT_REGISTERED.append(True)
+        atexit.register(_at_exit)
+
+
+def _at_exit() -> None:
+    """At interpreter exit: close every provider of ours, each flush bounded (``SPANSCOPE_EXIT_FLUSH_MILLIS``,
+    default 2000)."""
+    try:
+        budget = int(os.environ.get("SPANSCOPE_EXIT_FLUSH_MILLIS", "2000"))
+    except ValueError:
+        budget = 2000
+    for provider in list(RUNTIME.own_providers):
+        if provider in RUNTIME.exporters:
+            close_provider(provider, budget)
 
 
 def memory_exporter() -> InMemorySpanExporter | None:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
-from spanscope.tracer import annotate, configure, span, trace
+from spanscope.tracer import annotate, configure, span, stats, trace
 from spanscope.tracer.integrations import lambda_handler, process_sqs_batch, sqs_records
 
 from tests.tracer.lambda_fakes import FACADE_PARENT, FACADE_ROOT, LambdaContext, lambda_env, sqs_event
@@ -153,6 +155,33 @@ def test_flush_is_bounded_by_remaining_time(lambda_memory: InMemorySpanExporter)
 
     assert handler({}, LambdaContext(remaining_ms=50)) == "fine"  # flush budget clamps to 0, still returns
     assert len(lambda_memory.get_finished_spans()) == 1
+
+
+def test_flush_never_waits_past_its_budget_for_a_stuck_exporter(clean_env: pytest.MonkeyPatch) -> None:
+    lambda_env(clean_env)
+    entered = threading.Event()
+    release = threading.Event()
+
+    class Stuck(InMemorySpanExporter):
+        def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+            entered.set()
+            release.wait(30)
+            return super().export(spans)
+
+    stuck = Stuck()
+    configure(exporters=[stuck], processor="batch")
+
+    @lambda_handler(flush_timeout_millis=200)
+    def handler(event: Any, context: Any) -> str:
+        return "returned"
+
+    try:
+        assert handler({}, LambdaContext()) == "returned"
+        assert entered.wait(10)  # the flush reached the exporter...
+        assert stuck.get_finished_spans() == ()  # ...and the handler returned while it was still stuck
+        assert stats()["flush_timeout"] >= 1
+    finally:
+        release.set()
 
 
 def test_api_gateway_event_without_facade(clean_env: pytest.MonkeyPatch) -> None:

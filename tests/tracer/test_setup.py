@@ -101,6 +101,26 @@ def test_otel_env_vars_export_over_otlp_http(sink: OtlpSink) -> None:
     assert got["attributes"] == {"tenant": "t-1", "aws.xray.annotations": ["tenant"]}
 
 
+def test_exit_is_not_held_by_an_unreachable_collector() -> None:
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens there: every export attempt is refused and retried
+    out = run(
+        """
+        from spanscope.tracer import trace
+        trace(lambda: None)()
+        print("done")
+        """,
+        {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}",
+            "OTEL_EXPORTER_OTLP_TIMEOUT": "120",  # the exporter alone would retry for two minutes
+            "SPANSCOPE_EXIT_FLUSH_MILLIS": "300",
+        },
+    )  # run() gives up after 60 s: the exit flush must have been cut short
+    assert out.returncode == 0 and out.stdout.strip() == "done"
+
+
 def test_sampler_env_ratio_zero_records_nothing(sink: OtlpSink) -> None:
     out = run(
         """
