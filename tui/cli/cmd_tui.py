@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from spanscope.tui.cli.common import UsageError, add_db_argument
+
+if TYPE_CHECKING:
+    from spanscope.tui.data import StoreSource
 
 SCREENS = ("map", "traces", "hotspots", "chains", "compare")
 
@@ -34,9 +37,9 @@ def register(sub: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def prepare(args: argparse.Namespace, scratch: Path) -> tuple[StoreSource, str, bool]:
+    """The store the app will read (importing TRACEFILEs into ``scratch`` first), its caption, and liveness."""
     from spanscope.collectors.store import default_store_path, open_store
-    from spanscope.tui.app import SpanscopeApp
     from spanscope.tui.data import StoreSource
 
     if args.sample < 1:
@@ -45,26 +48,32 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--poll must be positive")
     if args.files and args.db:
         raise UsageError("give either --db or trace files, not both")
-    with tempfile.TemporaryDirectory(prefix="spanscope-tui-") as scratch:
-        if args.files:
-            from spanscope.collectors.importers import import_files
+    if args.files:
+        from spanscope.collectors.importers import import_files
 
-            path = Path(scratch) / "imported.db"
-            with open_store(path) as store:
-                report = import_files(args.files, store)
-            if report.spans == 0:
-                problems = "; ".join(str(p) for p in report.problems[:3])
-                raise UsageError(f"no spans found in the given files{': ' + problems if problems else ''}")
-            subtitle = f"{len(args.files)} file(s), {report.spans:,} spans (temporary store)"
-            live = False
-        else:
-            path = Path(args.db) if args.db else default_store_path()
-            open_store(path, readonly=True).close()  # a missing or foreign file fails here, in one line
-            subtitle = str(path)
-            live = not args.no_live
-        source = StoreSource(path, sample_size=args.sample)
+        path = scratch / "imported.db"
+        with open_store(path) as store:
+            report = import_files(args.files, store)
+        if report.spans == 0:
+            problems = "; ".join(str(p) for p in report.problems[:3])
+            raise UsageError(f"no spans found in the given files{': ' + problems if problems else ''}")
+        caption = f"{len(args.files)} file(s), {report.spans:,} spans (temporary store)"
+        live = False
+    else:
+        path = Path(args.db) if args.db else default_store_path()
+        open_store(path, readonly=True).close()  # a missing or foreign file fails here, in one line
+        caption = str(path)
+        live = not args.no_live
+    return StoreSource(path, sample_size=args.sample), caption, live
+
+
+def run(args: argparse.Namespace) -> int:
+    from spanscope.tui.app import SpanscopeApp
+
+    with tempfile.TemporaryDirectory(prefix="spanscope-tui-") as scratch:
+        source, caption, live = prepare(args, Path(scratch))
         try:
-            app = SpanscopeApp(source, live=live, poll_interval_s=args.poll, start=args.screen, subtitle=subtitle)
+            app = SpanscopeApp(source, live=live, poll_interval_s=args.poll, start=args.screen, subtitle=caption)
             app.run()
         finally:
             source.close()
