@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -94,6 +95,40 @@ class PlacementProcessor(SpanProcessor):
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return True
+
+
+class OnceFilter(logging.Filter):
+    """Lets each message template of an OpenTelemetry exporter logger through once; later ones are
+    counted in ``stats()`` instead (an unreachable collector would otherwise log on every retry)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: set[tuple[str, object]] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = (record.name, record.msg)
+        if key in self.seen:
+            HEALTH.fail(f"exporter_log:{record.name.rsplit('.', 1)[-1]}")
+            return False
+        self.seen.add(key)
+        return True
+
+
+EXPORTER_LOGGERS = (
+    "opentelemetry.exporter.otlp.common.http",
+    "opentelemetry.exporter.otlp.proto.http.trace_exporter",
+    "opentelemetry.exporter.otlp.proto.grpc.exporter",
+    "opentelemetry.sdk._shared_internal",
+)
+_ONCE = OnceFilter()
+
+
+def quiet_exporter_logs() -> None:
+    """Install the once-per-message filter on the OpenTelemetry exporter loggers (idempotent)."""
+    for name in EXPORTER_LOGGERS:
+        log = logging.getLogger(name)
+        if _ONCE not in log.filters:
+            log.addFilter(_ONCE)
 
 
 def daemon_udp_address(value: str | None) -> str:
@@ -269,6 +304,7 @@ def configure(
     - ``disabled``: True makes every decorator a pass-through (as ``SPANSCOPE_DISABLED=1`` does).
     """
     environ = os.environ
+    quiet_exporter_logs()
     with RUNTIME.lock:
         previous = RUNTIME.backend
         if flush_timeout_millis is not None:
