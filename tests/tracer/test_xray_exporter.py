@@ -13,7 +13,7 @@ import pytest
 from opentelemetry import trace as otel_trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExportResult
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExportResult
 from opentelemetry.trace import SpanContext, SpanKind
 from spanscope.tracer.xray.exporter import (
     HEADER,
@@ -294,3 +294,22 @@ def test_documents_for_put_trace_segments_fit_64kb(rec: Recorder) -> None:
     assert all(len(d.encode()) <= MAX_DATAGRAM_BYTES for d in documents)
     docs = [validate(d) for d in documents]
     assert len(all_ids(docs)) == len(spans)
+
+
+def test_in_progress_segment_is_announced_at_start(daemon: UdpDaemon) -> None:
+    from spanscope.tracer.xray.exporter import InProgressSegmentProcessor
+
+    provider = TracerProvider(resource=Resource.create({"service.name": "emr-job"}))
+    exporter = XRayUdpExporter(daemon.address)
+    provider.add_span_processor(InProgressSegmentProcessor(exporter))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("t")
+    with tracer.start_as_current_span("job", kind=SpanKind.SERVER):
+        (started,) = daemon.documents(1)
+        assert started["in_progress"] is True and "end_time" not in started
+        with tracer.start_as_current_span("task"):
+            pass
+    docs = daemon.documents(3)
+    assert len(docs) == 3  # in-progress segment, the task subsegment, the completed segment
+    assert docs[2]["id"] == started["id"] and "in_progress" not in docs[2] and "end_time" in docs[2]
+    provider.shutdown()

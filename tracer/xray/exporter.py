@@ -21,13 +21,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
-from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from spanscope.tracer.xray.documents import (
     DEFAULT_OPTIONS,
     DocumentTree,
     TranslationOptions,
     document_trees,
+    is_segment,
 )
 
 _logger = logging.getLogger(__name__)
@@ -389,3 +391,31 @@ class XRayUdpExporter(SpanExporter):
                 return
             self._warned.add(key)
         _logger.warning(message, *args)
+
+
+class InProgressSegmentProcessor(SpanProcessor):
+    """Sends an ``in_progress`` document when a segment starts, so long jobs show up before they end.
+
+    Add it next to the processor that exports finished spans; the completed document sent at the end
+    replaces the in-progress one (in X-Ray and in spanscope's store). Only segments (entry spans) are
+    announced, never their subsegments.
+    """
+
+    def __init__(self, exporter: XRayUdpExporter) -> None:
+        self._exporter = exporter
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        try:
+            if is_segment(span):
+                self._exporter.export([span])
+        except Exception as error:  # never into the host
+            self._exporter._warn_once(f"in-progress:{type(error).__name__}", "in-progress segment: %r", error)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        return None
+
+    def shutdown(self) -> None:
+        return None
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
