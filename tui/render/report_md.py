@@ -14,14 +14,16 @@ from spanscope.analysis.report import Report
 from spanscope.tui.render.safe_text import clean
 
 TOP = 10
-_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
+# What can start emphasis, code, links, images, HTML or a table cell; "_" only where it can open or close
+# emphasis (names like app_db stay as they are).
+_SPECIAL = re.compile(r"([\\`*\[\]<>|~]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z]))")
 
 
 def md(text: object, *, max_length: int = 80) -> str:
     """Untrusted text made inert for a Markdown table cell.
 
-    >>> md("a|b *x* <script>")
-    'a\\\\|b \\\\*x\\\\* \\\\<script\\\\>'
+    >>> print(md("a|b *x* <script> app_db _em_"))
+    a\\|b \\*x\\* \\<script\\> app_db \\_em\\_
     """
     return _SPECIAL.sub(r"\\\1", clean(text, max_length=max_length))
 
