@@ -84,7 +84,8 @@ def critical_path_nodes(trace: Trace, *, overlap_tolerance: float = 0.01) -> lis
     root = trace.roots[0]
     rs = spans[root]
     r_lo = rs.start_ns
-    r_hi = max(rs.end_ns, r_lo)
+    # an in-progress entry span has no end yet: it lasts at least until the last thing seen in the trace
+    r_hi = max(rs.end_ns, r_lo, trace.end_ns if rs.in_progress else 0)
     out: list[tuple[int, int, int]] = []
     # frame: [node, lo, cursor, candidates (end desc), next candidate index, tolerance_ns]
     stack: list[tuple[int, int, list[int], list[tuple[int, int, int]], list[int], int]] = []
@@ -133,7 +134,7 @@ def _frame(
         start = cs.start_ns
         end = cs.end_ns
         if end < start:
-            end = start
+            end = hi if cs.in_progress else start  # still running when its parent's stretch ended
         if start < lo:
             start = lo
         if end > hi:

@@ -154,3 +154,15 @@ def test_cycle_and_missing_parent_terminate():
 
 def test_empty_trace():
     assert critical_path(Trace(trace_id_for("e"), [])) == []
+
+
+def test_in_progress_spans_without_end_run_to_what_was_seen():
+    tr = build_trace(
+        [
+            ("root", None, 0, 0, {"in_progress": True}),
+            ("a", "root", 10, 40),
+            ("b", "root", 50, 0, {"in_progress": True}),
+            ("b1", "b", 60, 90),
+        ]
+    )
+    assert path(tr) == [("root", 0, 10), ("a", 10, 40), ("root", 40, 50), ("b", 50, 60), ("b1", 60, 90)]
