@@ -41,7 +41,7 @@ def make_trace(k: int, rng: random.Random) -> Trace:
     sid = [f"{k % 0xFFFF:04x}{j + 1:012x}" for j in range(SPANS_PER_TRACE)]
     spans: list[Span] = []
     shape = k % 10
-    if shape < 6:  # API request: root, auth, 3 DynamoDB calls, a Lambda invocation with 13 inner steps
+    if shape < 6:  # API: root, SQS enqueue, 3 DynamoDB calls, a Lambda invocation with 14 steps
         fault = rng.random() < 0.03
         status = Status.FAULT if fault else Status.OK
         db = [rng.randint(2, 30) * MS for _ in range(3)]
@@ -61,7 +61,7 @@ def make_trace(k: int, rng: random.Random) -> Trace:
                 attributes={"http.request.method": "POST", "cloud.region": rng.choice(("us-east-1", "eu-west-1"))},
             )
         )
-        spans.append(Span(tid, sid[1], sid[0], "api", "auth", Kind.INTERNAL, t0 + MS, t0 + 8 * MS))
+        spans.append(Span(tid, sid[1], sid[0], "api", "enqueue", Kind.PRODUCER, t0 + MS, t0 + 8 * MS))
         cur = t0 + 10 * MS
         for j in range(3):
             st = status if j == 2 else Status.OK
@@ -137,8 +137,8 @@ def make_trace(k: int, rng: random.Random) -> Trace:
                 )
             )
         spans.append(Span(tid, sid[19], sid[0], "emr", "reduce", Kind.INTERNAL, map_end, map_end + 30 * MS))
-    else:  # a consumer whose DynamoDB fault fails it; linked to a producer in trace k - 1
-        link = [SpanLink(_ids(k - 1), f"{(k - 1) % 0xFFFF:04x}{1:012x}")]
+    else:  # a consumer whose DynamoDB fault fails it; linked to its producer in trace k - 4
+        link = [SpanLink(_ids(k - 4), f"{(k - 4) % 0xFFFF:04x}{2:012x}")]  # the API request's enqueue
         spans.append(
             Span(tid, sid[0], None, "worker", "process", Kind.CONSUMER, t0, t0 + 200 * MS, Status.FAULT, links=link)
         )
