@@ -139,7 +139,8 @@ class DiskSpool:
                     segment.path.unlink()
         self._cursor = self._read_cursor()
         self._normalize_cursor()
-        self._next_seq = max(seqs, default=0) + 1
+        # Never reuse a number the cursor may point past (its file can be gone already).
+        self._next_seq = max(max(seqs, default=0), self._cursor[0]) + 1
 
     def _scan(self, seq: int) -> _Segment:
         path = self._path(seq)

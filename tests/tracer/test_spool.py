@@ -7,12 +7,15 @@ import os
 import socket
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.resources import Resource
@@ -419,3 +422,51 @@ def test_full_disk_is_counted_and_leaves_no_torn_record(
     assert wait_until(lambda: len(receiver.spans) == 2)
     assert receiver.names() == ["kept-0", "kept-1"]
     again.shutdown()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    ops=st.lists(
+        st.one_of(
+            st.tuples(st.just("append"), st.integers(0, 700)),
+            st.tuples(st.just("drain"), st.integers(1, 5)),
+            st.tuples(st.just("reopen"), st.just(0)),
+            st.tuples(st.just("tear"), st.integers(1, 30)),
+        ),
+        max_size=60,
+    )
+)
+def test_disk_spool_behaves_like_a_bounded_fifo(tmp_path_factory: pytest.TempPathFactory, ops: list[Any]) -> None:
+    directory = tmp_path_factory.mktemp("spool")
+    max_bytes = 3000
+    spool = DiskSpool(directory, max_bytes=max_bytes, segment_bytes=700, fsync=False)
+    model: deque[bytes] = deque()
+    counter = 0
+    for op, arg in ops:
+        if op == "append":
+            payload = counter.to_bytes(4, "big") * (arg // 4 + 1)
+            counter += 1
+            result = spool.append(payload)
+            for _ in range(result.evicted_records if result.stored else 0):
+                model.popleft()  # evictions are always the oldest records
+            if result.stored:
+                model.append(payload)
+            assert spool.total_bytes() <= max_bytes
+        elif op == "drain":
+            records = spool.peek(max_records=arg)
+            assert [r.payload for r in records] == list(model)[: len(records)]
+            assert len(records) == min(arg, len(model))
+            if records:
+                spool.commit(records[-1])
+                for _ in records:
+                    model.popleft()
+        else:
+            spool.close()
+            files = sorted(directory.glob("seg-*.spool"))
+            if op == "tear" and files:  # a crash mid-append: a partial record at the end of the newest file
+                with open(files[-1], "ab") as handle:
+                    handle.write((b"SSP1" + (500).to_bytes(4, "big") + b"\0" * 30)[:arg])
+            spool = DiskSpool(directory, max_bytes=max_bytes, segment_bytes=700, fsync=False)
+        assert spool.pending()[0] == len(model)
+    assert [r.payload for r in spool.peek(max_records=10_000, max_bytes=10**9)] == list(model)
+    spool.close()
