@@ -189,6 +189,8 @@ class ServiceMapAccumulator:
     that has completed, late spans). Contributions of the ``retain_traces`` most recently added trace
     ids are remembered for that (``None``: all, ``0``: none, for one-shot maps); a trace re-added
     after it was forgotten is counted again on top (``rebuild_from_store`` resets the map exactly).
+    A remembered trace costs about two small tuples per span. Link joins (producer spans and the
+    links that point at them) are kept for every trace until the next rebuild.
     Thread-safe: a collector thread may add while a UI thread asks for the graph.
 
     Wiring it into a collector or a live view::
@@ -200,7 +202,7 @@ class ServiceMapAccumulator:
         graph = acc.graph()                                             # a fresh DiGraph each time
     """
 
-    def __init__(self, *, predicate: Predicate | None = None, retain_traces: int | None = 100_000) -> None:
+    def __init__(self, *, predicate: Predicate | None = None, retain_traces: int | None = 10_000) -> None:
         self.predicate = predicate
         self.retain_traces = retain_traces
         self._lock = threading.Lock()
@@ -594,7 +596,7 @@ def rebuild_from_store(
     until_ns: int | None = None,
     *,
     predicate: Predicate | None = None,
-    retain_traces: int | None = 100_000,
+    retain_traces: int | None = 10_000,
 ) -> ServiceMapAccumulator:
     """A new accumulator filled from the store's traces in ``[since_ns, until_ns]``."""
     accumulator = ServiceMapAccumulator(predicate=predicate, retain_traces=retain_traces)
