@@ -15,8 +15,9 @@ Rules (following the X-Ray segment document schema and the awsxrayreceiver's tra
   ``error``/``throttle``/``fault`` flags, else from the HTTP status, else ``fault`` when an exception
   was recorded; ``cause.exceptions`` become SpanExceptions;
 - ``annotations`` stay annotations; ``metadata`` is flattened to ``metadata.<namespace>.<key...>``;
-  the ``aws`` block to ``aws.<key...>``, ``sql`` to ``sql.<key...>``; ``service.version`` and the SDK
-  (``aws.xray.sdk``) are also kept in the span's resource;
+  the ``aws`` block to ``aws.<key...>``, ``sql`` to ``sql.<key...>``; the segment's ``service`` block
+  (``service.version``, ``process.runtime.*``) and the ``aws`` blocks that describe the process
+  (``aws.xray.sdk``, ``aws.ec2.*``, ``aws.elastic_beanstalk.*``, ...) are also its resource;
 - times are Unix seconds converted to integer nanoseconds exactly as written (no float drift); an
   ``in_progress`` document without ``end_time`` ends at its start.
 """
@@ -58,6 +59,12 @@ _HTTP_RESPONSE_NAMES = {
 # aws block keys with a conventions name of their own (they are also kept as aws.<key>).
 _AWS_NAMES = {
     "queue_url": conv.AWS_QUEUE_URL,
+}
+# The segment's ``service`` block, in OTel resource names.
+_SERVICE_NAMES = {
+    "version": "service.version",
+    "runtime": "process.runtime.name",
+    "runtime_version": "process.runtime.version",
 }
 # Keys of the aws block that describe the process rather than the call: kept in the resource too.
 _AWS_RESOURCE_BLOCKS = ("xray", "ec2", "ecs", "eks", "elastic_beanstalk", "cloudwatch_logs")
@@ -131,9 +138,9 @@ def _resource(doc: Mapping[str, Any], service: str) -> Attributes:
     resource: Attributes = {conv.SERVICE_NAME: service}
     svc = doc.get("service")
     if isinstance(svc, dict):
-        version = svc.get("version")
-        if isinstance(version, str):
-            resource["service.version"] = version
+        for key, value in svc.items():
+            if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+                resource[_SERVICE_NAMES.get(key, f"service.{key}")] = value
     aws = doc.get("aws")
     if isinstance(aws, dict):
         for block in _AWS_RESOURCE_BLOCKS:
@@ -201,7 +208,7 @@ def _convert(
     if isinstance(precursors, list) and precursors:
         attributes["aws.xray.precursor_ids"] = [str(p) for p in precursors]
     if is_segment:
-        for key in ("service.version", "aws.xray.sdk", "aws.xray.sdk_version"):
+        for key in ("service.version", "process.runtime.name", "process.runtime.version"):
             if key in resource:
                 attributes.setdefault(key, resource[key])
 

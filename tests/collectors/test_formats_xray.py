@@ -274,6 +274,9 @@ def test_real_sample_aws_cli_batch_get_traces():
     assert root.resource["service.name"] == "Scorekeep"
     assert root.resource["aws.xray.sdk"] == "X-Ray for Java"
     assert root.resource["aws.elastic_beanstalk.environment_name"] == "Scorekeep-env-1"
+    assert root.resource["process.runtime.name"] == "OpenJDK 64-Bit Server VM"
+    assert root.resource["process.runtime.version"] == "1.8.0_222"
+    assert root.attributes["process.runtime.version"] == "1.8.0_222"
     assert root.annotations == {} and root.exceptions == [] and root.links == []
     assert not root.in_progress
 
