@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from opentelemetry import trace as otel_trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -313,3 +315,35 @@ def test_in_progress_segment_is_announced_at_start(daemon: UdpDaemon) -> None:
     assert len(docs) == 3  # in-progress segment, the task subsegment, the completed segment
     assert docs[2]["id"] == started["id"] and "in_progress" not in docs[2] and "end_time" in docs[2]
     provider.shutdown()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    shape=st.lists(st.tuples(st.integers(0, 50), st.integers(0, 3000)), min_size=1, max_size=40),
+    limit=st.sampled_from([2048, 4096, 16_384, MAX_DATAGRAM_BYTES - len(HEADER)]),
+)
+def test_packing_any_tree_keeps_every_span_once_within_the_limit(
+    rec: Recorder, shape: list[tuple[int, int]], limit: int
+) -> None:
+    """Span i's parent is span (parent_pick % i); its attribute is payload bytes long."""
+    from spanscope.tracer.xray.documents import document_trees
+    from spanscope.tracer.xray.exporter import XRayExportStats, pack_documents
+
+    rec.memory.clear()
+    opened: list[Any] = []
+    for i, (parent_pick, payload) in enumerate(shape):
+        ctx = otel_trace.set_span_in_context(opened[parent_pick % i]) if i else None
+        kind = SpanKind.SERVER if i == 0 else SpanKind.INTERNAL
+        opened.append(rec.tracer.start_span(f"n{i}", context=ctx, kind=kind, attributes={"p": "q" * payload}))
+    for span in reversed(opened):
+        span.end()
+    spans = rec.spans()
+    stats = XRayExportStats()
+    payloads = pack_documents(document_trees(spans), limit, stats)
+    assert all(len(p) <= limit for p in payloads)
+    docs = [validate(p) for p in payloads]
+    expected = {
+        format(s.context.span_id, "016x"): format(s.parent.span_id, "016x") for s in spans if s.parent and s.context
+    }
+    assert len(all_ids(docs)) == len(spans)
+    assert parents(docs) == expected
