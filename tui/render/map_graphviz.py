@@ -204,7 +204,7 @@ def render_map_mermaid(
             if where is None:
                 out.extend(node_stmt(key, "  ") for key in keys)
                 continue
-            out.append(f"  subgraph g{i}[{_mermaid_quote([clean(describe_location(where)[1], max_length=80)])}]")
+            out.append(f"  subgraph g{i} [{_mermaid_quote([clean(describe_location(where)[1], max_length=80)])}]")
             out.extend(node_stmt(key, "    ") for key in keys)
             out.append("  end")
     else:
@@ -232,7 +232,7 @@ def render_map_mermaid(
                 ids[key] = f"n{len(ids)}"
                 out.append(f"  {ids[key]}[{_mermaid_quote([clean(key[0], max_length=_MAX), '(gone)'])}]")
                 classes.setdefault("gone", []).append(ids[key])
-        out.append(f"  {ids[caller]} -.-x {ids[callee]}")
+        out.append(f'  {ids[caller]} -.->|"gone"| {ids[callee]}')
         styled.setdefault("stroke:#999,stroke-dasharray:2", []).append(link_index)
         link_index += 1
     definitions = {
