@@ -24,7 +24,7 @@ JOB = textwrap.dedent(
     def step():
         pass
 
-    @batch_job(name="etl-job")
+    @batch_job(name="etl-job", flush_timeout_millis=20000)
     def main():
         step()
         if sys.argv[1] == "wait":
@@ -49,6 +49,7 @@ def job_env(sink: OtlpSink, carried: dict[str, str], index: int | None) -> dict[
             "AWS_BATCH_JQ_NAME": "queue1",
             "AWS_BATCH_CE_NAME": "spot-env",
             "AWS_REGION": "us-west-2",
+            "SPANSCOPE_EXIT_FLUSH_MILLIS": "20000",
         }
     )
     if index is not None:

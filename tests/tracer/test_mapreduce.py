@@ -26,7 +26,7 @@ def total(key: Hashable, values: list[int]) -> int:
 
 def test_job_phases_tasks_across_worker_processes(clean_env: pytest.MonkeyPatch, sink: OtlpSink) -> None:
     clean_env.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", sink.endpoint)
-    configure(service="wordcount")
+    configure(service="wordcount", flush_timeout_millis=20000)
     splits = [["a b a", "c"], ["b b"], ["a"]]
     result = run_mapreduce(count_words, total, splits, name="wordcount", job_id="job_1", reducers=2, processes=2)
     assert result == {"a": 3, "b": 3, "c": 1}
@@ -71,6 +71,7 @@ def test_hadoop_streaming_task(clean_env: pytest.MonkeyPatch, sink: OtlpSink, ol
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "mapred", "map_"))}
     env.update(carried)
     env["OTEL_EXPORTER_OTLP_ENDPOINT"] = sink.endpoint
+    env["SPANSCOPE_EXIT_FLUSH_MILLIS"] = "20000"
     attempt = "attempt_1700000000000_0007_m_000003_0"
     if old_names:
         env.update({"mapred_task_id": attempt, "map_input_file": "s3://in/part-3", "mapred_job_id": "job_7"})

@@ -27,6 +27,7 @@ from tests.tracer.otlp_sink import OtlpSink
 
 def run(script: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "AWS_", "SPANSCOPE_"))}
+    base["SPANSCOPE_EXIT_FLUSH_MILLIS"] = "20000"  # generous: the test machine may be loaded
     base.update(env)
     return subprocess.run(
         [sys.executable, "-c", textwrap.dedent(script)], env=base, capture_output=True, text=True, timeout=60

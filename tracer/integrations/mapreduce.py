@@ -173,7 +173,7 @@ def _map_task(args: tuple[Mapper, int, str, Sequence[Any]]) -> list[tuple[Hashab
                 out.extend(mapper(record))
             s.set_attribute(c.MR_RECORDS_OUT, len(out))
     finally:
-        force_flush(5000)
+        force_flush()
     return out
 
 
@@ -194,7 +194,7 @@ def _reduce_task(args: tuple[Reducer, int, list[tuple[Hashable, list[Any]]]]) ->
                 out.append((key, reducer(key, values)))
             s.set_attribute(c.MR_RECORDS_OUT, len(out))
     finally:
-        force_flush(5000)
+        force_flush()
     return out
 
 
