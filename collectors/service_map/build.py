@@ -379,16 +379,17 @@ class ServiceMapAccumulator:
             n += 1
             service = span.service or parent_service or UNKNOWN_SERVICE
             kind = span.kind
+            is_call = kind is client or kind is producer
+            # a segment enters a service: a root, a child of another service, or a server under a call
+            segment = p < 0 or service != parent_service or (kind is server and spans[p].kind in _CALL_KINDS)
             if span.in_progress:
                 slot, duration = -1, 0
-            else:
+            elif segment or is_call or span.namespace or span.links:
                 slot = slots[span.status]
                 duration = span.end_ns - span.start_ns
                 if duration < 0:
                     duration = 0
-            # a segment enters a service: a root, a child of another service, or a server under a call
-            is_call = kind is client or kind is producer
-            if p < 0 or service != parent_service or (kind is server and spans[p].kind in _CALL_KINDS):
+            if segment:
                 origin, where = placement(span)
                 owner = (service, origin)
                 row = nodes.get(owner)
