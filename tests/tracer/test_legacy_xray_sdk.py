@@ -82,3 +82,61 @@ def test_continues_an_extracted_context(daemon: socket.socket) -> None:
         pass
     doc = receive(daemon)
     assert doc["trace_id"] == "1-5759e988-bd862e3fe1be46a994272793" and doc["parent_id"] == "53995c3f42cd8ad8"
+
+
+LAMBDA_SCRIPT = """
+from spanscope.tracer import annotate, configure, trace
+from spanscope.tracer.integrations import lambda_handler
+
+configure(backend="xray-sdk")
+
+@trace("query")
+def query():
+    pass
+
+@lambda_handler
+def handler(event, context):
+    annotate("tenant", "acme")
+    query()
+    return "ok"
+
+class Context:
+    aws_request_id = "req-1"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:orders-fn"
+    def get_remaining_time_in_millis(self):
+        return 3000
+
+assert handler({}, Context()) == "ok"
+"""
+
+
+def test_legacy_lambda_runs_under_the_sdk_facade(clean_env: pytest.MonkeyPatch) -> None:
+    import os
+    import subprocess
+    import sys
+
+    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    receiver.bind(("127.0.0.1", 0))
+    receiver.settimeout(20)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "AWS_", "_X_AMZN"))}
+    env.update(
+        {
+            "LAMBDA_TASK_ROOT": "/var/task",
+            "AWS_LAMBDA_FUNCTION_NAME": "orders-fn",
+            "AWS_REGION": "us-east-1",
+            "_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+            "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{receiver.getsockname()[1]}",
+        }
+    )
+    try:
+        out = subprocess.run([sys.executable, "-c", LAMBDA_SCRIPT], env=env, capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        docs = {d["name"]: d for d in (receive(receiver), receive(receiver))}
+    finally:
+        receiver.close()
+    # Under Lambda's facade the SDK sends each subsegment on its own: the handler's is the facade's child.
+    handler, query = docs["orders-fn"], docs["query"]
+    assert handler["type"] == query["type"] == "subsegment"
+    assert handler["trace_id"] == query["trace_id"] == "1-5759e988-bd862e3fe1be46a994272793"
+    assert handler["parent_id"] == "53995c3f42cd8ad8" and query["parent_id"] == handler["id"]
+    assert handler["annotations"]["tenant"] == "acme" and handler["annotations"]["ColdStart"] is True
