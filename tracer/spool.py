@@ -61,6 +61,7 @@ _SEGMENT_PREFIX: Final = "seg-"
 _SEGMENT_SUFFIX: Final = ".spool"
 _CURSOR_FILE: Final = "cursor.json"
 _RETRYABLE_STATUS: Final = frozenset({408, 429, 500, 502, 503, 504})
+_RANDOM: Final = random.Random()  # jitter, not security
 
 
 # --- the on-disk spool -----------------------------------------------------------------------------------
@@ -626,10 +627,7 @@ class StoreAndForwardExporter(SpanExporter):
             self._wake.wait(remaining)
 
     def _backoff_s(self) -> float:
-        """Exponential backoff with "equal jitter": half fixed, half random."""
-        exponent = max(0, min(self._failures - 1, 30))
-        ceiling: float = min(self._max_backoff_s, self._initial_backoff_s * float(1 << exponent))
-        return ceiling / 2 + random.uniform(0, ceiling / 2)
+        return backoff_delay_s(self._failures, self._initial_backoff_s, self._max_backoff_s)
 
     def _post(self, body: bytes) -> tuple[bool, bool]:
         """POST one OTLP request: (success, permanent failure). Estimates the clock offset on answers."""
@@ -685,6 +683,21 @@ class StoreAndForwardExporter(SpanExporter):
 
 
 # --- helpers for the exporter ----------------------------------------------------------------------------
+
+
+def backoff_delay_s(failures: int, initial_s: float, maximum_s: float, *, rng: random.Random | None = None) -> float:
+    """Seconds to wait after ``failures`` consecutive failures: exponential, capped, with "equal jitter".
+
+    The ceiling doubles from ``initial_s`` up to ``maximum_s``; the delay is half the ceiling plus a random
+    part of the other half, so devices that lost the collector together do not retry in lockstep.
+
+    >>> 0.5 <= backoff_delay_s(1, 1.0, 300.0) <= 1.0, 150 <= backoff_delay_s(40, 1.0, 300.0) <= 300
+    (True, True)
+    """
+    exponent = max(0, min(failures - 1, 30))
+    ceiling: float = min(maximum_s, initial_s * float(1 << exponent))
+    draw = (rng or _RANDOM).uniform(0, ceiling / 2)
+    return ceiling / 2 + draw
 
 
 def _endpoint_of(inner: SpanExporter) -> str:

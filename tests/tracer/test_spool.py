@@ -470,3 +470,23 @@ def test_disk_spool_behaves_like_a_bounded_fifo(tmp_path_factory: pytest.TempPat
         assert spool.pending()[0] == len(model)
     assert [r.payload for r in spool.peek(max_records=10_000, max_bytes=10**9)] == list(model)
     spool.close()
+
+
+def test_backoff_grows_exponentially_with_jitter_and_a_cap() -> None:
+    import random
+
+    from spanscope.tracer.spool import backoff_delay_s
+
+    rng = random.Random(7)
+    for failures, ceiling in [(1, 1.0), (2, 2.0), (3, 4.0), (6, 32.0), (9, 256.0), (10, 300.0), (500, 300.0)]:
+        delays = [backoff_delay_s(failures, 1.0, 300.0, rng=rng) for _ in range(200)]
+        assert all(ceiling / 2 <= d <= ceiling for d in delays)
+        assert len(set(delays)) > 150  # jittered, not lockstep
+
+
+def test_module_doctests() -> None:
+    import doctest
+
+    from spanscope.tracer import spool
+
+    assert doctest.testmod(spool).failed == 0

@@ -14,9 +14,9 @@ from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode
 from spanscope.collectors.collector import BackgroundCollector, Collector, CollectorConfig
 from spanscope.collectors.model import Kind
 from spanscope.collectors.model import Status as ModelStatus
-from spanscope.tracer.xray.exporter import XRayUdpExporter
+from spanscope.tracer.xray.exporter import XRayUdpExporter, documents_for_put_trace_segments
 
-from tests.tracer.test_xray_documents import Recorder
+from tests.tracer.test_xray_documents import Recorder, validate
 
 
 @pytest.fixture
@@ -70,6 +70,8 @@ def test_trace_shape_survives_the_trip_to_the_collector(collector: Collector) ->
         with rec.tracer.start_as_current_span("render"):
             pass
     spans = rec.spans()
+    for document in documents_for_put_trace_segments(spans):  # the same packing the exporter sends
+        validate(document)
     exporter = exporter_for(collector)
     exporter.export(spans)
     wait_for(lambda: collector.counters.get("writer.spans") >= len(spans))
@@ -108,6 +110,8 @@ def test_large_streamed_trace_arrives_whole(collector: Collector) -> None:
     for span in reversed(opened):
         span.end()
     spans = rec.spans()
+    for document in documents_for_put_trace_segments(spans):
+        validate(document)
     exporter = exporter_for(collector)
     exporter.export(spans)
     stats = exporter.stats

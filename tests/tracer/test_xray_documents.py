@@ -484,3 +484,24 @@ def test_module_doctests() -> None:
     for module in (documents, exporter):
         result = doctest.testmod(module)
         assert result.failed == 0, module.__name__
+
+
+def test_lambda_entry_span_can_be_a_subsegment_of_the_facade() -> None:
+    recorder = Recorder(**{"cloud.platform": "aws_lambda", "faas.name": "checkout-fn"})
+    facade = remote_parent(span_id=0x2222333344445555)
+    with (
+        recorder.tracer.start_as_current_span("checkout-fn", context=facade, kind=SpanKind.SERVER),
+        recorder.tracer.start_as_current_span("charge"),
+    ):
+        pass
+    spans = recorder.spans()
+    default = [validate(d) for d in segment_documents(spans)]
+    assert len(default) == 1 and "type" not in default[0] and default[0]["origin"] == "AWS::Lambda::Function"
+    options = TranslationOptions(lambda_facade_subsegments=True)
+    (doc,) = [validate(d) for d in segment_documents(spans, options)]
+    assert doc["type"] == "subsegment"
+    assert doc["parent_id"] == "2222333344445555"
+    assert doc["name"] == "checkout-fn"
+    assert "origin" not in doc
+    assert doc["subsegments"][0]["name"] == "charge"
+    recorder.provider.shutdown()

@@ -144,12 +144,17 @@ class TranslationOptions:
 
     ``indexed_keys``: attribute keys always turned into annotations (besides ``aws.xray.annotations``);
     ``index_all``: every attribute with a string/number/boolean value becomes an annotation;
-    ``resource_metadata``: keep the resource attributes of segments as ``otel.resource.*`` metadata.
+    ``resource_metadata``: keep the resource attributes of segments as ``otel.resource.*`` metadata;
+    ``lambda_facade_subsegments``: in Lambda (resource ``cloud.platform`` ``aws_lambda``), send the
+    invocation's entry span as a subsegment of Lambda's facade segment (its remote parent), like the X-Ray
+    SDK does, instead of a segment of its own. Use it when the documents go to AWS X-Ray, where Lambda
+    itself records the function segment; spanscope's collector prefers the default (a segment with origin).
     """
 
     indexed_keys: frozenset[str] = frozenset()
     index_all: bool = False
     resource_metadata: bool = True
+    lambda_facade_subsegments: bool = False
 
 
 DEFAULT_OPTIONS: Final = TranslationOptions()
@@ -189,6 +194,13 @@ class DocumentTree:
         return count
 
 
+def _under_lambda_facade(span: ReadableSpan) -> bool:
+    parent = span.parent
+    if parent is None or not parent.is_remote or span.resource is None:
+        return False
+    return span.resource.attributes.get(n.CLOUD_PLATFORM) == "aws_lambda"
+
+
 def _as_nested_child(document: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in document.items() if k not in ("trace_id", "parent_id", "type")}
 
@@ -197,7 +209,7 @@ def span_document(span: ReadableSpan, options: TranslationOptions = DEFAULT_OPTI
     """One span as an independent X-Ray document (a segment, or a subsegment with ``parent_id``)."""
     attributes: dict[str, Any] = dict(span.attributes or {})
     resource: dict[str, Any] = dict(span.resource.attributes) if span.resource is not None else {}
-    segment = is_segment(span)
+    segment = is_segment(span) and not (options.lambda_facade_subsegments and _under_lambda_facade(span))
     context = span.context
     if context is None:  # pragma: no cover - the SDK always sets a context
         raise ValueError("span without a context")
@@ -369,7 +381,7 @@ def document_trees(
         context = span.context
         assert context is not None
         parent_node = None
-        if parent is not None and not is_segment(span):
+        if parent is not None and node.document.get("type") == "subsegment":
             parent_node = nodes.get((context.trace_id, parent.span_id))
         if parent_node is None or parent_node is node:
             roots.append(node)
