@@ -1,0 +1,273 @@
+"""Fault kinds of the demo, their seeded parameters, and the injected truth written beside the store.
+
+A fault is injected into the simulated *infrastructure* (the AWS endpoint, the Lambda service, the
+EMR cluster, the device's uplink, the deployed code version), never into the tracer or the analyzers.
+The plan is a pure function of (fault names, seed, scale), so a run can be repeated exactly.
+
+>>> plan = plan_faults(["dynamodb-throttle"], seed=7, scale=Scale.quick())
+>>> plan.has("dynamodb-throttle"), 0.2 <= plan.dynamodb_throttle_rate <= 0.45
+(True, True)
+>>> parse_fault_names("all") == list(FAULT_KINDS)
+True
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from spanscope.collectors.errors import SpanscopeError
+
+
+class FaultSpecError(SpanscopeError, ValueError):
+    """An unknown fault name on the command line."""
+
+
+@dataclass(frozen=True, slots=True)
+class FaultKind:
+    name: str
+    category: str  # errors | latency | straggler | cold-start | connectivity
+    summary: str
+
+
+FAULT_KINDS: Final[dict[str, FaultKind]] = {
+    k.name: k
+    for k in (
+        FaultKind("dynamodb-throttle", "errors", "DynamoDB throttles the orders table (PutItem fails)"),
+        FaultKind("bad-deploy", "errors", "order-worker v2 is deployed mid-run with a bug in enrich_order"),
+        FaultKind("s3-latency", "latency", "S3 GetObject on the catalog bucket becomes slow"),
+        FaultKind("slow-reducer", "straggler", "one EMR core node is degraded: its reduce task crawls"),
+        FaultKind("skewed-partition", "straggler", "a flash sale makes one key hot: one reduce partition is huge"),
+        FaultKind("cold-start-storm", "cold-start", "orders-api sandboxes are recycled and init is slow"),
+        FaultKind("edge-offline", "connectivity", "the Greengrass device loses its uplink for a while"),
+    )
+}
+DEFAULT_FAULTS: Final = ("dynamodb-throttle", "s3-latency", "slow-reducer", "cold-start-storm", "edge-offline")
+
+
+def parse_fault_names(text: str | None) -> list[str]:
+    """Fault names from ``a,b,c``, ``all``, ``none`` or None (the default set); FaultSpecError on unknown names."""
+    if text is None or text.strip() == "" or text.strip() == "default":
+        return list(DEFAULT_FAULTS)
+    value = text.strip().lower()
+    if value == "all":
+        return list(FAULT_KINDS)
+    if value == "none":
+        return []
+    names: list[str] = []
+    for raw in value.split(","):
+        name = raw.strip()
+        if not name:
+            continue
+        if name not in FAULT_KINDS:
+            known = ", ".join(FAULT_KINDS)
+            raise FaultSpecError(f"unknown fault {name!r}: choose from {known}, all, none")
+        if name not in names:
+            names.append(name)
+    return names
+
+
+@dataclass(frozen=True, slots=True)
+class Scale:
+    """How much work one run does. ``default`` is what ``spanscope demo`` runs; ``quick`` is for tests/eval."""
+
+    requests: int = 90
+    client_concurrency: int = 2
+    batch_array_size: int = 6
+    batch_slots: int = 2
+    records_per_shard: int = 6000
+    map_tasks: int = 4
+    reduce_tasks: int = 8
+    device_readings: int = 40
+    device_interval_s: float = 0.25
+    pipeline_after_orders: int = 30
+
+    @classmethod
+    def quick(cls) -> Scale:
+        return cls(
+            requests=30,
+            client_concurrency=2,
+            batch_array_size=4,
+            batch_slots=2,
+            records_per_shard=2500,
+            map_tasks=3,
+            reduce_tasks=6,
+            device_readings=16,
+            device_interval_s=0.2,
+            pipeline_after_orders=12,
+        )
+
+
+@dataclass(slots=True)
+class FaultPlan:
+    """The seeded parameters of every fault (inactive faults keep neutral values)."""
+
+    faults: list[str]
+    seed: int
+    scale: Scale
+    dynamodb_throttle_rate: float = 0.0
+    bad_deploy_after_orders: int = -1
+    bad_deploy_hit_rate: float = 0.0
+    s3_extra_latency_s: float = 0.0
+    slow_reducer_partition: int = -1
+    slow_reducer_factor: float = 1.0
+    hot_key_share: float = 0.0
+    cold_start_reuse: int = 0  # invocations a sandbox serves before it is reclaimed (0: unlimited)
+    cold_start_init_s: float = 0.0
+    offline_start_reading: int = -1
+    offline_readings: int = 0
+    spot_interrupted_index: int = 0
+    # background noise present in every run (expired tokens, unknown products)
+    auth_reject_rate: float = 0.04
+    unknown_sku_rate: float = 0.03
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def has(self, name: str) -> bool:
+        return name in self.faults
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["scale"] = asdict(self.scale)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> FaultPlan:
+        values = dict(data)
+        values["scale"] = Scale(**values["scale"])
+        return cls(**values)
+
+
+def plan_faults(names: Iterable[str], *, seed: int, scale: Scale) -> FaultPlan:
+    """Draw every fault's parameters from ``seed`` (the draws do not depend on which faults are on)."""
+    rng = random.Random(seed)
+    faults = list(names)
+    plan = FaultPlan(faults=faults, seed=seed, scale=scale)
+    throttle = rng.uniform(0.25, 0.4)
+    deploy_after = rng.randint(scale.requests // 5, scale.requests // 3)
+    deploy_hit = rng.uniform(0.5, 0.7)
+    s3_latency = rng.uniform(0.18, 0.3)
+    slow_partition = rng.randrange(scale.reduce_tasks)
+    slow_factor = rng.uniform(4.0, 6.0)
+    hot_share = rng.uniform(0.55, 0.7)
+    reuse = rng.randint(2, 3)
+    init_s = rng.uniform(0.2, 0.35)
+    offline_start = rng.randint(scale.device_readings // 4, scale.device_readings // 3)
+    offline_len = max(3, int(scale.device_readings * rng.uniform(0.25, 0.35)))
+    plan.spot_interrupted_index = rng.randrange(scale.batch_array_size)
+    plan.extra["traffic_seed"] = rng.randrange(2**31)
+    if "dynamodb-throttle" in faults:
+        plan.dynamodb_throttle_rate = throttle
+    if "bad-deploy" in faults:
+        plan.bad_deploy_after_orders = deploy_after
+        plan.bad_deploy_hit_rate = deploy_hit
+    if "s3-latency" in faults:
+        plan.s3_extra_latency_s = s3_latency
+    if "slow-reducer" in faults:
+        plan.slow_reducer_partition = slow_partition
+        plan.slow_reducer_factor = slow_factor
+    if "skewed-partition" in faults:
+        plan.hot_key_share = hot_share
+        if plan.slow_reducer_partition == hot_partition(scale.reduce_tasks):
+            plan.slow_reducer_partition = (plan.slow_reducer_partition + 1) % scale.reduce_tasks
+    if "cold-start-storm" in faults:
+        plan.cold_start_reuse = reuse
+        plan.cold_start_init_s = init_s
+    if "edge-offline" in faults:
+        plan.offline_start_reading = offline_start
+        plan.offline_readings = offline_len
+    return plan
+
+
+HOT_KEY: Final = "sku-0042"
+
+
+def partition_of(key: str, partitions: int) -> int:
+    """The reduce partition of a key (a stable hash, so runs repeat)."""
+    import zlib
+
+    return zlib.crc32(key.encode()) % partitions
+
+
+def hot_partition(partitions: int) -> int:
+    return partition_of(HOT_KEY, partitions)
+
+
+# --- truth ----------------------------------------------------------------------------------------------
+
+
+def expected_findings(plan: FaultPlan) -> list[dict[str, Any]]:
+    """What an analyzer must find for each injected fault (the ground truth, by signature)."""
+    out: list[dict[str, Any]] = []
+    for name in plan.faults:
+        kind = FAULT_KINDS[name]
+        item: dict[str, Any] = {"fault": name, "category": kind.category, "summary": kind.summary}
+        if name == "dynamodb-throttle":
+            item["failing_operation"] = {"service": "orders-api", "operation": "DynamoDB.PutItem"}
+            item["rate"] = round(plan.dynamodb_throttle_rate, 3)
+        elif name == "bad-deploy":
+            item["failing_operation"] = {"service": "order-worker", "operation": "enrich_order"}
+            item["deployed_version"] = "2"
+            item["after_orders"] = plan.bad_deploy_after_orders
+        elif name == "s3-latency":
+            item["slow_operation"] = {"service": "orders-api", "operation": "S3.GetObject"}
+            item["extra_latency_s"] = round(plan.s3_extra_latency_s, 3)
+        elif name == "slow-reducer":
+            item["straggler"] = {
+                "service": "sales-rollup",
+                "operation": "reduce task",
+                "task_id": reduce_task_id(plan.slow_reducer_partition),
+                "explained_by_input": False,
+            }
+            item["slowdown"] = round(plan.slow_reducer_factor, 2)
+        elif name == "skewed-partition":
+            item["straggler"] = {
+                "service": "sales-rollup",
+                "operation": "reduce task",
+                "task_id": reduce_task_id(hot_partition(plan.scale.reduce_tasks)),
+                "explained_by_input": True,
+            }
+            item["hot_key"] = HOT_KEY
+            item["hot_key_share"] = round(plan.hot_key_share, 3)
+        elif name == "cold-start-storm":
+            item["cold_start_function"] = "orders-api"
+            item["sandbox_reuse"] = plan.cold_start_reuse
+            item["init_s"] = round(plan.cold_start_init_s, 3)
+        elif name == "edge-offline":
+            item["device"] = DEVICE_NAME
+            item["failing_operation"] = {"service": DEVICE_NAME, "operation": "IoTCore.Publish"}
+            item["offline_readings"] = plan.offline_readings
+            item["offline_from_reading"] = plan.offline_start_reading
+        out.append(item)
+    return out
+
+
+DEVICE_NAME: Final = "greenhouse-sensor-7"
+
+
+def reduce_task_id(partition: int) -> str:
+    return f"r-{partition:05d}"
+
+
+def truth_path(db_path: Path) -> Path:
+    """``<db>.truth.json``: where a run's injected truth is written."""
+    return db_path.with_name(db_path.name + ".truth.json")
+
+
+def write_truth(db_path: Path, plan: FaultPlan, observed: Mapping[str, Any]) -> Path:
+    """Write the plan, the expected findings and what the infrastructure observed (windows, counts)."""
+    path = truth_path(db_path)
+    doc = {
+        "seed": plan.seed,
+        "faults": plan.faults,
+        "expected": expected_findings(plan),
+        "observed": dict(observed),
+        "plan": plan.to_json(),
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(doc, indent=2, sort_keys=False), encoding="utf-8")
+    tmp.replace(path)
+    return path

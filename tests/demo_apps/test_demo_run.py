@@ -1,0 +1,91 @@
+"""A small demo run through the real collector: every kind of compute lands in the store and the map."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from spanscope.demo_apps.faults import FAULT_KINDS, Scale, parse_fault_names, truth_path
+from spanscope.demo_apps.scenario import load_truth, run_demo
+from spanscope.demo_apps.verdict import analyze_run
+from spanscope.tui.cli.cmd_demo import render
+
+TINY = Scale(
+    requests=12,
+    client_concurrency=2,
+    batch_array_size=3,
+    batch_slots=2,
+    records_per_shard=600,
+    map_tasks=3,
+    reduce_tasks=5,
+    device_readings=10,
+    device_interval_s=0.15,
+    pipeline_after_orders=4,
+)
+
+# node name -> origin type expected in the service map, one per kind of compute
+EXPECTED_NODES = {
+    "cloudfront": "AWS::CloudFront::Distribution",
+    "edge-auth": "spanscope::Lambda@Edge::Function",
+    "edge-rewrite": "spanscope::Lambda@Edge::Function",
+    "orders-api": "AWS::Lambda::Function",
+    "order-worker": "AWS::Lambda::Function",
+    "fulfilment-pipeline": "AWS::StepFunctions::StateMachine",
+    "invoice-render": "spanscope::Batch::Job",
+    "sales-rollup": "spanscope::EMR::Job",
+    "greenhouse-sensor-7": "spanscope::Greengrass::Device",
+    "S3": "AWS::S3::Bucket",
+    "DynamoDB": "AWS::DynamoDB::Table",
+}
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory):
+    db = tmp_path_factory.mktemp("demo") / "spans.db"
+    result = run_demo(db, parse_fault_names("all"), seed=3, scale=TINY, timeout_s=120)
+    truth = load_truth(result.truth_path)
+    report, verdicts, traces = analyze_run(db, truth)
+    return result, truth, report, verdicts, traces
+
+
+@pytest.mark.timeout(150)
+def test_every_kind_of_compute_is_in_the_store_and_the_map(demo_run) -> None:
+    result, truth, report, _verdicts, traces = demo_run
+    assert not truth["observed"]["timed_out"]
+    assert result.spans_stored > 100
+    nodes = {n.name: n.type for n in report.service_map.nodes}
+    for name, node_type in EXPECTED_NODES.items():
+        assert nodes.get(name) == node_type, f"{name} missing or mistyped in {nodes}"
+    origins = {s.origin for t in traces for s in t.spans}
+    assert {"spanscope::Lambda@Edge::Function", "spanscope::Batch::Job", "spanscope::EMR::Job"} <= origins
+    # the Spot interruption was recorded by the Batch integration and the child was retried
+    interrupted = [s for t in traces for s in t.spans if s.attributes.get("spanscope.batch.interrupted") is True]
+    assert interrupted and truth["observed"]["pipeline"]["batch"]["interruptions"] == 1
+    # map, shuffle and reduce all ran, the reduce tasks in worker processes with Hadoop's task ids
+    names = {(s.service, s.name) for t in traces for s in t.spans}
+    assert {("sales-rollup", "map task"), ("sales-rollup", "shuffle"), ("sales-rollup", "reduce task")} <= names
+    # the SQS hand-off: consumer spans in order-worker linked to the producer in orders-api
+    assert any(s.links for t in traces for s in t.spans if s.service == "order-worker")
+
+
+def test_truth_file_is_written_beside_the_store(demo_run) -> None:
+    result, _truth, _report, _verdicts, _traces = demo_run
+    assert result.truth_path == truth_path(result.db_path)
+    on_disk = json.loads(Path(result.truth_path).read_text())
+    assert on_disk["seed"] == 3
+    assert [e["fault"] for e in on_disk["expected"]] == list(FAULT_KINDS)
+    assert on_disk["observed"]["offline_window_ns"][0] < on_disk["observed"]["offline_window_ns"][1]
+    assert on_disk["observed"]["aws"]["dynamodb_throttled"] > 0
+
+
+def test_report_renders_every_section_and_a_verdict_per_fault(demo_run) -> None:
+    _result, _truth, report, verdicts, _traces = demo_run
+    assert [v.fault for v in verdicts] == list(FAULT_KINDS)
+    text = "\n".join(render(report, verdicts, top=5))
+    for heading in ("Service map", "Top hotspots", "Failure chains", "Stragglers", "Cold starts", "Injected faults"):
+        assert heading in text
+    # the offline window's readings reached the store later, through the store-and-forward spool
+    edge = next(v for v in verdicts if v.fault == "edge-offline")
+    assert edge.extra["offline"] > 0
+    assert edge.extra["delivered"] == edge.extra["offline"]
