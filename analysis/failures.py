@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from spanscope.analysis.critical_path import is_async_child
-from spanscope.collectors.model import Kind, Span, Trace
+from spanscope.collectors.model import Kind, Status, Trace
 
 __all__ = [
     "ChainHop",
@@ -158,21 +158,19 @@ class FailureChainsPartial:
 _ASYNC_AWS = frozenset({"SQS", "SNS", "Batch", "StepFunctions", "SFN", "Lambda", "Kinesis", "EventBridge"})
 
 
-def _is_producer(span: Span) -> bool:
-    if span.kind is Kind.PRODUCER:
-        return True
-    return span.namespace == "aws" and span.remote_service in _ASYNC_AWS
-
-
 def failure_chains_partial(trace: Trace) -> FailureChainsPartial:
     """The per-trace step of :func:`failure_chains`."""
     part = FailureChainsPartial()
     spans = trace.spans
     tid = trace.trace_id
-    for i, _depth in trace.preorder():
-        if _is_producer(spans[i]):
-            part.producers[(tid, spans[i].span_id)] = (spans[i].service, spans[i].name)
-    if not any(s.status.failed for s in spans):
+    producer = Kind.PRODUCER
+    any_failed = False
+    for span in spans:
+        if span.kind is producer or (span.namespace == "aws" and span.remote_service in _ASYNC_AWS):
+            part.producers[(tid, span.span_id)] = (span.service, span.name)
+        if span.status is not Status.OK:
+            any_failed = True
+    if not any_failed:
         return part
     roles = failure_roles_by_node(trace)
     seen: set[Signature] = set()
