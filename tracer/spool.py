@@ -394,7 +394,9 @@ class StoreAndForwardExporter(SpanExporter):
     ``endpoint`` is the OTLP/HTTP traces URL the spool is drained to; default: the inner exporter's
     endpoint when it has one, else ``$OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``, else
     ``$OTEL_EXPORTER_OTLP_ENDPOINT`` + ``/v1/traces``, else ``http://127.0.0.1:4318/v1/traces``.
-    ``clock_offset_ns`` fixes the device clock offset; otherwise it is estimated from the collector's
+    ``headers`` are sent with each drain request (default: ``$OTEL_EXPORTER_OTLP_TRACES_HEADERS``, else
+    ``$OTEL_EXPORTER_OTLP_HEADERS``, e.g. the collector's bearer token). ``clock_offset_ns`` fixes the
+    device clock offset; otherwise it is estimated from the collector's
     ``Date`` header (a probe with an empty request is sent at start when ``probe_clock``).
     """
 
@@ -418,7 +420,7 @@ class StoreAndForwardExporter(SpanExporter):
     ) -> None:
         self._inner = inner
         self._endpoint = endpoint or _endpoint_of(inner)
-        self._headers = dict(headers or {})
+        self._headers = dict(headers) if headers is not None else _headers_from_environ()
         self._fixed_offset = clock_offset_ns
         self._offset_ns: int | None = clock_offset_ns
         self._initial_backoff_s = max(0.001, initial_backoff_s)
@@ -698,6 +700,16 @@ def backoff_delay_s(failures: int, initial_s: float, maximum_s: float, *, rng: r
     ceiling: float = min(maximum_s, initial_s * float(1 << exponent))
     draw = (rng or _RANDOM).uniform(0, ceiling / 2)
     return ceiling / 2 + draw
+
+
+def _headers_from_environ() -> dict[str, str]:
+    """``OTEL_EXPORTER_OTLP_TRACES_HEADERS`` (else ``OTEL_EXPORTER_OTLP_HEADERS``), as the OTLP exporter reads them."""
+    text = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_HEADERS") or os.environ.get("OTEL_EXPORTER_OTLP_HEADERS", "")
+    if not text:
+        return {}
+    from opentelemetry.util.re import parse_env_headers
+
+    return dict(parse_env_headers(text, liberal=True))
 
 
 def _endpoint_of(inner: SpanExporter) -> str:

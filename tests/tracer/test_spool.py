@@ -39,6 +39,7 @@ class Receiver:
         self.requests = 0
         self.mode = "ok"
         self.skew_s = 0.0
+        self.last_headers: dict[str, str] = {}
         self._server: ThreadingHTTPServer | None = None
         probe = socket.socket()
         probe.bind(("127.0.0.1", 0))
@@ -62,6 +63,7 @@ class Receiver:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 receiver.requests += 1
+                receiver.last_headers = dict(self.headers)
                 if receiver.mode == "kill":
                     self.connection.shutdown(socket.SHUT_RDWR)
                     self.close_connection = True
@@ -490,3 +492,16 @@ def test_module_doctests() -> None:
     from spanscope.tracer import spool
 
     assert doctest.testmod(spool).failed == 0
+
+
+def test_drain_requests_carry_the_otlp_headers_from_the_environment(
+    receiver: Receiver, spans: Spans, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "authorization=Bearer%20edge-token")
+    exporter = make_exporter(receiver, tmp_path, probe_clock=False)
+    exporter.export(spans.batch("authorized"))  # collector down: spooled
+    receiver.start()
+    assert wait_until(lambda: len(receiver.spans) == 1)
+    assert receiver.last_headers.get("authorization") == "Bearer edge-token"
+    assert receiver.last_headers.get("Content-Type") == "application/x-protobuf"
+    exporter.shutdown()
