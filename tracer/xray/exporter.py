@@ -41,6 +41,7 @@ MAX_DOCUMENT_BYTES: Final = MAX_DATAGRAM_BYTES - len(HEADER)
 # Nested subsegments deeper than this are streamed: JSON encoders and X-Ray's parser recurse per level.
 MAX_NESTING_DEPTH: Final = 32
 DEFAULT_DAEMON_ADDRESS: Final = ("127.0.0.1", 2000)
+SEND_TIMEOUT_S: Final = 0.5
 DAEMON_ADDRESS_ENV: Final = "AWS_XRAY_DAEMON_ADDRESS"
 
 _SUBSEGMENTS_OVERHEAD: Final = len(b',"subsegments":[]')
@@ -367,7 +368,8 @@ class XRayUdpExporter(SpanExporter):
             host, port = self._address
             family, _type, _proto, _name, target = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0]
             sock = socket.socket(family, socket.SOCK_DGRAM)
-            sock.setblocking(False)
+            # Blocking with a bound: a burst waits briefly for send-buffer space instead of dropping.
+            sock.settimeout(SEND_TIMEOUT_S)
             self._socket, self._target = sock, tuple(target)
             return sock, self._target
 
