@@ -19,6 +19,7 @@ from opentelemetry.context import Context
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 from spanscope.tracer import conventions as c
 from spanscope.tracer.annotations import (
+    MAX_ANNOTATIONS_PER_TRACE,
     AnnotationBudget,
     AttributeValue,
     annotation_problem,
@@ -107,6 +108,8 @@ class Backend(Protocol):
     def exit_ok(self, handle: Handle) -> None: ...
 
     def exit_error(self, handle: Handle, exc: BaseException) -> None: ...
+
+    def close(self, handle: Handle, exc: BaseException | None) -> None: ...
 
     def suspend(self, handle: Handle) -> None: ...
 
@@ -294,7 +297,7 @@ class OtelBackend:
                 HEALTH.fail("annotation_invalid", f"{key!r}: {problem}")
                 return False
             if not self.budget.admit(span.get_span_context().trace_id, key):
-                HEALTH.fail("annotation_limit", f"more than {self.budget_limit} annotations in a trace")
+                HEALTH.fail("annotation_limit", f"more than {MAX_ANNOTATIONS_PER_TRACE} annotations in a trace")
                 return False
             span.set_attribute(key, annotation_value(value))  # type: ignore[arg-type]
             existing = getattr(span, "attributes", None) or {}
@@ -306,8 +309,6 @@ class OtelBackend:
         except Exception as exc:
             HEALTH.fail("annotation_error", exc)
             return False
-
-    budget_limit = 50
 
     def add_metadata(self, key: str, value: object, namespace: str | None) -> int:
         try:

@@ -54,7 +54,7 @@ def test_continues_the_facade_with_faas_attributes(lambda_memory: InMemorySpanEx
     attrs: dict[str, Any] = dict(s.attributes or {})
     assert attrs["faas.invocation_id"] == "8f507cfc-example-4697-b07a-ac58fc914c95"
     assert attrs["aws.lambda.invoked_arn"].endswith(":function:orders-fn")
-    assert attrs["cloud.account.id"] == "123456789012"
+    assert attrs["cloud.account.id"] == "123456789012" and attrs["faas.max_memory"] == 128 * 1024 * 1024
     assert attrs["faas.coldstart"] is True and attrs["ColdStart"] is True
     assert attrs["spanscope.faas.init_duration_ns"] >= 0
     assert set(attrs["aws.xray.annotations"]) == {"ColdStart", "order_id"}

@@ -102,6 +102,9 @@ def invocation_attributes(event: object, context: object, cold: bool, start_ns: 
         parts = arn.split(":")
         if len(parts) > 4 and parts[4]:
             attrs[c.CLOUD_ACCOUNT] = parts[4]
+    memory_mb = getattr(context, "memory_limit_in_mb", None)
+    if isinstance(memory_mb, str | int) and str(memory_mb).isdigit():
+        attrs["faas.max_memory"] = int(memory_mb) * 1024 * 1024  # OTel semconv: bytes
     function = getattr(context, "function_name", None) or os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
     if isinstance(function, str):
         attrs[c.FAAS_NAME] = function
