@@ -95,16 +95,17 @@ class StoreSource:
         """The newest trace summaries (a page: the Traces screen never loads the whole store)."""
         return self.store().summaries(limit=limit or self.page_size, since_ns=since_ns, until_ns=until_ns)
 
-    def counts(self) -> tuple[int, int]:
-        """(traces, spans) in the store."""
-        store = self.store()
-        return store.trace_count(), store.span_count()
+    def trace_count(self) -> int:
+        return self.store().trace_count()
 
-    def scan(self, predicate: Predicate, *, limit: int | None = None, batch: int = 200) -> Iterator[FilterBatch]:
+    def scan(
+        self, predicate: Predicate, *, limit: int | None = None, first_batch: int = 40, batch: int = 400
+    ) -> Iterator[FilterBatch]:
         """Traces matching ``predicate``, newest first, in batches; stops after ``limit`` matches.
 
         Walks the summaries page by page from the newest, loads each page's traces and tests them, so
-        the first matches arrive after one page whatever the size of the store.
+        the first matches arrive after one small page whatever the size of the store; pages then
+        grow (doubling up to ``batch``) to keep the per-query overhead small.
         """
         store = self.store()
         wanted = limit or self.page_size
@@ -112,20 +113,23 @@ class StoreSource:
         seen_at_edge: set[str] = set()
         scanned = 0
         found = 0
-        size = batch
+        step = first_batch
+        size = step
         while True:
             page = store.summaries(until_ns=until, limit=size)
+            exhausted = len(page) < size
             fresh = [s for s in page if s.trace_id not in seen_at_edge]
             if not page:
                 yield FilterBatch([], scanned, True)
                 return
             if not fresh:
-                if len(page) < size:
+                if exhausted:
                     yield FilterBatch([], scanned, True)
                     return
                 size *= 2  # many traces share one start time: widen the page past them
                 continue
-            size = batch
+            step = min(batch, step * 2)
+            size = step
             edge = fresh[-1].start_ns
             if edge != until:
                 seen_at_edge = set()
@@ -147,7 +151,7 @@ class StoreSource:
                     if found >= wanted:
                         break
             scanned += len(fresh)
-            finished = found >= wanted or len(page) < size
+            finished = found >= wanted or exhausted
             yield FilterBatch(matches, scanned, finished)
             if finished:
                 return

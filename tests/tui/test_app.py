@@ -291,3 +291,27 @@ async def test_big_sample_trace_opens(sample_db: Path) -> None:
         app.open_trace(BIG_TRACE_ID)
         await settle(pilot)
         assert len(app.screen.query_one(Waterfall).shown_rows) == 400
+
+
+def test_scan_pages_through_ties_and_stops_at_the_limit(tmp_path: Path) -> None:
+    """The filtered scan walks newest first in growing pages, across many traces sharing one start time."""
+    from spanscope.tui.data import StoreSource
+
+    spans = []
+    for k in range(300):
+        tid = f"6b016ba0{k:024x}"
+        start = 1_000 if k < 150 else 2_000 + k  # 150 traces share one start time
+        spans.append(Span(tid, "a" * 16, None, "svc", f"op {k}", Kind.SERVER, start, start + 10))
+    db = tmp_path / "ties.db"
+    with open_store(db) as store:
+        store.write_spans(spans)
+    source = StoreSource(db)
+    try:
+        batches = list(source.scan(lambda t: True, limit=1000, first_batch=7, batch=20))
+        seen = [s.trace_id for b in batches for s in b.matches]
+        assert len(seen) == len(set(seen)) == 300 and batches[-1].done
+        assert len(batches[0].matches) == 7
+        limited = [s for b in source.scan(lambda t: int(t.trace_id, 16) % 2 == 0, limit=25) for s in b.matches]
+        assert len(limited) == 25
+    finally:
+        source.close()

@@ -82,9 +82,12 @@ class TracesScreen(SpanscopeScreen):
     def load_newest(self) -> None:
         self.app.call_from_thread(self._begin, "")
         rows = self.source.newest()
-        total, _spans = self.source.counts()
+        if get_current_worker().is_cancelled:
+            return
+        self.app.call_from_thread(self._show_page, rows, None)
+        total = self.source.trace_count()
         if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self._show_page, rows, total)
+            self.app.call_from_thread(self._show_total, len(rows), total)
 
     @work(thread=True, exclusive=True, group="traces")
     def scan(self, expression: str, predicate: Predicate) -> None:
@@ -104,13 +107,15 @@ class TracesScreen(SpanscopeScreen):
         self.table.clear()
         self._status(f"filtering: {expression} …" if expression else "loading…")
 
-    def _show_page(self, rows: list[TraceSummary], total: int) -> None:
+    def _show_page(self, rows: list[TraceSummary], total: int | None) -> None:
         self.loading = False
         self.rows = rows
         self._render_rows()
-        shown = len(rows)
-        more = f" (newest {shown:,} of {total:,})" if total > shown else ""
-        self._status(f"{shown:,} traces{more}")
+        self._status(f"{len(rows):,} traces")
+
+    def _show_total(self, shown: int, total: int) -> None:
+        if total > shown and not self.expression:
+            self._status(f"{shown:,} traces (the newest of {total:,})")
 
     def _add_matches(self, matches: list[TraceSummary], scanned: int, done: bool) -> None:
         self.scanned = scanned
