@@ -292,8 +292,8 @@ def _pb_span(span: Span, out: PbSpan) -> None:
         attributes.setdefault(key, value)
     if span.annotations:
         attributes[conv.XRAY_ANNOTATIONS_KEY] = list(span.annotations)
-    if span.origin and conv.ORIGIN not in attributes:
-        attributes[conv.ORIGIN] = span.origin
+    if span.origin and conv.ORIGIN not in attributes and span.origin != conv.origin_from_resource(span.resource, {}):
+        attributes[conv.ORIGIN] = span.origin  # only when the resource does not already imply it
     _fill(attributes, out.attributes)
     for ev in span.events:
         pe = out.events.add()

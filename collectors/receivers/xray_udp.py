@@ -36,7 +36,12 @@ _POLL_MS = 200
 _PREFIX = "xray_udp"
 
 
+_KNOWN_HEADERS = frozenset({b'{"format": "json", "version": 1}', b'{"format":"json","version":1}'})
+
+
 def _header_ok(header: bytes) -> bool:
+    if header in _KNOWN_HEADERS:  # what the SDKs send, byte for byte
+        return True
     try:
         doc = orjson.loads(header)
     except orjson.JSONDecodeError:
