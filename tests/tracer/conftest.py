@@ -31,6 +31,17 @@ AWS_ENV = (
 )
 
 
+@pytest.fixture(autouse=True)
+def _leave_tracing_on() -> Iterator[None]:
+    """A test that switched tracing off (or to the legacy backend) does not leave it so for the next one."""
+    yield
+    from spanscope.tracer.legacy import XRaySdkBackend
+    from spanscope.tracer.runtime import RUNTIME
+
+    if RUNTIME.passthrough or isinstance(RUNTIME.backend, XRaySdkBackend):
+        configure(exporters=["memory"], disabled=False)
+
+
 @pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     for name in AWS_ENV:
