@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from spanscope.collectors.conventions import (
     ORIGIN_BATCH,
     ORIGIN_EDGE_DEVICE,
@@ -484,3 +486,64 @@ def test_producer_span_without_namespace_links_from_its_downstream_node():
     consumer = build_trace([("c", None, 10, 20, lam("worker", links=[("pp", "publish")]))], trace="cc")
     g = build_service_map([producer, consumer])
     assert g.edges[("orders-queue", ORIGIN_REMOTE), ("worker", ORIGIN_LAMBDA)]["asynchronous"] is True
+
+
+# --- property: replacing traces in any order gives the one-shot map ------------------------------------
+
+_SERVICES = ["a", "b", "c"]
+_CALLS = [{}, {"namespace": "aws", "remote_service": "DynamoDB"}, {"namespace": "aws", "remote_service": "SQS"},
+          {"namespace": "remote", "remote_service": "pay.example.com"}]  # fmt: skip
+
+
+@st.composite
+def _trace_rows(draw, label: str):
+    n = draw(st.integers(1, 7))
+    rows = []
+    for i in range(n):
+        parent = None if i == 0 else f"{label}s{draw(st.integers(0, i - 1))}"
+        options = {
+            "service": draw(st.sampled_from(_SERVICES)),
+            "kind": draw(st.sampled_from(list(Kind))),
+            "status": draw(st.sampled_from(list(Status))),
+            "origin": ORIGIN_LAMBDA,
+            **draw(st.sampled_from(_CALLS)),
+        }
+        if draw(st.booleans()) and i == 0:
+            options["links"] = [(draw(st.sampled_from(["t0", "t1", "t2"])), draw(st.sampled_from(["t0s1", "t1s1"])))]
+        start = draw(st.integers(0, 50))
+        rows.append((f"{label}s{i}", parent, start, start + draw(st.integers(0, 300)), options))
+    return rows
+
+
+def _signature(g):
+    nodes = {k: (d["stats"].summary_json(), d["stats"].histogram, d["root"], d["kind"]) for k, d in g.nodes(data=True)}
+    edges = {}
+    for k in g.edges:
+        d = g.edges[k]
+        edges[k] = tuple(
+            None if d[name] is None else (d[name].summary_json(), d[name].histogram)
+            for name in ("stats", "link_stats", "event_age")
+        )
+    return nodes, edges
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_replacing_traces_in_any_order_equals_the_one_shot_map(data):
+    finals = [build_trace(data.draw(_trace_rows(f"t{i}")), trace=f"t{i}") for i in range(3)]
+    versions = []
+    for trace in finals:  # earlier partial, in-progress versions of each trace
+        if len(trace.spans) > 1 and data.draw(st.booleans()):
+            partial = [s for s in trace.spans[: data.draw(st.integers(1, len(trace.spans) - 1))]]
+            for span in partial[:1]:
+                span_copy = type(span)(**{f: getattr(span, f) for f in span.__slots__})
+                span_copy.in_progress = True
+                partial = [span_copy, *partial[1:]]
+            versions.append(Trace(trace.trace_id, partial))
+    order = data.draw(st.permutations(versions))
+    acc = ServiceMapAccumulator(retain_traces=None)
+    for trace in order:
+        acc.add_trace(trace)
+    for trace in data.draw(st.permutations(finals)):
+        acc.add_trace(trace)
+    assert _signature(acc.graph()) == _signature(build_service_map(finals))
