@@ -73,6 +73,7 @@ def test_array_children_are_siblings_under_the_submitter(memory: InMemorySpanExp
     assert first["aws.batch.job_queue"] == "queue1" and first["aws.batch.compute_environment"] == "spot-env"
     assert first["aws.batch.job.attempt"] == 1 and first["spanscope.origin"] == "spanscope::Batch::Job"
     assert jobs[0]["resource"]["spanscope.location"] == "us-west-2"
+    assert jobs[0]["resource"]["spanscope.origin"] == "spanscope::Batch::Job"
     steps = [s for s in spans if s["name"] == "step"]
     assert {s["parent_id"] for s in steps} == {s["span_id"] for s in jobs}
 
@@ -95,6 +96,33 @@ def test_sigterm_is_recorded_and_flushed_before_exit(memory: InMemorySpanExporte
     assert job["attributes"]["spanscope.batch.interrupted"] is True
     assert "SIGTERM" in job["events"]
     assert job["status"] == 2  # STATUS_CODE_ERROR
+
+
+def test_multi_node_attributes() -> None:
+    from spanscope.tracer.integrations.batch import job_attributes
+
+    attrs = job_attributes({"AWS_BATCH_JOB_NODE_INDEX": "2", "AWS_BATCH_JOB_NUM_NODES": "4", "AWS_BATCH_JOB_ID": "j#2"})
+    assert attrs["aws.batch.job.node_index"] == 2 and attrs["aws.batch.job.num_nodes"] == 4
+
+
+def test_job_that_installs_its_own_sigterm_handler_keeps_it(memory: InMemorySpanExporter) -> None:
+    from spanscope.tracer.integrations import batch_job
+
+    def mine(signum: int, frame: object) -> None:
+        pass
+
+    previous = signal.getsignal(signal.SIGTERM)
+
+    @batch_job
+    def job() -> None:
+        signal.signal(signal.SIGTERM, mine)
+
+    try:
+        job()
+        assert signal.getsignal(signal.SIGTERM) is mine
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert [s.name for s in memory.get_finished_spans()] == ["job"]
 
 
 @pytest.mark.parametrize("code", [0, 3])

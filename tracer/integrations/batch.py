@@ -47,6 +47,13 @@ def job_attributes(environ: Mapping[str, str]) -> dict[str, object]:
         attrs[c.BATCH_QUEUE] = environ["AWS_BATCH_JQ_NAME"]
     if environ.get("AWS_BATCH_CE_NAME"):
         attrs[c.BATCH_COMPUTE_ENV] = environ["AWS_BATCH_CE_NAME"]
+    # Multi-node parallel jobs (tightly coupled work): which node this is, of how many.
+    node = _int(environ.get("AWS_BATCH_JOB_NODE_INDEX"))
+    if node is not None:
+        attrs["aws.batch.job.node_index"] = node
+        nodes = _int(environ.get("AWS_BATCH_JOB_NUM_NODES"))
+        if nodes is not None:
+            attrs["aws.batch.job.num_nodes"] = nodes
     return attrs
 
 
@@ -74,6 +81,8 @@ class _TermGuard:
         if self.installed:
             self.installed = False
             try:
+                if signal.getsignal(signal.SIGTERM) != self._on_term:
+                    return  # the job installed its own handler meanwhile: leave it
                 signal.signal(signal.SIGTERM, self.previous)
             except Exception as exc:
                 HEALTH.fail("sigterm_uninstall", exc)
