@@ -45,3 +45,17 @@ def test_first_span_sets_up_the_sdk_without_collectors() -> None:
     loaded = json.loads(out.stdout)
     assert "opentelemetry.sdk.trace" in loaded
     assert not [m for m in loaded if m.startswith(("spanscope.collectors", "networkx", "textual", "grpc"))]
+
+
+def test_integrations_are_also_reachable_from_the_package() -> None:
+    import spanscope.tracer as tracer
+    from spanscope.tracer import integrations
+
+    assert tracer.lambda_handler is integrations.lambda_handler
+    assert tracer.batch_job is integrations.batch_job
+    try:
+        tracer.no_such_name  # noqa: B018
+    except AttributeError:
+        pass
+    else:
+        raise AssertionError("unknown names must raise AttributeError")
