@@ -141,6 +141,10 @@ class SimulatedAWS:
 
     def provision(self) -> dict[str, str]:
         """Create the table, buckets, queues and state machine; returns their names/URLs/ARNs."""
+        import urllib.request
+
+        # moto's state is per process: start every run from empty accounts
+        urllib.request.urlopen(urllib.request.Request(f"{self.url}/moto-api/reset", method="POST"), timeout=10).read()
         ddb = self.client("dynamodb")
         ddb.create_table(
             TableName=ORDERS_TABLE,
@@ -154,6 +158,13 @@ class SimulatedAWS:
         catalog = {f"sku-{i:04d}": {"price_cents": 199 + 37 * i, "name": f"Product {i}"} for i in range(64)}
         for sku, item in catalog.items():
             s3.put_object(Bucket=CATALOG_BUCKET, Key=f"products/{sku}.json", Body=json.dumps(item).encode())
+        # the search index the API loads lazily on its first request (one entry per listed variant)
+        index = {
+            f"{sku}/v{v}": {"key": f"products/{sku}.json", "rank": v, "tags": ["garden", "sensor", "kit"]}
+            for sku in catalog
+            for v in range(80)
+        }
+        s3.put_object(Bucket=CATALOG_BUCKET, Key="index.json", Body=json.dumps(index).encode())
         sqs = self.client("sqs")
         dlq = sqs.create_queue(QueueName=ORDERS_DLQ)["QueueUrl"]
         dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]

@@ -22,14 +22,26 @@ BUCKET = os.environ.get("CATALOG_BUCKET", "catalog")
 QUEUE_URL = os.environ.get("ORDERS_QUEUE_URL", "")
 
 
-class NotFound(Exception):
-    pass
+_INDEX: dict[str, str] = {}
+
+
+@trace("load_catalog_index")
+def catalog_index() -> dict[str, str]:
+    """sku -> object key, loaded on the first request of a sandbox (kept out of init to keep init short)."""
+    if not _INDEX:
+        response = aws_call(S3, "get_object", Bucket=BUCKET, Key="index.json")
+        entries = json.loads(response["Body"].read())
+        for variant, entry in entries.items():
+            _INDEX.setdefault(variant.split("/", 1)[0], entry["key"])
+    return _INDEX
 
 
 @trace("load_product")
 def load_product(sku: str) -> dict[str, Any] | None:
     from botocore.exceptions import ClientError
 
+    if sku not in catalog_index():
+        return None
     try:
         response = aws_call(S3, "get_object", Bucket=BUCKET, Key=f"products/{sku}.json")
     except ClientError as exc:
