@@ -9,6 +9,7 @@ analyzers found it. The injected truth is written to ``<db>.truth.json``.
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import time
 from typing import Any
@@ -256,6 +257,8 @@ def run(args: argparse.Namespace) -> int:
     out.write("\n")
     out.write("\n".join(render(report, verdicts, top=args.top)) + "\n\n")
     out.write(f"Injected truth: {result.truth_path}\n")
-    db_arg = f" --db {db_path}" if args.db else ""
-    out.write(f"Next: spanscope tui{db_arg}   (also: spanscope analyze{db_arg}, spanscope map{db_arg})\n")
+    db_arg = f" --db {shlex.quote(str(db_path))}"
+    out.write(f"Next: spanscope tui{db_arg}\n")
+    also = f"spanscope analyze{db_arg}, spanscope map{db_arg}, spanscope traces{db_arg} --filter 'fault'"
+    out.write(f"      (or {also})\n")
     return 0
