@@ -66,6 +66,8 @@ def bench_off(calls: int, repeats: int) -> dict[str, float]:
     disabled = per_call_ns(decorated, calls, repeats)
     configure(service="bench", exporters=[], sampling="always_off")
     always_off = per_call_ns(decorated, calls, repeats)
+    configure(service="bench", exporters=[], sampling=1e-9)  # roots are (almost) never sampled
+    unsampled_root = per_call_ns(decorated, calls, repeats)
     configure(service="bench", exporters=[], sampling=1.0)
     ctx = extract({"X-Amzn-Trace-Id": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0"})
     token = otel_context.attach(ctx)
@@ -79,6 +81,7 @@ def bench_off(calls: int, repeats: int) -> dict[str, float]:
         "disabled_ns": disabled,
         "always_off_ns": always_off,
         "unsampled_parent_ns": unsampled_child,
+        "unsampled_root_ns": unsampled_root,
     }
 
 
@@ -149,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         ("disabled (configure)", "disabled_ns"),
         ("sampler always_off", "always_off_ns"),
         ("unsampled parent", "unsampled_parent_ns"),
+        ("unsampled root (ratio)", "unsampled_root_ns"),
     ):
         print(f"{label:<26} {off[key] / 1000:7.3f} us   (+{(off[key] - floor) / 1000:.3f} us over the floor)")
     print("SPANSCOPE_DISABLED=1 at decoration returns the function itself: the floor exactly")

@@ -59,6 +59,7 @@ def _fast_context() -> tuple[Any, str] | None:
 
 
 _FAST = _fast_context()
+_TRACE_ID_LIMIT = (1 << 64) - 1  # TraceIdRatioBased looks at the low 64 bits
 
 KINDS: Mapping[str, SpanKind] = {
     "internal": SpanKind.INTERNAL,
@@ -154,10 +155,16 @@ class _OtelHandle:
 class OtelBackend:
     """Spans from an OpenTelemetry SDK tracer."""
 
-    def __init__(self, provider: TracerProvider, *, skip_unsampled_children: bool) -> None:
+    def __init__(
+        self, provider: TracerProvider, *, skip_unsampled_children: bool, unsampled_root_bound: int | None = None
+    ) -> None:
         self.provider = provider
         self.tracer = provider.get_tracer(TRACER_NAME)
         self.skip_unsampled_children = skip_unsampled_children
+        # Set when roots are sampled by trace-id ratio with our id generator: the decorator decides a root
+        # itself (same rule as TraceIdRatioBased) and an unsampled root costs no SDK span at all.
+        self.unsampled_root_bound = unsampled_root_bound
+        self.id_generator = provider.id_generator
         self.budget = AnnotationBudget()
 
     # --- hot path (decorators) ----------------------------------------------------------------------
@@ -181,10 +188,13 @@ class OtelBackend:
             var, key = _FAST  # type: ignore[misc]
             context = var.get()
             parent = context.get(key)
-            if parent is not None and self.skip_unsampled_children:
-                parent_context = parent.get_span_context()
-                if parent_context.span_id and not parent_context.trace_flags & 1:
-                    return None
+            if parent is not None:
+                if self.skip_unsampled_children:
+                    parent_context = parent.get_span_context()
+                    if parent_context.span_id and not parent_context.trace_flags & 1:
+                        return None
+            elif self.unsampled_root_bound is not None:
+                return self._enter_root(name, kind, attributes, var, key, context)
             span = self.tracer.start_span(name, context, kind, attributes)
             values = context.copy()
             values[key] = span
@@ -192,6 +202,32 @@ class OtelBackend:
         except Exception as exc:
             HEALTH.fail("span_start", exc)
             return None
+
+    def _enter_root(
+        self,
+        name: str,
+        kind: SpanKind,
+        attributes: Mapping[str, AttributeValue] | None,
+        var: Any,
+        key: str,
+        context: Context,
+    ) -> Handle:
+        """A root under a trace-id ratio sampler: decided here by TraceIdRatioBased's rule on the trace id."""
+        trace_id = self.id_generator.generate_trace_id()
+        span: otel_trace.Span
+        if trace_id & _TRACE_ID_LIMIT >= self.unsampled_root_bound:  # type: ignore[operator]
+            span = otel_trace.NonRecordingSpan(
+                otel_trace.SpanContext(trace_id, self.id_generator.generate_span_id(), is_remote=False)
+            )
+        else:
+            reset = FORCED_TRACE_ID.set(trace_id)  # the SDK span gets the trace id that was sampled
+            try:
+                span = self.tracer.start_span(name, context, kind, attributes)
+            finally:
+                FORCED_TRACE_ID.reset(reset)
+        values = context.copy()
+        values[key] = span
+        return (span, var.set(Context(values)), var)
 
     def exit_ok(self, handle: Handle) -> None:
         try:

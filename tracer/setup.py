@@ -195,6 +195,22 @@ def _skips_unsampled_children(sampler: Sampler) -> bool:
     return remote is ALWAYS_OFF and local is ALWAYS_OFF
 
 
+def _root_ratio_bound(provider: TracerProvider) -> int | None:
+    """TraceIdRatioBased's bound for roots when our id generator and a parent-based ratio sampler (or
+    parent-based always_off) are in use, so decorators can decide roots themselves; else None."""
+    sampler = provider.sampler
+    if not isinstance(provider.id_generator, XRayIdGenerator) or not isinstance(sampler, ParentBased):
+        return None
+    if not _skips_unsampled_children(sampler):
+        return None
+    root = getattr(sampler, "_root", None)
+    if isinstance(root, TraceIdRatioBased):
+        return int(root.bound)
+    if root is ALWAYS_OFF:
+        return 0
+    return None
+
+
 def exporter_from_name(name: str, environ: Mapping[str, str]) -> SpanExporter | None:
     """An exporter for a name; None (counted, logged once) when unknown or its package is missing."""
     key = name.strip().lower()
@@ -365,7 +381,11 @@ def configure(
             provider.add_span_processor(SimpleSpanProcessor(guarded) if simple else BatchSpanProcessor(guarded))
         if provider in RUNTIME.own_providers and not isinstance(otel_trace.get_tracer_provider(), TracerProvider):
             otel_trace.set_tracer_provider(provider)
-        RUNTIME.backend = OtelBackend(provider, skip_unsampled_children=_skips_unsampled_children(provider.sampler))
+        RUNTIME.backend = OtelBackend(
+            provider,
+            skip_unsampled_children=_skips_unsampled_children(provider.sampler),
+            unsampled_root_bound=_root_ratio_bound(provider),
+        )
         if isinstance(provider.sampler, StaticSampler) and provider.sampler is ALWAYS_OFF:
             RUNTIME.passthrough = True
         _retire(previous)

@@ -287,3 +287,30 @@ def test_env_off_switch_returns_the_function_itself(clean_env: pytest.MonkeyPatc
 
     assert trace(f) is f
     assert trace("x")(f) is f
+
+
+def test_ratio_sampling_of_roots_follows_the_trace_id_rule(clean_env: pytest.MonkeyPatch) -> None:
+    exporter = InMemorySpanExporter()
+    configure(exporters=[exporter], sampling=0.5)
+
+    @trace("child")
+    def child() -> int:
+        return 1
+
+    @trace("root")
+    def root() -> int:
+        return child() + child()
+
+    assert all(root() == 2 for _ in range(400))
+    spans = exporter.get_finished_spans()
+    roots = [s for s in spans if s.name == "root"]
+    bound = round(0.5 * 2**64)
+    assert 0 < len(roots) < 400
+    assert all((s.context.trace_id & (2**64 - 1)) < bound for s in roots)  # TraceIdRatioBased's rule
+    assert all((s.context.trace_id >> 96) > 0 for s in roots)  # still X-Ray ids (epoch seconds first)
+    children = [s for s in spans if s.name == "child"]
+    assert len(children) == 2 * len(roots)  # children follow their root's decision
+    assert {s.parent.span_id for s in children if s.parent} == {s.context.span_id for s in roots}
+    configure(exporters=[exporter], sampling="parentbased_always_off")
+    exporter.clear()
+    assert root() == 2 and exporter.get_finished_spans() == ()
