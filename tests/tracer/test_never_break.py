@@ -50,7 +50,15 @@ class BuggyProcessor(SpanProcessor):
             raise RuntimeError("processor bug on end")
 
 
-FAILURES = ["healthy", "exporter-raises", "exporter-fails", "processor-start", "processor-end", "disabled"]
+FAILURES = [
+    "healthy",
+    "half-sampled",
+    "exporter-raises",
+    "exporter-fails",
+    "processor-start",
+    "processor-end",
+    "disabled",
+]
 
 
 def set_up(failure: str) -> InMemorySpanExporter:
@@ -66,6 +74,8 @@ def set_up(failure: str) -> InMemorySpanExporter:
         configure(tracer_provider=provider)
     elif failure == "disabled":
         configure(disabled=True)
+    elif failure == "half-sampled":
+        configure(exporters=[memory], sampling=0.5)
     else:
         configure(exporters=[memory], sampling=1.0)
     return memory
