@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from opentelemetry import trace as otel_trace
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from spanscope.tracer import environ_for_context, extract, inject, span
@@ -95,3 +97,17 @@ def test_xray_propagator_for_otel_users(memory: InMemorySpanExporter) -> None:
     assert carrier["X-Amzn-Trace-Id"].startswith("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=")
     assert propagator.fields == {"X-Amzn-Trace-Id"}
     assert xray_trace_id(1) == "1-00000000-000000000000000000000001"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(max_size=300),
+    st.dictionaries(st.text(max_size=20), st.one_of(st.text(max_size=80), st.none()), max_size=4),
+)
+def test_parsing_never_raises(text: str, carrier: dict[str, object]) -> None:
+    header = parse_xray_header(text)
+    if header is not None:
+        assert parse_xray_header(header.format()) == header
+    extract({"X-Amzn-Trace-Id": text, **carrier})
+    extract({"traceparent": text})
+    context_from_environ({"_X_AMZN_TRACE_ID": text, "TRACEPARENT": text})
