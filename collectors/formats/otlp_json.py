@@ -56,6 +56,8 @@ _KINDS: dict[object, Kind] = {
     "SPAN_KIND_PRODUCER": Kind.PRODUCER,
     "SPAN_KIND_CONSUMER": Kind.CONSUMER,
 }
+_HEX_DIGITS = frozenset("0123456789abcdef")
+_ZEROS = {16: "0" * 16, 32: "0" * 32}
 _STATUS_ERROR = frozenset((2, "2", "STATUS_CODE_ERROR"))
 _REMOTE_KINDS = frozenset((Kind.CLIENT, Kind.PRODUCER))
 
@@ -97,6 +99,7 @@ def spans_from_resource_spans(rs: object, path: str, result: ParseResult) -> Non
         resource = attributes_from_kvlist(resource_obj.get("attributes"))
     service = resource.get(conv.SERVICE_NAME)
     service_name = service if isinstance(service, str) and service else "unknown_service"
+    resource_origin = conv.origin_from_resource(resource, {})
     scopes = rs.get("scopeSpans")
     scope_key = "scopeSpans"
     if scopes is None:  # OTLP before 0.15 (some old files still have it)
@@ -118,7 +121,7 @@ def spans_from_resource_spans(rs: object, path: str, result: ParseResult) -> Non
             continue
         for k, raw in enumerate(spans):
             try:
-                result.spans.append(_span(raw, service_name, resource))
+                result.spans.append(_span(raw, service_name, resource, resource_origin))
             except RECORD_ERRORS as exc:
                 result.errors.append(RecordError(f"{scope_path}.spans[{k}]", record_reason(exc)))
 
@@ -188,6 +191,11 @@ def attributes_from_kvlist(raw: object, prefix: str = "") -> Attributes:
                 continue
             full = f"{base}.{key}" if base else key
             value = item.get("value")
+            if type(value) is dict and len(value) == 1:  # the common case: one plain string
+                text = value.get("stringValue")
+                if type(text) is str:
+                    out[full] = text
+                    continue
             if isinstance(value, dict) and "kvlistValue" in value:
                 kv = value["kvlistValue"]
                 nested = kv.get("values") if isinstance(kv, dict) else None
@@ -199,6 +207,10 @@ def attributes_from_kvlist(raw: object, prefix: str = "") -> Attributes:
 
 def _id(value: object, width: int, what: str) -> str:
     """A hex id; a base64 id (generic protobuf JSON) of the right byte length is decoded."""
+    if type(value) is str and len(value) == width:  # the common case, checked inline
+        low = value.lower()
+        if _HEX_DIGITS.issuperset(low) and low != _ZEROS[width]:
+            return low
     if isinstance(value, str) and len(value) != width and len(value) == 4 * ((width // 2 + 2) // 3):
         try:
             raw = base64.b64decode(value, validate=True)
@@ -214,7 +226,7 @@ def _id(value: object, width: int, what: str) -> str:
 # --- spans --------------------------------------------------------------------------------------------
 
 
-def _span(raw: object, service: str, resource: Attributes) -> Span:
+def _span(raw: object, service: str, resource: Attributes, resource_origin: str) -> Span:
     if not isinstance(raw, dict):
         raise InvalidSpanError("span is not a JSON object")
     trace_id = _id(raw.get("traceId"), 32, "traceId")
@@ -258,6 +270,7 @@ def _span(raw: object, service: str, resource: Attributes) -> Span:
         if remote:
             namespace, remote_service = ns, remote
 
+    origin = attributes.get(conv.ORIGIN)  # a span's own spanscope.origin outranks its resource's
     return Span(
         trace_id=trace_id,
         span_id=span_id,
@@ -269,7 +282,7 @@ def _span(raw: object, service: str, resource: Attributes) -> Span:
         end_ns=end_ns,
         status=status,
         status_message=message,
-        origin=conv.origin_from_resource(resource, attributes),
+        origin=origin if isinstance(origin, str) and origin else resource_origin,
         namespace=namespace,
         remote_service=remote_service,
         attributes=attributes,
