@@ -185,7 +185,7 @@ async def wait_until(pilot, condition, timeout_s: float = 60.0) -> float:  # typ
     while not condition():
         if time.perf_counter() - started > timeout_s:
             raise TimeoutError("the app did not get there in time")
-        await pilot.pause(0.002)
+        await pilot.pause(0.005)
     return time.perf_counter() - started
 
 

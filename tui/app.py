@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from spanscope.collectors.model import Trace
 from spanscope.tui.data import LiveMap, StoreSource
+from spanscope.tui.render.safe_text import clean
 from spanscope.tui.screens.chains import ChainsScreen
 from spanscope.tui.screens.compare import CompareScreen
 from spanscope.tui.screens.help import HelpScreen
@@ -63,7 +64,7 @@ class SpanscopeApp(App[None]):
         self.live = live
         self.poll_interval_s = poll_interval_s
         self.start_mode = start
-        self.sub_title = subtitle or str(source.path)
+        self.sub_title = clean(subtitle or str(source.path), max_length=120)
         self.live_map = LiveMap(source)
         self.live_batches: list[tuple[int, list[Trace]]] = []
         self._cursor: int | None = None

@@ -30,7 +30,7 @@ from spanscope.collectors.store import Store, open_store
 Predicate = Callable[[Trace], bool]
 
 #: Rows the Traces screen asks for at a time.
-PAGE_SIZE = 500
+PAGE_SIZE = 200
 #: Traces the analysis screens (map, hotspots, failure chains) look at by default: the newest ones.
 SAMPLE_SIZE = 2_000
 

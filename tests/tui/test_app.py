@@ -315,3 +315,16 @@ def test_scan_pages_through_ties_and_stops_at_the_limit(tmp_path: Path) -> None:
         assert len(limited) == 25
     finally:
         source.close()
+
+
+async def test_an_empty_store_shows_every_screen(tmp_path: Path) -> None:
+    db = tmp_path / "empty.db"
+    open_store(db).close()
+    app = make_app(db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.screen.table.row_count == 0
+        for key in "12345":
+            await pilot.press(key)
+            await settle(pilot)
+        assert "the store is empty" in static_text(app.screen.query_one("#compare-status", Static))

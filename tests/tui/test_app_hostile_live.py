@@ -120,7 +120,29 @@ async def test_a_trace_written_while_the_app_runs_appears(tmp_path: Path) -> Non
         await settle(pilot)
         assert table_text(screen.table)[0][1] == "live-api: GET /new"
 
+        # an open trace takes late spans in, keeping the cursor's place
+        await pilot.press("escape")
+        app.open_trace(tid)
+        await settle(pilot)
+        waterfall = app.screen.query_one(Waterfall)
+        assert len(waterfall.shown_rows) == 2
+        await pilot.press("j")
+        with open_store(db) as writer:
+            writer.write_spans(
+                [
+                    Span(tid, "3" * 16, "1" * 16, "live-api", "late", Kind.INTERNAL,
+                         BASE_NS + 3_600_150_000_000, BASE_NS + 3_600_160_000_000),
+                ]
+            )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and len(waterfall.shown_rows) < 3:
+            await pilot.pause(0.1)
+        assert len(waterfall.shown_rows) == 3
+        assert waterfall.current_node is not None
+        assert waterfall.rows is not None and waterfall.rows.trace.spans[waterfall.current_node].span_id == "2" * 16
+
         # the service map took the new trace in too
+        await pilot.press("escape")
         await pilot.press("1")
         await settle(pilot)
         assert isinstance(app.screen, ServiceMapScreen)

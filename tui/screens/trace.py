@@ -48,6 +48,11 @@ class TraceScreen(SpanscopeScreen):
         self.query_one("#trace-search", Input).display = False
         self.load()
 
+    def on_live(self, traces: list[Trace]) -> None:
+        """Late or completed spans of this trace arrived: lay it out again, keeping the place."""
+        if any(t.trace_id == self.trace_id for t in traces):
+            self.load()
+
     @work(thread=True, exclusive=True, group="trace")
     def load(self) -> None:
         try:
@@ -62,11 +67,27 @@ class TraceScreen(SpanscopeScreen):
         self.query_one("#trace-header", Static).update(cells.safe(message, "bold red", max_length=300))
 
     def _show(self, rows: WaterfallRows) -> None:
+        waterfall = self.query_one(Waterfall)
+        previous = self.rows
+        keep: tuple[str, set[str]] | None = None
+        if previous is not None:
+            spans = previous.trace.spans
+            current = waterfall.current_node
+            keep = (
+                spans[current].span_id if current is not None else "",
+                {spans[n].span_id for n in waterfall.collapsed},
+            )
         self.rows = rows
         self._header(rows.trace)
-        waterfall = self.query_one(Waterfall)
         waterfall.show(rows)
-        waterfall.focus()
+        if keep is not None:
+            span_id, collapsed = keep
+            waterfall.restore(
+                {n for n in (rows.trace.position(s) for s in collapsed) if n is not None},
+                rows.trace.position(span_id),
+            )
+        else:
+            waterfall.focus()
 
     def _header(self, trace: Trace) -> None:
         summary = trace.summary()

@@ -49,6 +49,7 @@ class TracesScreen(SpanscopeScreen):
         self.sort_reverse = True
         self.scanned = 0
         self.loading = False
+        self._ordered: list[TraceSummary] = []
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -102,6 +103,7 @@ class TracesScreen(SpanscopeScreen):
 
     def _begin(self, expression: str) -> None:
         self.rows = []
+        self._ordered = []
         self.scanned = 0
         self.loading = True
         self.table.clear()
@@ -122,7 +124,11 @@ class TracesScreen(SpanscopeScreen):
         self.loading = not done
         if matches:
             self.rows.extend(matches)
-            self._render_rows()
+            if self.sort_column == 0 and self.sort_reverse:  # scan order already: append the new rows
+                self._ordered.extend(matches)
+                self.table.add_rows([_cells(s) for s in matches])
+            else:
+                self._render_rows()
         state = "" if done else " …"
         self._status(f"{len(self.rows):,} matching traces of {scanned:,} scanned (newest first){state}")
 
@@ -141,20 +147,7 @@ class TracesScreen(SpanscopeScreen):
         if table.row_count and table.cursor_row < table.row_count:
             selected = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
         table.clear()
-        table.add_rows(
-            [
-                (
-                    cells.clock(s.start_ns),
-                    cells.safe(f"{s.root_service}: {s.root_name}", max_length=60),
-                    cells.duration(s.duration_ns),
-                    cells.summary_status(s),
-                    cells.number(s.span_count),
-                    cells.safe(", ".join(s.services), max_length=60),
-                    Text(s.trace_id, style="dim"),
-                )
-                for s in rows
-            ],
-        )
+        table.add_rows([_cells(s) for s in rows])
         # row keys are assigned by position: remember the trace ids in the same order
         self._ordered = rows
         if selected is not None:
@@ -177,7 +170,7 @@ class TracesScreen(SpanscopeScreen):
     @on(DataTable.RowSelected, "#traces-table")
     def _open(self, event: DataTable.RowSelected) -> None:
         index = event.cursor_row
-        ordered = getattr(self, "_ordered", [])
+        ordered = self._ordered
         if 0 <= index < len(ordered):
             self.spanscope.open_trace(ordered[index].trace_id)
 
@@ -223,3 +216,16 @@ class TracesScreen(SpanscopeScreen):
         self.rows = fresh + [s for s in self.rows if s.trace_id not in ids]
         self._render_rows()
         self._status(f"{len(self.rows):,} traces (live: {len(fresh)} new or updated)")
+
+
+def _cells(s: TraceSummary) -> tuple[Text, ...]:
+    """One table row: every span-derived string cleaned and literal."""
+    return (
+        cells.clock(s.start_ns),
+        cells.safe(f"{s.root_service}: {s.root_name}", max_length=60),
+        cells.duration(s.duration_ns),
+        cells.summary_status(s),
+        cells.number(s.span_count),
+        cells.safe(", ".join(s.services), max_length=60),
+        Text(s.trace_id, style="dim"),
+    )

@@ -87,6 +87,11 @@ class Waterfall(ScrollView, can_focus=True):
         self._refresh_rows()
         self.cursor = 0
 
+    def restore(self, collapsed: set[int], node: int | None) -> None:
+        """Fold ``collapsed`` again and put the cursor back on ``node`` (after a reload of the same trace)."""
+        self.collapsed = set(collapsed)
+        self._refresh_rows(keep_node=node)
+
     def _refresh_rows(self, keep_node: int | None = None) -> None:
         rows = self.rows
         self.shown_rows = rows.visible(self.collapsed) if rows else []
