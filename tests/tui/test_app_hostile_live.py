@@ -130,8 +130,16 @@ async def test_a_trace_written_while_the_app_runs_appears(tmp_path: Path) -> Non
         with open_store(db) as writer:
             writer.write_spans(
                 [
-                    Span(tid, "3" * 16, "1" * 16, "live-api", "late", Kind.INTERNAL,
-                         BASE_NS + 3_600_150_000_000, BASE_NS + 3_600_160_000_000),
+                    Span(
+                        tid,
+                        "3" * 16,
+                        "1" * 16,
+                        "live-api",
+                        "late",
+                        Kind.INTERNAL,
+                        BASE_NS + 3_600_150_000_000,
+                        BASE_NS + 3_600_160_000_000,
+                    ),
                 ]
             )
         deadline = time.monotonic() + 20
