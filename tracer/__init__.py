@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         streaming_task,
         submit_batch_job,
     )
+    from spanscope.tracer.threads import ContextThreadPoolExecutor
 
 _INTEGRATIONS = {
     "RankTracer",
@@ -48,15 +49,20 @@ _INTEGRATIONS = {
 
 
 def __getattr__(name: str) -> Any:
-    """The integrations, importable from here too, loaded on first use (PEP 562)."""
+    """The integrations and the context-carrying executor, importable from here, loaded on first use (PEP 562)."""
     if name in _INTEGRATIONS:
         from spanscope.tracer import integrations
 
         return getattr(integrations, name)
+    if name == "ContextThreadPoolExecutor":
+        from spanscope.tracer.threads import ContextThreadPoolExecutor
+
+        return ContextThreadPoolExecutor
     raise AttributeError(f"module 'spanscope.tracer' has no attribute {name!r}")
 
 
 __all__ = [
+    "ContextThreadPoolExecutor",
     "RankTracer",
     "add_metadata",
     "annotate",

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from spanscope.tracer import bind, span, trace
+from spanscope.tracer import ContextThreadPoolExecutor, bind, span, trace
 
 
 @trace("work")
@@ -84,3 +84,26 @@ async def test_gather_and_run_in_executor(memory: InMemorySpanExporter) -> None:
     assert len(requests) == 6 and len(works) == 7
     assert sorted(parent_of(w) or 0 for w in works if w.parent) == sorted(r.context.span_id for r in requests)
     assert len({r.context.trace_id for r in requests}) == 6  # concurrent roots never nest into each other
+
+
+def test_context_thread_pool_executor(memory: InMemorySpanExporter) -> None:
+    with ContextThreadPoolExecutor(2) as pool, span("batch") as batch:
+        assert list(pool.map(work, range(4))) == [0, 2, 4, 6]
+        assert pool.submit(work, 5).result() == 10
+    works = [s for s in memory.get_finished_spans() if s.name == "work"]
+    assert len(works) == 5 and {parent_of(s) for s in works} == {batch.get_span_context().span_id}
+
+
+async def test_context_executor_as_asyncio_default(memory: InMemorySpanExporter) -> None:
+    loop = asyncio.get_running_loop()
+    loop.set_default_executor(ContextThreadPoolExecutor(2))
+
+    @trace("request")
+    async def request(i: int) -> int:
+        doubled: int = await loop.run_in_executor(None, work, i)  # no bind needed
+        return doubled
+
+    assert await asyncio.gather(*(request(i) for i in range(4))) == [0, 2, 4, 6]
+    spans = memory.get_finished_spans()
+    requests = {s.context.span_id for s in spans if s.name == "request"}
+    assert sorted(parent_of(s) or 0 for s in spans if s.name == "work") == sorted(requests)
