@@ -145,6 +145,19 @@ def _sel_matches(selector: Selector, service: str, span: Span, node_type: str) -
     return _type_matches(selector.type, span, node_type)
 
 
+def _service_entry(trace: Trace, i: int) -> Span:
+    """The span through which the request entered the service of span ``i`` (its segment)."""
+    spans = trace.spans
+    service = spans[i].service
+    node = i
+    for _ in range(len(spans)):
+        p = trace.parent(node)
+        if p is None or spans[p].service != service:
+            break
+        node = p
+    return spans[node]
+
+
 def _edge_spans(trace: Trace, source: Selector, target: Selector) -> list[Span]:
     """Spans standing for calls along an edge: the callee's entry span, or the client span of an
     inferred downstream node."""
@@ -153,10 +166,10 @@ def _edge_spans(trace: Trace, source: Selector, target: Selector) -> list[Span]:
     for i, _depth in trace.preorder():
         span = spans[i]
         if span.remote_service and span.namespace in ("aws", "remote"):
-            if _sel_matches(source, span.service, span, "") and _sel_matches(
-                target, span.remote_service, span, _node_type(span)
-            ):
-                out.append(span)
+            if _sel_matches(target, span.remote_service, span, _node_type(span)):
+                entry = _service_entry(trace, i)
+                if _sel_matches(source, span.service, entry, entry.origin):
+                    out.append(span)
             continue
         p = trace.parent(i)
         if p is None:

@@ -41,7 +41,12 @@ def sample(*, root_status=Status.OK, partial=False, status_code=200):
                 "root",
                 100,
                 2500,
-                {"service": "orders", "kind": Kind.SERVER, "attributes": {"enduser.id": "alice"}},
+                {
+                    "service": "orders",
+                    "kind": Kind.SERVER,
+                    "origin": "AWS::ECS::Container",
+                    "attributes": {"enduser.id": "alice"},
+                },
             ),
             (
                 "ddb",
@@ -150,6 +155,9 @@ CASES = [
     ('service(id(name: "api", type: "AWS::EC2::Instance"))', False),
     ('id(name: "DynamoDB", type: "AWS::DynamoDB::Table")', True),
     ('edge(id(name: "orders"), id(name: "DynamoDB")) { fault }', True),
+    ('edge(id(name: "orders", type: "AWS::ECS::Container"), "DynamoDB") { fault }', True),
+    ('edge(id(name: "orders", type: "AWS::EC2::Instance"), "DynamoDB")', False),
+    ('edge(id(name: "api", type: "AWS::Lambda::Function"), id(name: "orders", type: "AWS::ECS::Container"))', True),
     ('service("api.example.com") { fault = true OR responsetime > 2.5 } AND annotation.account = "12345"', False),
 ]
 
