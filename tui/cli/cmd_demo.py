@@ -252,6 +252,8 @@ def run(args: argparse.Namespace) -> int:
         f"\nDone in {result.elapsed_s:.1f}s: {report.spans:,} spans in {report.traces:,} traces from this run "
         f"({result.spans_stored:,} spans in the store).\n"
     )
+    if report.traces == 0:
+        out.write("warning: no spans from this run reached the store; the tracer could not export (see above)\n")
     if truth["observed"].get("timed_out"):
         out.write("warning: some workloads did not finish in time; the report covers what arrived\n")
     out.write("\n")
