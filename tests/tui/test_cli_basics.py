@@ -128,3 +128,14 @@ def test_traces_filter_syntax_error_names_column(tmp_path: Path, capsys: pytest.
     assert main(["traces", "--db", str(db), "--filter", "responsetime >"]) == 2
     err = capsys.readouterr().err
     assert "column 15" in err and err.count("\n") == 1
+
+
+def test_json_output_escapes_terminal_controls(capsys: pytest.CaptureFixture[str]) -> None:
+    from spanscope.tui.cli.common import print_json
+
+    value = "a\x9b31m\u202eb\x1b]0;t\x07\u2066c"
+    print_json({"name": value})
+    out = capsys.readouterr().out
+    assert json.loads(out) == {"name": value}
+    for bad in ("\x9b", "\u202e", "\x1b", "\x07", "\u2066"):
+        assert bad not in out

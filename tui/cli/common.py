@@ -87,16 +87,16 @@ def open_store_for(args: argparse.Namespace, *, readonly: bool = False) -> Store
     return open_store(path, readonly=readonly)
 
 
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
 def print_json(obj: Any) -> None:
-    """Write ``obj`` as indented JSON to stdout (orjson when present)."""
-    try:
-        import orjson
+    """Write ``obj`` as indented JSON to stdout. Data stays exact; characters that a terminal would act on
+    (C1 controls, bidi overrides) are written as ``\\uXXXX`` escapes, which JSON readers decode unchanged."""
+    import orjson
 
-        sys.stdout.write(orjson.dumps(obj, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode())
-    except ImportError:  # pragma: no cover - orjson is in the collector extra
-        import json
-
-        sys.stdout.write(json.dumps(obj, indent=2))
+    text = orjson.dumps(obj, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode()
+    sys.stdout.write(_JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
     sys.stdout.write("\n")
 
 
