@@ -157,3 +157,18 @@ def test_two_collectors_with_disjoint_trace_ids_equal_one(tmp_path: Path) -> Non
         ArchiveRoller(store, single).roll_once(flush=True)
     assert _json(run_engine("local", shared)) == _json(run_engine("local", single))
     assert run_engine("duckdb", shared).traces == 30
+
+
+def test_analyze_command_with_engines(archive: tuple[str, list[Trace]], capsys: pytest.CaptureFixture[str]) -> None:
+    from spanscope.tui.cli.main import main
+
+    root, _ = archive
+    assert main(["analyze", "--engine", "duckdb", "--source", root, "--format", "json"]) == 0
+    via_duckdb = json.loads(capsys.readouterr().out)
+    assert main(["analyze", "--engine", "local", "--source", root, "--format", "json"]) == 0
+    via_local = json.loads(capsys.readouterr().out)
+    assert via_duckdb["hotspots"] == via_local["hotspots"] and via_local["failure_chains"]
+    assert main(["analyze", "--engine", "local", "--source", root]) == 0
+    assert "#" in capsys.readouterr().out
+    assert main(["analyze", "--engine", "local"]) == 2
+    assert main(["analyze", "--engine", "local", "--source", root, "--filter", "fault"]) == 2

@@ -36,6 +36,14 @@ def register(sub: Any) -> None:
         help="sibling overlap tolerated on the critical path, as a fraction of the parent's duration (0 = strict)",
     )
     parser.add_argument("--top", type=int, default=10, metavar="N", help="rows per Markdown section (default 10)")
+    parser.add_argument(
+        "--engine",
+        choices=("local", "duckdb", "spark"),
+        default=None,
+        help="analyze a Parquet archive (--source) in this process, with DuckDB, or on Spark",
+    )
+    parser.add_argument("--source", metavar="DIR_OR_S3_URL", help="the Parquet archive for --engine")
+    parser.add_argument("--spark-master", metavar="URL", help="Spark master for --engine spark (default local[2])")
     parser.set_defaults(func=run)
 
 
@@ -57,6 +65,18 @@ def run(args: argparse.Namespace) -> int:
         if base_since > base_until:
             raise UsageError("--baseline-since is after --baseline-until")
     predicate: Callable[[Trace], bool] | None = compile_filter(args.filter) if args.filter else None
+    if args.engine or args.source:
+        if not (args.engine and args.source):
+            raise UsageError("--engine and --source go together (the archive written by `spanscope export`)")
+        if predicate is not None or base_since is not None or since is not None or until is not None:
+            raise UsageError("--engine runs over the whole archive: --filter, windows and baselines need the store")
+        from spanscope.analysis.engines import run_engine
+
+        _emit(
+            run_engine(args.engine, args.source, overlap_tolerance=args.cp_tolerance, spark_master=args.spark_master),
+            args,
+        )
+        return 0
 
     def matching(traces: Iterator[Trace]) -> Iterator[Trace]:
         if predicate is None:
@@ -72,6 +92,11 @@ def run(args: argparse.Namespace) -> int:
             matching(store.iter_traces(since_ns=base_since, until_ns=base_until)) if base_since is not None else None
         )
         report = build_report(current, baseline=baseline, overlap_tolerance=args.cp_tolerance)
+    _emit(report, args)
+    return 0
+
+
+def _emit(report: Any, args: argparse.Namespace) -> None:
     if args.format == "json":
         from spanscope.tui.render.report_json import report_to_json
 
@@ -80,4 +105,3 @@ def run(args: argparse.Namespace) -> int:
         from spanscope.tui.render.report_md import render_report_markdown
 
         sys.stdout.write(render_report_markdown(report, top=args.top))
-    return 0
