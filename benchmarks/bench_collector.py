@@ -260,10 +260,12 @@ def bench_otlp(tmp: Path, duration_s: float, procs: int, threads: int) -> dict[s
     ctx = mp.get_context("spawn")
     try:
         queue = ctx.Queue()
+        go = ctx.Event()
         bodies_per_proc = max(4, int(duration_s * 60_000 / SPANS_PER_REQUEST / procs) + 2)
         workers = [
             ctx.Process(
-                target=_gen_http, args=(collector.url + "/v1/traces", bodies_per_proc, seed, duration_s, threads, queue)
+                target=_gen_http,
+                args=(collector.url + "/v1/traces", bodies_per_proc, seed, duration_s, threads, queue, go),
             )
             for seed in range(procs)
         ]
@@ -274,6 +276,7 @@ def bench_otlp(tmp: Path, duration_s: float, procs: int, threads: int) -> dict[s
         s0 = collector.stats()
         cpu0 = collector.cpu_s()
         t0 = time.monotonic()
+        go.set()
         results = [queue.get(timeout=duration_s + 120) for _ in workers]
         stats = collector.wait_drained()
         wall = time.monotonic() - t0
@@ -296,9 +299,10 @@ def bench_otlp(tmp: Path, duration_s: float, procs: int, threads: int) -> dict[s
         collector.stop()
 
 
-def _gen_http(url: str, count: int, seed: int, duration_s: float, threads: int, queue: Any) -> None:
+def _gen_http(url: str, count: int, seed: int, duration_s: float, threads: int, queue: Any, go: Any) -> None:
     bodies = make_requests(count, seed)
     queue.put("ready")
+    go.wait()
     _http_load(url, bodies, duration_s, threads, queue)
 
 
@@ -335,19 +339,21 @@ def bench_udp(tmp: Path, rates: list[float], duration_s: float) -> list[dict[str
 
 def bench_overload_rss(tmp: Path, duration_s: float) -> dict[str, float]:
     """Sustained overload: HTTP generators and a UDP blast at once against a small write queue."""
-    collector = CollectorProcess(tmp / "overload.db", "--max-queue-spans", "20000")
+    collector = CollectorProcess(tmp / "overload.db", "--max-queue-spans", "5000")
     ctx = mp.get_context("spawn")
     try:
         idle_rss = collector.rss()
         queue = ctx.Queue()
+        go = ctx.Event()
         http = [
-            ctx.Process(target=_gen_http, args=(collector.url + "/v1/traces", 8, seed, duration_s, 16, queue))
+            ctx.Process(target=_gen_http, args=(collector.url + "/v1/traces", 8, seed, duration_s, 16, queue, go))
             for seed in range(2)
         ]
         for w in http:
             w.start()
         for _ in http:
             assert queue.get(timeout=600) == "ready"
+        go.set()
         udp_queue = ctx.Queue()
         udp = ctx.Process(target=_udp_sender, args=(collector.addresses["xray-udp"], 0, duration_s, udp_queue))
         udp.start()

@@ -74,6 +74,9 @@ class Forwarder:
         self._wake.set()
         if self._thread.is_alive():
             self._thread.join(timeout_s)
+        if self._thread.is_alive():  # a send still hangs: leave the queue to it (the process is ending)
+            _log.warning("%s: a delivery was still in progress at shutdown; it stays queued", self.name)
+            return
         self.queue.close()
 
     def enqueue(self, spans: list[Span]) -> None:
