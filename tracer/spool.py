@@ -758,7 +758,10 @@ def _stamp_payload(payload: bytes, offset_ns: int | None) -> bytes:
     if offset_ns is None:
         return payload
     request = ExportTraceServiceRequest()
-    request.ParseFromString(payload)
+    try:
+        request.ParseFromString(payload)
+    except Exception:  # not ours to judge: send it as it is, the collector rejects it (then it is dropped)
+        return payload
     changed = False
     for span in _iter_spans(request):
         if not any(kv.key == DEVICE_CLOCK_OFFSET_NS for kv in span.attributes):

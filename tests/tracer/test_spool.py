@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from google.protobuf.message import DecodeError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -74,7 +75,13 @@ class Receiver:
                     self.end_headers()
                     return
                 request = ExportTraceServiceRequest()
-                request.ParseFromString(body)
+                try:
+                    request.ParseFromString(body)
+                except DecodeError:
+                    self.send_response(400)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 for rs in request.resource_spans:
                     for ss in rs.scope_spans:
                         for span in ss.spans:
@@ -504,4 +511,18 @@ def test_drain_requests_carry_the_otlp_headers_from_the_environment(
     assert wait_until(lambda: len(receiver.spans) == 1)
     assert receiver.last_headers.get("authorization") == "Bearer edge-token"
     assert receiver.last_headers.get("Content-Type") == "application/x-protobuf"
+    exporter.shutdown()
+
+
+def test_an_unparsable_spooled_record_is_rejected_and_the_rest_forwarded(
+    receiver: Receiver, spans: Spans, tmp_path: Path
+) -> None:
+    spool = DiskSpool(tmp_path)
+    spool.append(b"\xff\xff not protobuf")
+    spool.close()
+    receiver.start()
+    exporter = make_exporter(receiver, tmp_path)  # probes: the clock offset is known, records get stamped
+    exporter.export(spans.batch("good"))
+    assert wait_until(lambda: receiver.names() == ["good"])
+    assert wait_until(lambda: exporter.stats.pending_batches == 0)
     exporter.shutdown()
