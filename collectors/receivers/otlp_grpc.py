@@ -103,7 +103,11 @@ class OTLPGRPCReceiver:
         except (DecodeError, ValueError) as exc:
             counters.add(f"{_PREFIX}.rejected:malformed")
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"not an OTLP request: {exc}")
-        result = spans_from_request(req)
+        try:
+            result = spans_from_request(req)
+        except Exception as exc:  # the message is at fault, not the server: no retry
+            counters.add(f"{_PREFIX}.rejected:malformed")
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"cannot convert the request: {exc}")
         counters.add_many(
             {
                 f"{_PREFIX}.spans_received": len(result.spans) + len(result.errors),

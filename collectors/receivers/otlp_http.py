@@ -25,7 +25,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
-from spanscope.collectors.errors import CollectorOverloadedError, SpanscopeError
+from spanscope.collectors.errors import CollectorOverloadedError
 from spanscope.collectors.formats import ParseResult
 from spanscope.collectors.formats.otlp_proto import spans_from_request
 from spanscope.collectors.receivers.auth import token_matches
@@ -124,13 +124,16 @@ def _parse(body: bytes, is_json: bool) -> ParseResult:
             raise _Reject(400, "malformed", "body is not an ExportTraceServiceRequest object")
         try:
             return parse_request(doc)
-        except (SpanscopeError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        except Exception as exc:  # whatever the converter trips on, the body is at fault: 400, not a retry
             raise _Reject(400, "malformed", f"not an OTLP JSON request: {exc}") from None
     try:
         req = ExportTraceServiceRequest.FromString(body)
     except (DecodeError, ValueError) as exc:
         raise _Reject(400, "malformed", f"body is not an OTLP protobuf request: {exc}") from None
-    return spans_from_request(req)
+    try:
+        return spans_from_request(req)
+    except Exception as exc:
+        raise _Reject(400, "malformed", f"cannot convert the request: {exc}") from None
 
 
 def _partial_message(result: ParseResult) -> str:

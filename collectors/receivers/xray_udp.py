@@ -69,6 +69,9 @@ def parse_datagram(data: bytes, convert: Callable[[Mapping[str, Any]], list[Span
     except (ValueError, TypeError, KeyError) as exc:
         _log.debug("rejected X-Ray document: %s", exc)
         return [], "invalid_segment"
+    except Exception as exc:  # a converter bug must not stop the receiver: count it, keep going
+        _log.warning("X-Ray document could not be converted (%s: %s)", type(exc).__name__, exc)
+        return [], "converter_error"
     if not spans:
         return [], "empty_segment"
     return spans, None
