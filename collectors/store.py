@@ -252,6 +252,7 @@ class Store:
         try:
             existing = self._existing(batch.keys())
             inserts: list[tuple[Any, ...]] = []
+            by_object: dict[int, int | None] = {}  # resources shared by many spans of a request: hashed once
             replaced_keys: list[tuple[str, str]] = []
             written: list[tuple[Span, tuple[bool, int] | None]] = []
             unchanged = 0
@@ -263,7 +264,11 @@ class Store:
                         unchanged += 1
                         continue
                     replaced_keys.append(key)
-                inserts.append(self._row(span))
+                resource = span.resource
+                rid = by_object.get(id(resource), -1) if resource else None
+                if rid == -1:
+                    rid = by_object[id(resource)] = self._resource_id(resource)
+                inserts.append(self._row(span, rid))
                 written.append((span, held))
             if inserts:
                 conn.executemany(
@@ -287,15 +292,17 @@ class Store:
             placeholders = ",".join(["(?,?)"] * len(chunk))
             params = [part for key in chunk for part in key]
             rows = self._conn.execute(
-                "SELECT trace_id, span_id, in_progress, end_ns FROM spans"  # noqa: S608 (only ? placeholders and fixed column names are interpolated)
-                f" WHERE (trace_id, span_id) IN (VALUES {placeholders})",
+                # A join, not "(trace_id, span_id) IN (VALUES ...)": SQLite scans the whole table for the latter.
+                "SELECT sp.trace_id, sp.span_id, sp.in_progress, sp.end_ns"  # noqa: S608 (only ? placeholders)
+                f" FROM (VALUES {placeholders}) AS k"
+                " JOIN spans sp ON sp.trace_id = k.column1 AND sp.span_id = k.column2",
                 params,
             )
             for trace_id, span_id, in_progress, end_ns in rows:
                 found[(trace_id, span_id)] = (bool(in_progress), end_ns)
         return found
 
-    def _row(self, span: Span) -> tuple[Any, ...]:
+    def _row(self, span: Span, resource_id: int | None) -> tuple[Any, ...]:
         return (
             span.trace_id,
             span.span_id,
@@ -307,7 +314,7 @@ class Store:
             span.end_ns,
             span.status.value,
             int(span.in_progress),
-            self._resource_id(span.resource),
+            resource_id,
             _encode_body(span),
         )
 
