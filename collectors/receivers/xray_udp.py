@@ -165,10 +165,14 @@ class XRayUDPReceiver:
                     return
                 poller.poll(_POLL_MS)
                 continue
-            except OSError:
+            except OSError as exc:
                 if self._stop.is_set():
                     return
-                raise
+                # a socket error (e.g. a queued ICMP error) is counted; the receiver carries on
+                _log.warning("X-Ray UDP receive error: %s", exc)
+                self._counters.add(f"{_PREFIX}.receive_errors")
+                poller.poll(_POLL_MS)
+                continue
             received += 1
             for level, kind, payload in anc:
                 if level == socket.SOL_SOCKET and kind == _SO_RXQ_OVFL and len(payload) >= 4:
