@@ -2,7 +2,8 @@
 
 On start it prints one line per bound receiver (``listening xray-udp 127.0.0.1:2000``), so scripts
 can use port 0 and read the real port. SIGTERM or SIGINT stops receiving, flushes, closes the store
-and exits 0.
+and exits 0. A corrupt store file is never silently replaced: it is renamed to
+``<db>.corrupt-<UTC time>`` (with its -wal/-shm), a warning names both paths, and a fresh store starts.
 """
 
 from __future__ import annotations
@@ -55,6 +56,12 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--max-queue-spans", metavar="N", type=int, default=200_000, help="write queue bound before 429/UNAVAILABLE"
     )
+    parser.add_argument(
+        "--archive", metavar="DIR_OR_S3_URL", help="also roll completed traces into a Parquet archive (date/hour)"
+    )
+    parser.add_argument(
+        "--archive-quiet", metavar="S", type=float, default=60.0, help="seconds a trace must be quiet before rolling"
+    )
     parser.set_defaults(func=run)
 
 
@@ -91,7 +98,49 @@ def _config(args: argparse.Namespace) -> Any:
         xray_endpoint_url=args.xray_endpoint_url,
         log_interval_s=max(0.0, args.log_interval),
         max_pending_spans=args.max_queue_spans,
+        archive=args.archive,
+        archive_quiet_s=max(0.0, args.archive_quiet),
     )
+
+
+def move_aside_if_corrupt(db: Any) -> str | None:
+    """A corrupt store at ``db`` (and its -wal/-shm) renamed to ``<db>.corrupt-<UTC time>``; the warning.
+
+    Never deletes and never touches a file that is another application's SQLite database, a newer
+    schema or a locked store: those errors stand. Returns None when the store opens.
+    """
+    import sqlite3
+    import time
+    from pathlib import Path
+
+    from spanscope.collectors.errors import StoreCorruptError
+    from spanscope.collectors.store import APPLICATION_ID, open_store
+
+    path = Path(db)
+    try:
+        open_store(path).close()
+        return None
+    except StoreCorruptError:
+        try:  # another application's readable SQLite database is not ours to move
+            with sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True) as conn:
+                app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+            foreign = app_id != APPLICATION_ID
+        except sqlite3.DatabaseError:
+            foreign = False
+        if foreign:
+            raise
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    aside = path.with_name(f"{path.name}.corrupt-{stamp}")
+    n = 1
+    while aside.exists():
+        n += 1
+        aside = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
+    path.rename(aside)
+    for suffix in ("-wal", "-shm"):
+        sidecar = path.with_name(path.name + suffix)
+        if sidecar.exists():
+            sidecar.rename(aside.with_name(aside.name + suffix))
+    return f"store {path} is corrupt: moved it aside to {aside} and started a fresh store"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -102,6 +151,9 @@ def run(args: argparse.Namespace) -> int:
     from spanscope.collectors.collector import Collector
 
     config = _config(args)
+    moved = move_aside_if_corrupt(config.db_path)
+    if moved:
+        print(f"warning: {moved}", file=sys.stderr, flush=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     for noisy in ("aiohttp.access", "botocore", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
