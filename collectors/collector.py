@@ -55,6 +55,9 @@ class CollectorConfig:
     retry_after_s: int = 1
     log_interval_s: float = 10.0
     service_map: bool = True
+    archive: str | None = None  # roll completed traces into this Parquet archive (directory or s3:// URL)
+    archive_quiet_s: float = 60.0
+    archive_interval_s: float = 30.0
     service_map_interval_s: float = 0.0  # 0: refresh only when the map is asked for (/v1/service-map)
 
 
@@ -106,6 +109,7 @@ class Collector:
         self._http_runner: Any = None
         self._log_task: asyncio.Task[None] | None = None
         self._started = False
+        self.archive_roller: Any = None
 
     @property
     def store(self) -> Any:
@@ -128,6 +132,16 @@ class Collector:
         self._start_service_map(writer)
         self._start_forwarders(writer, db_path)
         writer.start()
+        if cfg.archive:
+            from spanscope.collectors.archive.roller import ArchiveRoller
+
+            self.archive_roller = ArchiveRoller(
+                self._store, cfg.archive, quiet_s=cfg.archive_quiet_s, interval_s=cfg.archive_interval_s
+            )
+            roller = self.archive_roller
+            self.counters.gauge("archive.rolled_traces", lambda: roller.rolled_traces)
+            self.counters.gauge("archive.errors", lambda: roller.errors)
+            roller.start()
         try:
             await self._start_receivers(writer)
         except BaseException:
@@ -359,6 +373,11 @@ class Collector:
             self._http_runner = None
         if self.writer is not None:
             await asyncio.to_thread(self.writer.close)
+        if self.archive_roller is not None:
+            # Roll what is complete and quiet; traces still open are rolled by the next run.
+            await asyncio.to_thread(self.archive_roller.stop, flush=False)
+            await asyncio.to_thread(self.archive_roller.roll_once)
+            self.archive_roller = None
         for forwarder in self.forwarders:
             await asyncio.to_thread(forwarder.stop)
         if self._map_thread is not None:

@@ -172,3 +172,41 @@ def test_analyze_command_with_engines(archive: tuple[str, list[Trace]], capsys: 
     assert "#" in capsys.readouterr().out
     assert main(["analyze", "--engine", "local"]) == 2
     assert main(["analyze", "--engine", "local", "--source", root, "--filter", "fault"]) == 2
+
+
+def test_two_real_collectors_routed_by_trace_id_equal_one(tmp_path: Path) -> None:
+    """The same, end to end: collectors with --archive, fed over OTLP/HTTP, stopped (which rolls quiet traces)."""
+    import urllib.request
+
+    from spanscope.collectors.collector import BackgroundCollector, CollectorConfig
+    from spanscope.collectors.formats.otlp_proto import spans_to_request
+
+    traces = _faulty_traces(20)
+
+    def run(name: str, archive: str, subset: list[Trace]) -> None:
+        config = CollectorConfig(
+            db_path=tmp_path / f"{name}.db",
+            xray_udp=None,
+            otlp_grpc=None,
+            otlp_http=("127.0.0.1", 0),
+            archive=archive,
+            archive_quiet_s=0.0,
+            archive_interval_s=3600.0,
+            log_interval_s=0.0,
+        )
+        with BackgroundCollector(config) as collector:
+            host, port = collector.addresses["otlp_http"]
+            for trace in subset:
+                body = spans_to_request(trace.spans).SerializeToString()
+                request = urllib.request.Request(
+                    f"http://{host}:{port}/v1/traces", data=body, headers={"Content-Type": "application/x-protobuf"}
+                )
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    assert response.status == 200
+
+    shared = str(tmp_path / "shared")
+    run("a", shared, [t for i, t in enumerate(traces) if int(t.trace_id, 16) % 2 == 0])
+    run("b", shared, [t for i, t in enumerate(traces) if int(t.trace_id, 16) % 2 == 1])
+    run("all", str(tmp_path / "single"), traces)
+    assert run_engine("local", shared).traces == 20
+    assert _json(run_engine("local", shared)) == _json(run_engine("local", str(tmp_path / "single")))
