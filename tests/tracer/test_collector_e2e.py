@@ -23,7 +23,11 @@ from tests.tracer.lambda_fakes import FACADE_PARENT, FACADE_ROOT, LambdaContext,
 def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Collector]:
     path = tmp_path_factory.mktemp("tracer-e2e") / "spans.db"
     config = CollectorConfig(
-        db_path=path, xray_udp=("127.0.0.1", 0), otlp_http=("127.0.0.1", 0), otlp_grpc=None, log_interval_s=0
+        db_path=path,
+        xray_udp=("127.0.0.1", 0),
+        otlp_http=("127.0.0.1", 0),
+        otlp_grpc=("127.0.0.1", 0),
+        log_interval_s=0,
     )
     with BackgroundCollector(config) as running:
         yield running
@@ -68,6 +72,21 @@ def test_lambda_invocation_over_otlp_http(collector: Collector, clean_env: pytes
     assert root.attributes["faas.coldstart"] is True
     child = next(s for s in got.spans if s.name == "load")
     assert child.parent_id == root.span_id
+
+
+def test_otlp_grpc_by_protocol_env(collector: Collector, clean_env: pytest.MonkeyPatch) -> None:
+    host, port = collector.addresses["otlp_grpc"]
+    clean_env.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"http://{host}:{port}")
+    clean_env.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+    clean_env.setenv("OTEL_EXPORTER_OTLP_INSECURE", "true")
+    configure(service="grpc-svc")
+
+    with span("over-grpc", kind="server") as s:
+        trace_id = f"{s.get_span_context().trace_id:032x}"
+    force_flush(10000)
+    got = wait_trace(collector, trace_id, 1)
+    assert got.spans[0].name == "over-grpc" and got.spans[0].service == "grpc-svc"
+    configure(exporters=["memory"])
 
 
 def workload() -> str:
