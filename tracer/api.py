@@ -59,20 +59,24 @@ def trace(
     Usable bare (``@trace``), with a name (``@trace("charge")`` or ``@trace(name="charge")``) or with
     keywords (``@trace(kind="client", attributes={"peer.service": "stripe"})``).
     """
-    if callable(func_or_name) and not isinstance(func_or_name, str):
+    if isinstance(func_or_name, staticmethod | classmethod) or (
+        callable(func_or_name) and not isinstance(func_or_name, str)
+    ):
         return _decorate(func_or_name, None, SpanKind.INTERNAL, None)
     if isinstance(func_or_name, str):
         name = func_or_name
 
     def decorator(func: F) -> F:
-        return _decorate(func, name, kind, attributes)
+        return cast(F, _decorate(func, name, kind, attributes))
 
     return decorator
 
 
-def _decorate(func: F, name: str | None, kind: SpanKind | str, attributes: Mapping[str, object] | None) -> F:
+def _decorate(func: Any, name: str | None, kind: SpanKind | str, attributes: Mapping[str, object] | None) -> Any:
     if env_disabled():
         return func
+    if isinstance(func, staticmethod | classmethod):  # @trace above @staticmethod / @classmethod
+        return type(func)(_decorate(func.__func__, name, kind, attributes))
     try:
         span_name = name or getattr(func, "__qualname__", None) or getattr(func, "__name__", None) or "function"
         clean, dropped = sanitize_attributes(attributes)
@@ -81,12 +85,12 @@ def _decorate(func: F, name: str | None, kind: SpanKind | str, attributes: Mappi
         attrs = clean or None
         otel_kind = span_kind(kind)
         if inspect.isasyncgenfunction(func):
-            return cast(F, _async_generator_wrapper(func, span_name, otel_kind, attrs))
+            return _async_generator_wrapper(func, span_name, otel_kind, attrs)
         if inspect.isgeneratorfunction(func):
-            return cast(F, _generator_wrapper(func, span_name, otel_kind, attrs))
+            return _generator_wrapper(func, span_name, otel_kind, attrs)
         if inspect.iscoroutinefunction(func):
-            return cast(F, _async_wrapper(func, span_name, otel_kind, attrs))
-        return cast(F, _sync_wrapper(func, span_name, otel_kind, attrs))
+            return _async_wrapper(func, span_name, otel_kind, attrs)
+        return _sync_wrapper(func, span_name, otel_kind, attrs)
     except Exception as exc:
         HEALTH.fail("decorate_error", exc)
         return func

@@ -314,3 +314,39 @@ def test_ratio_sampling_of_roots_follows_the_trace_id_rule(clean_env: pytest.Mon
     configure(exporters=[exporter], sampling="parentbased_always_off")
     exporter.clear()
     assert root() == 2 and exporter.get_finished_spans() == ()
+
+
+def test_methods_static_and_class_methods(memory: InMemorySpanExporter) -> None:
+    class Orders:
+        factor = 3
+
+        @trace
+        def total(self, n: int) -> int:
+            return n * self.factor
+
+        @trace
+        @staticmethod
+        def static(n: int) -> int:
+            return n + 1
+
+        @trace
+        @classmethod
+        def klass(cls, n: int) -> int:
+            return n * cls.factor
+
+        @staticmethod
+        @trace("inner-static")
+        def inner_static(n: int) -> int:
+            return n - 1
+
+    orders = Orders()
+    assert orders.total(2) == 6 and Orders.static(1) == 2 and orders.static(1) == 2
+    assert Orders.klass(2) == 6 and orders.inner_static(5) == 4
+    names = [s.name for s in memory.get_finished_spans()]
+    assert names == [
+        "test_methods_static_and_class_methods.<locals>.Orders.total",
+        "test_methods_static_and_class_methods.<locals>.Orders.static",
+        "test_methods_static_and_class_methods.<locals>.Orders.static",
+        "test_methods_static_and_class_methods.<locals>.Orders.klass",
+        "inner-static",
+    ]
