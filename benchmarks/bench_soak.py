@@ -1,0 +1,304 @@
+"""Soak benchmark: a steady span rate into a `spanscope collect` process for minutes; RSS slope, ack p99, loss.
+
+Run ``python -m benchmarks.bench_soak [--rate 5000] [--duration 600] [--quick]``. The collector runs
+in its own process (``spanscope collect``); a paced sender posts OTLP/HTTP protobuf requests of unique
+spans on several connections and times each acknowledgement; the collector's RSS is sampled every
+second. At the end every acknowledged span is looked up in the store (loss = acknowledged spans
+missing) and the RSS slope is fitted over the second half of the run (after warm-up). Baseline in
+the same run: the RSS of the idle collector and the round trip of a one-span request on an idle
+collector.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import queue
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+import psutil
+
+SPANS_PER_REQUEST = 100
+
+
+class CollectorProc:
+    """``spanscope collect`` on ephemeral ports in a child process, with RSS sampling."""
+
+    def __init__(self, db: Path, *extra: str, receivers: tuple[str, ...] = ("xray-udp", "otlp-http", "otlp-grpc")):
+        args = []
+        for name in ("xray-udp", "otlp-http", "otlp-grpc"):
+            args += [f"--{name}", "127.0.0.1:0" if name in receivers else "off"]
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env.pop("SPANSCOPE_TOKEN", None)
+        cmd = [sys.executable, "-m", "spanscope.tui.cli.main", "collect", "--db", str(db), *args]
+        self.proc = subprocess.Popen(
+            [*cmd, "--log-interval", "0", *extra],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=env,
+        )
+        self.db = db
+        self.addresses: dict[str, tuple[str, int]] = {}
+        assert self.proc.stdout is not None
+        deadline = time.monotonic() + 180
+        while len(self.addresses) < len(receivers):
+            line = self.proc.stdout.readline()
+            if not line or time.monotonic() > deadline:
+                raise RuntimeError("collector did not start")
+            if line.startswith("listening "):
+                _, name, address = line.split()
+                host, port = address.rsplit(":", 1)
+                self.addresses[name] = (host, int(port))
+        self.ps = psutil.Process(self.proc.pid)
+        self.samples: list[tuple[float, int]] = []  # (monotonic, rss)
+        self._stop = threading.Event()
+        self._sampler = threading.Thread(target=self._sample, daemon=True)
+        self._sampler.start()
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.samples.append((time.monotonic(), self.ps.memory_info().rss))
+            except psutil.Error:
+                return
+            self._stop.wait(0.25)
+
+    @property
+    def peak_rss(self) -> int:
+        return max((r for _, r in self.samples), default=0)
+
+    def rss(self) -> int:
+        return int(self.ps.memory_info().rss)
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def http(self) -> http.client.HTTPConnection:
+        host, port = self.addresses["otlp-http"]
+        return http.client.HTTPConnection(host, port, timeout=60)
+
+    def stats(self) -> dict[str, int]:
+        conn = self.http()
+        try:
+            conn.request("GET", "/v1/stats")
+            stats: dict[str, int] = orjson.loads(conn.getresponse().read())
+            return stats
+        finally:
+            conn.close()
+
+    def stop(self) -> int:
+        self._stop.set()
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        return self.proc.wait(120)
+
+
+# --- workload -----------------------------------------------------------------------------------------
+
+
+def make_body(worker: int, seq: int, n: int = SPANS_PER_REQUEST) -> tuple[bytes, str]:
+    """An OTLP protobuf request of ``n`` unique spans of one trace; returns (body, trace id)."""
+    from spanscope.collectors.formats.otlp_proto import spans_to_request
+    from spanscope.collectors.model import Kind, Span
+
+    base = 1_763_700_000_000_000_000 + seq * 1_000_000
+    trace_id = f"{base // 10**9:08x}{worker:08x}{seq:016x}"
+    spans = [
+        Span(
+            trace_id,
+            f"{(i + 1):016x}",
+            None if i == 0 else f"{1:016x}",
+            f"soak{worker}",
+            "GET /orders" if i == 0 else "query",
+            Kind.SERVER if i == 0 else Kind.CLIENT,
+            base + i * 1000,
+            base + i * 1000 + 500_000,
+            attributes={"http.response.status_code": 200, "db.statement": "SELECT * FROM orders WHERE id = ?"},
+        )
+        for i in range(n)
+    ]
+    return spans_to_request(spans).SerializeToString(), trace_id
+
+
+def _sender(
+    collector: CollectorProc,
+    worker: int,
+    rate_per_worker: float,
+    duration_s: float,
+    spans_per_request: int,
+    out: queue.Queue[Any],
+) -> None:
+    """Paced requests; retries 429/503 after Retry-After; records (trace id, ack latency) per acknowledgement."""
+    interval = spans_per_request / rate_per_worker
+    conn = collector.http()
+    acked: list[str] = []
+    latencies: list[float] = []
+    refused = errors = 0
+    t0 = time.monotonic()
+    seq = 0
+    next_at = t0
+    while True:
+        now = time.monotonic()
+        if now - t0 >= duration_s:
+            break
+        if now < next_at:
+            time.sleep(next_at - now)
+        next_at += interval
+        body, trace_id = make_body(worker, seq, spans_per_request)
+        seq += 1
+        sent_at = time.monotonic()
+        for _attempt in range(100):
+            try:
+                conn.request("POST", "/v1/traces", body, {"Content-Type": "application/x-protobuf"})
+                reply = conn.getresponse()
+                reply.read()
+            except (OSError, http.client.HTTPException):
+                errors += 1
+                conn.close()
+                conn = collector.http()
+                time.sleep(0.2)
+                continue
+            if reply.status in (429, 503):
+                refused += 1
+                time.sleep(float(reply.getheader("Retry-After") or "1"))
+                continue
+            if reply.status == 200:
+                acked.append(trace_id)
+                latencies.append(time.monotonic() - sent_at)
+            else:
+                errors += 1
+            break
+    conn.close()
+    out.put({"acked": acked, "latencies": latencies, "refused": refused, "errors": errors, "sent": seq})
+
+
+def _slope_mb_per_min(samples: list[tuple[float, int]]) -> float:
+    """Least-squares RSS slope over the second half of the samples, in MiB per minute."""
+    half = samples[len(samples) // 2 :]
+    if len(half) < 2:
+        return 0.0
+    t0 = half[0][0]
+    xs = [t - t0 for t, _ in half]
+    ys = [r / 2**20 for _, r in half]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    var = sum((x - mx) ** 2 for x in xs)
+    return 0.0 if var == 0 else 60 * sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / var
+
+
+def _missing(db: Path, trace_ids: list[str], spans_per_request: int) -> int:
+    """Acknowledged spans not in the store, looked up trace by trace."""
+    from spanscope.collectors.store import open_store
+
+    missing = 0
+    with open_store(db, readonly=True) as store:
+        for trace_id in trace_ids:
+            try:
+                missing += spans_per_request - len(store.get_trace(trace_id).spans)
+            except Exception:
+                missing += spans_per_request
+    return missing
+
+
+def soak(
+    rate: float, duration_s: float, *, workers: int = 4, spans_per_request: int = SPANS_PER_REQUEST, tmp: Path
+) -> dict[str, Any]:
+    db = tmp / "soak.db"
+    collector = CollectorProc(db, receivers=("otlp-http",))
+    try:
+        time.sleep(1.0)
+        idle_rss = collector.rss()
+        # baseline: one-span round trip on an idle collector
+        conn = collector.http()
+        idle_rtts = []
+        for i in range(20):
+            body, _ = make_body(10_000, i, 1)
+            t = time.monotonic()
+            conn.request("POST", "/v1/traces", body, {"Content-Type": "application/x-protobuf"})
+            conn.getresponse().read()
+            idle_rtts.append(time.monotonic() - t)
+        conn.close()
+        out: queue.Queue[Any] = queue.Queue()
+        threads = [
+            threading.Thread(
+                target=_sender, args=(collector, w, rate / workers, duration_s, spans_per_request, out), daemon=True
+            )
+            for w in range(workers)
+        ]
+        t0 = time.monotonic()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(duration_s + 600)
+        elapsed = time.monotonic() - t0
+        results = [out.get() for _ in threads]
+        stats = collector.stats()
+        alive = collector.alive()
+    finally:
+        code = collector.stop()
+    acked = [t for r in results for t in r["acked"]]
+    latencies = sorted(x for r in results for x in r["latencies"])
+    samples = [(t, r) for t, r in collector.samples if t >= t0]
+    missing = _missing(db, acked, spans_per_request)
+    db_bytes = db.stat().st_size
+    return {
+        "rate_target": rate,
+        "duration_s": round(elapsed, 1),
+        "requests_sent": sum(r["sent"] for r in results),
+        "spans_acked": len(acked) * spans_per_request,
+        "rate_acked": round(len(acked) * spans_per_request / elapsed, 1),
+        "refused_429_503": sum(r["refused"] for r in results),
+        "errors": sum(r["errors"] for r in results),
+        "lost_acked_spans": missing,
+        "ack_p50_ms": round(1000 * latencies[len(latencies) // 2], 1) if latencies else None,
+        "ack_p99_ms": round(1000 * latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], 1)
+        if latencies
+        else None,
+        "idle_rtt_p50_ms": round(1000 * sorted(idle_rtts)[10], 2),
+        "idle_rss_mb": round(idle_rss / 2**20, 1),
+        "peak_rss_mb": round(max((r for _, r in samples), default=idle_rss) / 2**20, 1),
+        "rss_first_min_mb": round(samples[0][1] / 2**20, 1) if samples else None,
+        "rss_last_mb": round(samples[-1][1] / 2**20, 1) if samples else None,
+        "rss_slope_mb_per_min": round(_slope_mb_per_min(samples), 3),
+        "rss_timeline_mb": [round(r / 2**20) for _, r in samples[:: max(1, len(samples) // 20)]],
+        "collector_alive_at_end": alive,
+        "collector_exit_code": code,
+        "store_mb": round(db_bytes / 2**20, 1),
+        "stats_writer_spans": stats.get("writer.spans", 0),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=5000.0, help="spans per second (default 5000)")
+    parser.add_argument("--duration", type=float, default=600.0, help="seconds (default 600)")
+    parser.add_argument("--workers", type=int, default=4, help="sending connections (default 4)")
+    parser.add_argument("--quick", action="store_true", help="15 s at 2,000 spans/s")
+    args = parser.parse_args(argv)
+    rate, duration = (2000.0, 15.0) if args.quick else (args.rate, args.duration)
+    with tempfile.TemporaryDirectory(prefix="spanscope-soak-") as tmp:
+        r = soak(rate, duration, workers=args.workers, tmp=Path(tmp))
+    print(
+        f"soak: {r['rate_acked']:,.0f} spans/s acknowledged of {r['rate_target']:,.0f} targeted "
+        f"for {r['duration_s']} s; "
+        f"{r['spans_acked']:,} spans acknowledged, {r['lost_acked_spans']} lost; ack p50 {r['ack_p50_ms']} ms, "
+        f"p99 {r['ack_p99_ms']} ms (idle one-span round trip {r['idle_rtt_p50_ms']} ms: "
+        f"p99 ratio {r['ack_p99_ms'] / max(r['idle_rtt_p50_ms'], 1e-9):.0f}x); RSS idle {r['idle_rss_mb']} MiB, "
+        f"peak {r['peak_rss_mb']} MiB ({r['peak_rss_mb'] / r['idle_rss_mb']:.2f}x idle), "
+        f"slope {r['rss_slope_mb_per_min']:+.2f} MiB/min over the second half; "
+        f"{r['refused_429_503']} answers 429/503 (retried), {r['errors']} errors"
+    )
+    print(orjson.dumps(r).decode())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
