@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from opentelemetry import trace as otel_trace
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode
@@ -125,4 +127,46 @@ def test_large_streamed_trace_arrives_whole(collector: Collector) -> None:
     for trace_id, expected in by_trace.items():
         trace = collector.store.get_trace(trace_id)
         assert {s.span_id: s.parent_id for s in trace.spans} == expected
+    rec.provider.shutdown()
+
+
+_text = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=30)
+_values = st.one_of(_text, st.integers(-(2**63), 2**63 - 1), st.floats(), st.booleans(), st.lists(_text, max_size=3))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    names=st.lists(_text, min_size=1, max_size=6),
+    kinds=st.lists(st.sampled_from(list(SpanKind)), min_size=6, max_size=6),
+    attributes=st.dictionaries(_text.filter(bool), _values, max_size=5),
+    event=st.booleans(),
+    error=st.booleans(),
+)
+def test_every_document_converts_back_into_the_same_tree(
+    names: list[str], kinds: list[SpanKind], attributes: dict[str, Any], event: bool, error: bool
+) -> None:
+    """The importer the collector uses (formats.xray) accepts whatever the tracer emits, links intact."""
+    from spanscope.collectors.formats.xray import spans_from_document
+    from spanscope.tracer.xray.documents import segment_documents
+
+    rec = Recorder()
+    producer = Link(SpanContext(0x6921F3A0BD862E3FE1BE46A994272793, 0x1111222233334444, is_remote=True))
+    opened: list[Any] = []
+    for i, name in enumerate(names):
+        ctx = otel_trace.set_span_in_context(opened[i // 2]) if i else None
+        span = rec.tracer.start_span(name, context=ctx, kind=kinds[i], attributes=attributes, links=[producer])
+        if event:
+            span.add_event("checkpoint", {"step": i})
+        if error:
+            span.record_exception(ValueError(name))
+            span.set_status(Status(StatusCode.ERROR, name))
+        opened.append(span)
+    for span in reversed(opened):
+        span.end()
+    spans = rec.spans()
+    converted = [s for doc in segment_documents(spans) for s in spans_from_document(validate(doc))]
+    assert {s.span_id: s.parent_id for s in converted} == hex_ids(spans)
+    assert all(len(s.links) == 1 for s in converted)
+    if error:
+        assert all(s.failed for s in converted)
     rec.provider.shutdown()
