@@ -46,6 +46,10 @@ class FaultyAWS:
         self.lock = threading.Lock()
         self.executions: list[dict[str, str]] = []
         self.counts: dict[str, int] = {"dynamodb_throttled": 0, "s3_slowed": 0, "requests": 0}
+        # throttling follows the plan's rate exactly (error diffusion from a seeded phase), so a short run
+        # is not left with one or two throttles by chance
+        self.put_items = 0
+        self.phase = self.rng.random()
 
     def _draw(self) -> float:
         with self.lock:
@@ -62,9 +66,15 @@ class FaultyAWS:
             self.counts["requests"] += 1
         if target == "DynamoDB_20120810.PutItem" and self.plan.dynamodb_throttle_rate > 0:
             table = _json(body).get("TableName")
-            if table == ORDERS_TABLE and self._draw() < self.plan.dynamodb_throttle_rate:
+            throttle = False
+            if table == ORDERS_TABLE:
                 with self.lock:
-                    self.counts["dynamodb_throttled"] += 1
+                    k, rate = self.put_items, self.plan.dynamodb_throttle_rate
+                    self.put_items += 1
+                    throttle = int((k + 1) * rate + self.phase) > int(k * rate + self.phase)
+                    if throttle:
+                        self.counts["dynamodb_throttled"] += 1
+            if throttle:
                 payload = json.dumps(
                     {
                         "__type": "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",

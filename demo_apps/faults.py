@@ -147,7 +147,7 @@ def plan_faults(names: Iterable[str], *, seed: int, scale: Scale) -> FaultPlan:
     faults = list(names)
     plan = FaultPlan(faults=faults, seed=seed, scale=scale)
     throttle = rng.uniform(0.25, 0.4)
-    deploy_after = rng.randint(scale.requests // 5, scale.requests // 3)
+    deploy_after = rng.randint(scale.requests // 6, scale.requests // 4)
     deploy_hit = rng.uniform(0.5, 0.7)
     s3_latency = rng.uniform(0.18, 0.3)
     slow_partition = rng.randrange(scale.reduce_tasks)

@@ -20,8 +20,8 @@ from typing import Any
 from spanscope.demo_apps.faults import partition_of, reduce_task_id
 from spanscope.demo_apps.processes import mp_context
 
-BYTES_PER_S = 2_000_000  # a core node's disk + network throughput for task I/O
-TASK_OVERHEAD_S = 0.08  # JVM-less task start-up, heartbeat, commit
+BYTES_PER_S = 500_000  # a core node's disk + network throughput for task I/O (a small, busy node)
+TASK_OVERHEAD_S = 0.05  # task start-up, heartbeat, commit
 
 
 def _task_environment(carried: dict[str, str]) -> None:

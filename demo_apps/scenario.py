@@ -52,8 +52,11 @@ def _no_progress(stage: str, info: dict[str, Any]) -> None:
     return None
 
 
+BATCH_SIZE = 3  # the event source mapping's batch size
+
+
 class _EventSourceMapping:
-    """Lambda's SQS poller for order-worker: batches of up to 5, partial batch failures, redrive to the DLQ.
+    """Lambda's SQS poller for order-worker: small batches, partial batch failures, redrive to the DLQ.
 
     Plays the release pipeline too: after ``deploy_after`` processed orders it deploys order-worker v2.
     """
@@ -86,7 +89,7 @@ class _EventSourceMapping:
         while not self.stop.is_set():
             try:
                 response = self.sqs.receive_message(
-                    QueueUrl=self.queue_url, MaxNumberOfMessages=5, MessageSystemAttributeNames=["All"]
+                    QueueUrl=self.queue_url, MaxNumberOfMessages=BATCH_SIZE, MessageSystemAttributeNames=["All"]
                 )
             except Exception:
                 time.sleep(0.1)
