@@ -202,8 +202,14 @@ def _convert(
     if isinstance(user, str) and user:
         attributes[conv.USER] = user
     metadata = node.get("metadata")
+    span_name = name
     if isinstance(metadata, dict) and metadata:
         flatten_into(attributes, "metadata", metadata)
+        # What OpenTelemetry's X-Ray exporters keep of the span that the document's shape cannot say.
+        original = attributes.pop("metadata.default.otel.span.name", None)
+        if isinstance(original, str) and original:
+            span_name = original
+        kind = _KIND_NAMES.get(str(attributes.pop("metadata.default.otel.span.kind", "")).lower(), kind)
     precursors = node.get("precursor_ids")
     if isinstance(precursors, list) and precursors:
         attributes["aws.xray.precursor_ids"] = [str(p) for p in precursors]
@@ -229,7 +235,7 @@ def _convert(
         span_id=span_id,
         parent_id=parent_id,
         service=service,
-        name=name,
+        name=span_name,
         kind=kind,
         start_ns=start_ns,
         end_ns=end_ns,
@@ -245,6 +251,9 @@ def _convert(
         links=_links(node.get("links")),
         in_progress=in_progress,
     )
+
+
+_KIND_NAMES = {k.value: k for k in Kind}
 
 
 def _http(http: object, attributes: Attributes) -> int | None:
