@@ -1,4 +1,4 @@
-"""X-Ray documents written by OpenTelemetry exporters keep the span's own name and kind in metadata; we read them back."""
+"""X-Ray documents from OpenTelemetry exporters keep the span name and kind in metadata; we read them back."""
 
 from __future__ import annotations
 
