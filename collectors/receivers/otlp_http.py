@@ -19,6 +19,7 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from google.protobuf.message import DecodeError
 from google.rpc import code_pb2, status_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
@@ -109,6 +110,8 @@ async def read_body(request: web.Request, cap_bytes: int) -> bytes:
             parts.append(tail)
     except zlib.error as exc:
         raise _Reject(400, "malformed", f"bad {encoding} body: {exc}") from None
+    except (ConnectionResetError, HttpProcessingError) as exc:  # the client went away or broke the framing
+        raise _Reject(400, "incomplete_body", f"body not received whole: {exc}") from None
     return b"".join(parts)
 
 
