@@ -25,6 +25,7 @@ from opentelemetry.context import Context
 from opentelemetry.trace import Link, SpanKind
 from spanscope.tracer.annotations import AttributeValue, sanitize_attributes
 from spanscope.tracer.health import HEALTH
+from spanscope.tracer.propagation import current_span as _current_span
 from spanscope.tracer.runtime import RUNTIME, env_disabled, span_kind
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -357,8 +358,8 @@ def add_metadata(key: str, value: object, namespace: str | None = None) -> int:
 
 
 def current_span() -> otel_trace.Span:
-    """The span current in this context (non-recording when none)."""
-    return otel_trace.get_current_span()
+    """The span current in this context (non-recording when none; in legacy mode the recorder's entity)."""
+    return _current_span()
 
 
 def bind(func: Callable[..., R]) -> Callable[..., R]:

@@ -1,9 +1,9 @@
 """Legacy backend (``configure(backend="xray-sdk")``, the [xray] extra): delegates to aws-xray-sdk's recorder.
 
 For teams still on the X-Ray SDK: ``@trace``/``span()``/``annotate``/``add_metadata`` become recorder
-segments, subsegments, annotations and metadata, sent by the SDK's own UDP emitter. While a segment or
-subsegment is open, an OpenTelemetry context mirroring its ids is current too, so the propagation
-helpers (SQS, Step Functions, Batch, ``inject``) work unchanged. The recorder's thread-local context
+segments, subsegments, annotations and metadata, sent by the SDK's own UDP emitter. The propagation
+helpers (SQS, Step Functions, Batch, ``inject``, ``current_span``) fall back to the recorder's current
+entity when no OpenTelemetry span is current. The recorder's thread-local context
 applies (configure its AsyncContext for asyncio). Its first use imports aws_xray_sdk (slow: ~0.2 s).
 """
 
@@ -12,18 +12,15 @@ from __future__ import annotations
 import os
 import traceback
 from collections.abc import Mapping, Sequence
-from contextvars import Token
 from typing import Any
 
-from opentelemetry import context as otel_context
 from opentelemetry import trace as otel_trace
 from opentelemetry.context import Context
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 from opentelemetry.util import types as otel_types
 from spanscope.tracer.annotations import AnnotationBudget, AttributeValue, annotation_problem, annotation_value
 from spanscope.tracer.health import HEALTH
-from spanscope.tracer.propagation import forced_root, xray_trace_id
-from spanscope.tracer.runtime import _FAST
+from spanscope.tracer.propagation import FALLBACK_SPAN, forced_root, xray_trace_id
 
 _CLIENT_KINDS = (SpanKind.CLIENT, SpanKind.PRODUCER)
 SPAN_NAME_KEY = "otel.span.name"  # where the X-Ray exporter keeps a span name that differs from the segment's
@@ -97,12 +94,11 @@ class LegacySpan(otel_trace.Span):
 
 
 class _LegacyHandle:
-    __slots__ = ("ended", "entity", "is_segment", "token")
+    __slots__ = ("ended", "entity", "is_segment")
 
-    def __init__(self, entity: Any, is_segment: bool, token: Token[Context] | None) -> None:
+    def __init__(self, entity: Any, is_segment: bool) -> None:
         self.entity = entity
         self.is_segment = is_segment
-        self.token = token
         self.ended = False
 
 
@@ -123,6 +119,12 @@ class XRaySdkBackend:
         self.service = service or os.environ.get("OTEL_SERVICE_NAME") or "service"
         self.recorder.configure(**options)
         self.budget = AnnotationBudget()
+        FALLBACK_SPAN[:] = [self.current_span]  # inject()/current_span() see the recorder's entity
+
+    def current_span(self) -> otel_trace.Span | None:
+        """The recorder's current entity as a span (None when there is none)."""
+        entity = self._current()
+        return LegacySpan(entity) if entity is not None else None
 
     # --- spans ---------------------------------------------------------------------------------------
     def _begin(
@@ -156,13 +158,7 @@ class XRaySdkBackend:
             is_segment = False
         if entity is None:
             return None
-        if _FAST is not None:
-            var, key = _FAST
-            values = var.get().copy()
-            values[key] = LegacySpan(entity)
-            return _LegacyHandle(entity, is_segment, var.set(Context(values)))
-        token = otel_context.attach(otel_trace.set_span_in_context(LegacySpan(entity)))
-        return _LegacyHandle(entity, is_segment, token)
+        return _LegacyHandle(entity, is_segment)
 
     def enter(self, name: str, kind: SpanKind, attributes: Mapping[str, AttributeValue] | None) -> Any:
         return self.open(name, kind, attributes)
@@ -202,15 +198,6 @@ class XRaySdkBackend:
                 handle.entity.add_exception(exc, traceback.extract_tb(exc.__traceback__))
         except Exception as failure:
             HEALTH.fail("legacy_exception", failure)
-        try:
-            if handle.token is not None:
-                if _FAST is not None:
-                    _FAST[0].reset(handle.token)
-                else:
-                    otel_context.detach(handle.token)
-                handle.token = None
-        except Exception as failure:
-            HEALTH.fail("context_detach", failure)
         try:
             if handle.is_segment:
                 self.recorder.end_segment()

@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextvars
 import os
 import re
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -138,9 +138,26 @@ def forced_root(context: Context | None) -> int | None:
     return value if isinstance(value, int) else None
 
 
+# Set by the legacy (aws-xray-sdk) backend: the span of the recorder's current entity, used when no
+# OpenTelemetry span is current, so the helpers below propagate X-Ray SDK segments too.
+FALLBACK_SPAN: list[Callable[[], otel_trace.Span | None]] = []
+
+
+def current_span(context: Context | None = None) -> otel_trace.Span:
+    """The span current in ``context``: OpenTelemetry's, else (legacy mode, no explicit context) the
+    X-Ray SDK recorder's current entity; a non-recording invalid span when there is none."""
+    span = otel_trace.get_current_span(context)
+    if context is None and FALLBACK_SPAN and not span.get_span_context().is_valid:
+        try:
+            span = FALLBACK_SPAN[0]() or span
+        except Exception:
+            pass
+    return span
+
+
 def xray_header_for(context: Context | None = None) -> str | None:
     """The X-Amzn-Trace-Id value for the span current in ``context`` (None when there is no valid span)."""
-    span_context = otel_trace.get_current_span(context).get_span_context()
+    span_context = current_span(context).get_span_context()
     if not span_context.is_valid:
         return None
     extra = otel_context.get_value(_EXTRA_KEY, context)
@@ -194,6 +211,8 @@ def inject(carrier: MutableMapping[str, str] | None = None, context: Context | N
         xray = xray_header_for(context)
         if xray:
             headers[XRAY_HEADER] = xray
+            if context is None and FALLBACK_SPAN and not otel_trace.get_current_span().get_span_context().is_valid:
+                context = otel_trace.set_span_in_context(current_span())
             _W3C.inject(headers, context)
     except Exception:
         headers = {}

@@ -7,7 +7,9 @@ is imported and a provider set up on first use (or by ``configure``), never at `
 from __future__ import annotations
 
 import os
+import random
 import threading
+import time
 import weakref
 from collections.abc import Mapping, Sequence
 from contextvars import Token
@@ -59,7 +61,7 @@ def _fast_context() -> tuple[Any, str] | None:
 
 
 _FAST = _fast_context()
-_TRACE_ID_LIMIT = (1 << 64) - 1  # TraceIdRatioBased looks at the low 64 bits
+_getrandbits = random.getrandbits
 
 KINDS: Mapping[str, SpanKind] = {
     "internal": SpanKind.INTERNAL,
@@ -143,6 +145,26 @@ def record_failure(span: otel_trace.Span, exc: BaseException) -> None:
         HEALTH.fail("record_exception", failure)
 
 
+class UnsampledRoot(otel_trace.NonRecordingSpan):
+    """The current span of a trace whose root was not sampled. Its X-Ray-style ids (epoch seconds, then
+    random bits whose low 64 decided the sampling) are built on first ``get_span_context``."""
+
+    _lazy: otel_trace.SpanContext | None = None
+
+    def __init__(self, low: int) -> None:  # no super().__init__: the context is made on demand
+        self._low = low
+
+    def get_span_context(self) -> otel_trace.SpanContext:
+        if self._lazy is None:
+            span_id = random.getrandbits(64) or 1
+            trace_id = (int(time.time()) << 96) | (random.getrandbits(32) << 64) | self._low
+            self._lazy = otel_trace.SpanContext(trace_id, span_id, is_remote=False)
+        return self._lazy
+
+    def __repr__(self) -> str:
+        return f"UnsampledRoot({self.get_span_context()!r})"
+
+
 class _OtelHandle:
     __slots__ = ("ended", "span", "token")
 
@@ -189,6 +211,8 @@ class OtelBackend:
             context = var.get()
             parent = context.get(key)
             if parent is not None:
+                if type(parent) is UnsampledRoot:
+                    return None
                 if self.skip_unsampled_children:
                     parent_context = parent.get_span_context()
                     if parent_context.span_id and not parent_context.trace_flags & 1:
@@ -212,14 +236,14 @@ class OtelBackend:
         key: str,
         context: Context,
     ) -> Handle:
-        """A root under a trace-id ratio sampler: decided here by TraceIdRatioBased's rule on the trace id."""
-        trace_id = self.id_generator.generate_trace_id()
-        span: otel_trace.Span
-        if trace_id & _TRACE_ID_LIMIT >= self.unsampled_root_bound:  # type: ignore[operator]
-            span = otel_trace.NonRecordingSpan(
-                otel_trace.SpanContext(trace_id, self.id_generator.generate_span_id(), is_remote=False)
-            )
+        """A root under a trace-id ratio sampler, decided here by TraceIdRatioBased's rule (the low 64 bits
+        of the trace id against the bound). An unsampled root is a lazy non-recording span: its ids are
+        made only if something asks for them (propagation), and its children are skipped on sight."""
+        low = _getrandbits(64)
+        if low >= self.unsampled_root_bound:  # type: ignore[operator]
+            span: otel_trace.Span = UnsampledRoot(low)
         else:
+            trace_id = (int(time.time()) << 96) | (_getrandbits(32) << 64) | low
             reset = FORCED_TRACE_ID.set(trace_id)  # the SDK span gets the trace id that was sampled
             try:
                 span = self.tracer.start_span(name, context, kind, attributes)

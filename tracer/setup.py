@@ -33,6 +33,7 @@ from spanscope.tracer import conventions as c
 from spanscope.tracer.health import HEALTH
 from spanscope.tracer.ids import XRayIdGenerator
 from spanscope.tracer.placement import detect_placement, detect_platform
+from spanscope.tracer.propagation import FALLBACK_SPAN
 from spanscope.tracer.runtime import RUNTIME, NoopBackend, OtelBackend, bounded_flush, env_disabled
 
 DEFAULT_XRAY_DAEMON = "127.0.0.1:2000"
@@ -326,6 +327,7 @@ def configure(
         if flush_timeout_millis is not None:
             RUNTIME.default_flush_millis = max(0, int(flush_timeout_millis))
         RUNTIME.passthrough = env_disabled(environ) if disabled is None else bool(disabled)
+        FALLBACK_SPAN.clear()  # only the legacy backend installs one
         if RUNTIME.passthrough:
             RUNTIME.backend = NoopBackend()
             _retire(previous)

@@ -10,7 +10,7 @@ import pytest
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
-from spanscope.tracer import add_metadata, annotate, configure, span, stats, trace
+from spanscope.tracer import add_metadata, annotate, configure, inject, span, stats, trace
 from spanscope.tracer.propagation import context_from_xray, parse_xray_header
 
 
@@ -314,6 +314,21 @@ def test_ratio_sampling_of_roots_follows_the_trace_id_rule(clean_env: pytest.Mon
     configure(exporters=[exporter], sampling="parentbased_always_off")
     exporter.clear()
     assert root() == 2 and exporter.get_finished_spans() == ()
+
+    headers: list[dict[str, str]] = []
+
+    @trace("unsampled-root")
+    def propagate() -> None:
+        headers.append(inject())
+        headers.append(inject())
+
+    propagate()
+    propagate()
+    first = parse_xray_header(headers[0]["X-Amzn-Trace-Id"])
+    assert first is not None and first.sampled is False and first.parent is not None
+    assert abs(int(first.root[2:10], 16) - time.time()) < 5  # epoch seconds first
+    assert headers[0] == headers[1] and headers[0] != headers[2]  # stable within a root, new per root
+    assert headers[0]["traceparent"].endswith("-00")
 
 
 def test_methods_static_and_class_methods(memory: InMemorySpanExporter) -> None:
