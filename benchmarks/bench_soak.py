@@ -276,13 +276,199 @@ def soak(
     }
 
 
+def _retrying_client(
+    collector: CollectorProc,
+    worker: int,
+    use_grpc: bool,
+    interval_s: float,
+    duration_s: float,
+    spans_per_request: int,
+    out: queue.Queue[Any],
+) -> None:
+    """Open-loop at one request per ``interval_s``; honours Retry-After / RetryInfo until acknowledged."""
+    import grpc
+    from google.rpc import error_details_pb2
+    from grpc_status import rpc_status
+
+    codes: dict[str, int] = {}
+    acked: list[str] = []
+    hints_missing = 0
+    channel = export = None
+    conn = None
+    if use_grpc:
+        channel = grpc.insecure_channel("{}:{}".format(*collector.addresses["otlp-grpc"]))
+        export = channel.unary_unary(
+            "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+            request_serializer=None,
+            response_deserializer=None,
+        )
+    else:
+        conn = collector.http()
+    t0 = time.monotonic()
+    next_at = t0
+    seq = 0
+    while time.monotonic() - t0 < duration_s:
+        now = time.monotonic()
+        if now < next_at:
+            time.sleep(next_at - now)
+        next_at += interval_s
+        body, trace_id = make_body(20_000 + worker, seq, spans_per_request)
+        seq += 1
+        while True:
+            if export is not None:
+                try:
+                    export(body, timeout=120)
+                    codes["OK"] = codes.get("OK", 0) + 1
+                    acked.append(trace_id)
+                    break
+                except grpc.RpcError as err:
+                    name = err.code().name
+                    codes[name] = codes.get(name, 0) + 1
+                    delay = 1.0
+                    status = rpc_status.from_call(err)
+                    info = error_details_pb2.RetryInfo()
+                    if status is not None and status.details and status.details[0].Unpack(info):
+                        delay = info.retry_delay.seconds + info.retry_delay.nanos / 1e9
+                    elif name == "UNAVAILABLE":
+                        hints_missing += 1
+                    if name not in ("UNAVAILABLE", "RESOURCE_EXHAUSTED"):
+                        break  # not retryable: counted as an unexpected code
+                    time.sleep(delay)
+            else:
+                assert conn is not None
+                try:
+                    conn.request("POST", "/v1/traces", body, {"Content-Type": "application/x-protobuf"})
+                    reply = conn.getresponse()
+                    reply.read()
+                except (OSError, http.client.HTTPException):
+                    codes["connection_error"] = codes.get("connection_error", 0) + 1
+                    conn.close()
+                    conn = collector.http()
+                    time.sleep(0.5)
+                    continue
+                key = str(reply.status)
+                codes[key] = codes.get(key, 0) + 1
+                if reply.status == 200:
+                    acked.append(trace_id)
+                    break
+                if reply.status in (429, 503):
+                    hint = reply.getheader("Retry-After")
+                    if not hint:
+                        hints_missing += 1
+                    time.sleep(float(hint or "1"))
+                    continue
+                break  # not retryable: counted as an unexpected status
+    if conn is not None:
+        conn.close()
+    if channel is not None:
+        channel.close()
+    out.put({"codes": codes, "acked": acked, "sent": seq, "hints_missing": hints_missing})
+
+
+def _closed_loop_rate(collector: CollectorProc, seconds: float, spans_per_request: int) -> float:
+    """Spans/s the collector stores with two closed-loop senders (the sustainable rate)."""
+    before = collector.stats().get("writer.spans", 0)
+    out: queue.Queue[Any] = queue.Queue()
+    threads = [
+        threading.Thread(
+            target=_retrying_client, args=(collector, 900 + w, False, 0.0, seconds, spans_per_request, out)
+        )
+        for w in range(2)
+    ]
+    t0 = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - t0
+    return (collector.stats().get("writer.spans", 0) - before) / elapsed
+
+
+def overload(
+    *,
+    tmp: Path,
+    factor: float = 5.0,
+    duration_s: float = 30.0,
+    clients: int = 24,
+    spans_per_request: int = 200,
+    max_queue_spans: int = 2000,
+    sustainable_rate: float | None = None,
+) -> dict[str, Any]:
+    """Offer ``factor`` x the sustainable rate over HTTP and gRPC with retry-honouring clients."""
+    db = tmp / "overload.db"
+    collector = CollectorProc(db, "--max-queue-spans", str(max_queue_spans), receivers=("otlp-http", "otlp-grpc"))
+    try:
+        time.sleep(0.5)
+        idle_rss = collector.rss()
+        measured = sustainable_rate or _closed_loop_rate(collector, 5.0, spans_per_request)
+        offered = factor * measured
+        interval = clients * spans_per_request / offered
+        out: queue.Queue[Any] = queue.Queue()
+        threads = [
+            threading.Thread(
+                target=_retrying_client,
+                args=(collector, w, w % 3 == 0, interval, duration_s, spans_per_request, out),
+                daemon=True,
+            )
+            for w in range(clients)
+        ]
+        samples_from = time.monotonic()
+        t0 = time.monotonic()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(duration_s + 900)
+        elapsed = time.monotonic() - t0
+        results = [out.get() for _ in threads]
+        alive = collector.alive()
+    finally:
+        code = collector.stop()
+    codes: dict[str, int] = {}
+    for r in results:
+        for k, v in r["codes"].items():
+            codes[k] = codes.get(k, 0) + v
+    acked = [t for r in results for t in r["acked"]]
+    sent = sum(r["sent"] for r in results)
+    peak = max((r for t, r in collector.samples if t >= samples_from), default=idle_rss)
+    return {
+        "sustainable_spans_per_s": round(measured),
+        "offered_spans_per_s": round(offered),
+        "duration_s": round(elapsed, 1),
+        "requests": sent,
+        "acked_requests": len(acked),
+        "codes": codes,
+        "unexpected": {k: v for k, v in codes.items() if k not in ("200", "429", "503", "OK", "UNAVAILABLE")},
+        "hints_missing": sum(r["hints_missing"] for r in results),
+        "lost_acked_spans": _missing(db, acked, spans_per_request),
+        "never_acked_requests": sent - len(acked),
+        "idle_rss_mb": round(idle_rss / 2**20, 1),
+        "peak_rss_mb": round(peak / 2**20, 1),
+        "collector_alive_at_end": alive,
+        "collector_exit_code": code,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=5000.0, help="spans per second (default 5000)")
     parser.add_argument("--duration", type=float, default=600.0, help="seconds (default 600)")
     parser.add_argument("--workers", type=int, default=4, help="sending connections (default 4)")
     parser.add_argument("--quick", action="store_true", help="15 s at 2,000 spans/s")
+    parser.add_argument("--overload", action="store_true", help="instead: 5x the sustainable rate, retrying clients")
     args = parser.parse_args(argv)
+    if args.overload:
+        with tempfile.TemporaryDirectory(prefix="spanscope-overload-") as tmp:
+            o = overload(tmp=Path(tmp), duration_s=10.0 if args.quick else 60.0)
+        print(
+            f"overload: sustainable {o['sustainable_spans_per_s']:,} spans/s (2 closed-loop senders), offered "
+            f"{o['offered_spans_per_s']:,} spans/s (5x) for {o['duration_s']} s by 24 retrying clients (HTTP and "
+            f"gRPC); answers {o['codes']}; unexpected {o['unexpected']}; retry hints missing {o['hints_missing']}; "
+            f"{o['acked_requests']:,}/{o['requests']:,} requests finally acknowledged, {o['lost_acked_spans']} "
+            f"acknowledged spans lost; RSS idle {o['idle_rss_mb']} MiB, peak {o['peak_rss_mb']} MiB "
+            f"({o['peak_rss_mb'] / o['idle_rss_mb']:.2f}x)"
+        )
+        print(orjson.dumps(o).decode())
+        return 0
     rate, duration = (2000.0, 15.0) if args.quick else (args.rate, args.duration)
     with tempfile.TemporaryDirectory(prefix="spanscope-soak-") as tmp:
         r = soak(rate, duration, workers=args.workers, tmp=Path(tmp))

@@ -1,0 +1,28 @@
+"""Overload at five times the sustainable rate against a `spanscope collect` process (CI size).
+
+``test_collect_overload.py`` proves the codes with a gated store in-process; this drives the real
+process: the sustainable rate is measured first (closed-loop senders), then retry-honouring clients
+offer five times that over OTLP/HTTP and OTLP/gRPC against a small write queue. Every answer is
+200/OK or 429/503/UNAVAILABLE with a retry hint (Retry-After, RetryInfo), never 500; every request
+is finally acknowledged and every acknowledged span is in the store; peak RSS stays under 256 MiB.
+``python -m benchmarks.bench_soak --overload`` is the longer run with figures.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from benchmarks.bench_soak import overload
+
+RSS_BOUND_MB = 256
+
+
+def test_five_times_the_sustainable_rate_is_refused_retryably_and_nothing_is_lost(tmp_path: Path) -> None:
+    r = overload(tmp=tmp_path, factor=5.0, duration_s=8.0, clients=12, spans_per_request=100, max_queue_spans=300)
+    assert r["unexpected"] == {}, r
+    assert r["hints_missing"] == 0, r
+    refused = sum(r["codes"].get(k, 0) for k in ("429", "503", "UNAVAILABLE"))
+    assert refused > 0, r  # the load really was too much
+    assert r["never_acked_requests"] == 0 and r["lost_acked_spans"] == 0, r
+    assert r["collector_alive_at_end"] and r["collector_exit_code"] == 0
+    assert r["peak_rss_mb"] < RSS_BOUND_MB, r
