@@ -66,7 +66,11 @@ class StoreSource:
 
     # connections ---------------------------------------------------------------------------------
     def store(self) -> Store:
-        """This thread's read-only connection (opened on first use)."""
+        """This thread's read-only connection (opened on first use).
+
+        Textual runs thread workers on a small reused executor, so this opens a handful of
+        connections over the app's life, all closed by ``close``.
+        """
         held: Store | None = getattr(self._local, "store", None)
         if held is None:
             held = open_store(self.path, readonly=True)
