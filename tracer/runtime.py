@@ -542,10 +542,13 @@ def force_flush(timeout_millis: int | None = None) -> bool:
 
 
 def shutdown() -> None:
-    """Flush and stop the tracer's own provider (an application's provider is left to the application)."""
+    """Flush and stop the tracer's own provider (an application's provider is left to the application).
+
+    Afterwards spans are no-ops until ``configure`` is called again (no silent re-set-up from env vars).
+    """
     with RUNTIME.lock:
         backend = RUNTIME.backend
-        RUNTIME.backend = None
+        RUNTIME.backend = NoopBackend()
     if backend is not None:
         try:
             provider = getattr(backend, "provider", None)

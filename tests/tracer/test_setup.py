@@ -225,3 +225,20 @@ def test_unknown_configuration_never_raises(clean_env: pytest.MonkeyPatch) -> No
         assert s.is_recording()
     assert {"unknown_exporter", "unknown_sampler", "unknown_backend"} <= set(stats())
     assert RUNTIME.backend is not None
+
+
+def test_after_shutdown_spans_are_no_ops_until_configured(clean_env: pytest.MonkeyPatch) -> None:
+    from spanscope.tracer import shutdown
+
+    exporter = InMemorySpanExporter()
+    configure(exporters=[exporter])
+    trace(lambda: None)()
+    shutdown()
+    assert trace(lambda: 7)() == 7
+    with span("after") as s:
+        assert not s.is_recording()
+    assert len(exporter.get_finished_spans()) == 1
+    fresh = InMemorySpanExporter()  # shutdown shut the first exporter down too
+    configure(exporters=[fresh])
+    trace(lambda: None)()
+    assert len(fresh.get_finished_spans()) == 1
