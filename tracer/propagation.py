@@ -42,6 +42,7 @@ _PARENT = re.compile(r"^[0-9a-fA-F]{16}$")
 
 _EXTRA_KEY: Final = otel_context.create_key("spanscope-xray-extra")
 _ROOT_ONLY_KEY: Final = otel_context.create_key("spanscope-xray-root-only")
+_DEFERRED_KEY: Final = otel_context.create_key("spanscope-xray-sampling-deferred")
 
 # Set around the start of a root span so the id generator reuses an extracted X-Ray Root without a Parent.
 FORCED_TRACE_ID: contextvars.ContextVar[int | None] = contextvars.ContextVar("spanscope_forced_trace_id", default=None)
@@ -125,11 +126,32 @@ def context_from_xray(header: XRayHeader, context: Context | None = None) -> Con
             ),
         )
         ctx = otel_trace.set_span_in_context(otel_trace.NonRecordingSpan(span_context), ctx)
+        if header.sampled is None:  # "Sampled=?" or absent: the upstream left the decision to us
+            ctx = otel_context.set_value(_DEFERRED_KEY, True, ctx)
     else:
         ctx = otel_context.set_value(_ROOT_ONLY_KEY, header.trace_id, ctx)
     if header.extra:
         ctx = otel_context.set_value(_EXTRA_KEY, header.extra, ctx)
     return ctx
+
+
+def deferred_decision(context: Context | None) -> bool:
+    """Whether the extracted X-Ray parent in ``context`` left sampling undecided (``Sampled=?``)."""
+    return otel_context.get_value(_DEFERRED_KEY, context) is True
+
+
+def decide_deferred(context: Context, sampled: bool) -> Context:
+    """``context`` with its undecided remote parent marked sampled or not (the decision now made)."""
+    span_context = otel_trace.get_current_span(context).get_span_context()
+    decided = otel_trace.SpanContext(
+        trace_id=span_context.trace_id,
+        span_id=span_context.span_id,
+        is_remote=True,
+        trace_flags=otel_trace.TraceFlags(otel_trace.TraceFlags.SAMPLED if sampled else otel_trace.TraceFlags.DEFAULT),
+        trace_state=span_context.trace_state,
+    )
+    ctx = otel_trace.set_span_in_context(otel_trace.NonRecordingSpan(decided), context)
+    return otel_context.set_value(_DEFERRED_KEY, False, ctx)
 
 
 def forced_root(context: Context | None) -> int | None:

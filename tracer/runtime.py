@@ -29,7 +29,7 @@ from spanscope.tracer.annotations import (
     flatten_metadata,
 )
 from spanscope.tracer.health import HEALTH
-from spanscope.tracer.propagation import FORCED_TRACE_ID, forced_root
+from spanscope.tracer.propagation import FORCED_TRACE_ID, decide_deferred, deferred_decision, forced_root
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
@@ -288,6 +288,8 @@ class OtelBackend:
     ) -> Handle:
         try:
             context = parent if parent is not None else otel_context.get_current()
+            if deferred_decision(context):
+                context = decide_deferred(context, self._root_samples(context, name, kind))
             if self.skip_unsampled_children:
                 parent_context = _get_current_span(context).get_span_context()
                 if parent_context.is_valid and not parent_context.trace_flags.sampled:
@@ -305,6 +307,13 @@ class OtelBackend:
         except Exception as exc:
             HEALTH.fail("span_start", exc)
             return None
+
+    def _root_samples(self, context: Context, name: str, kind: SpanKind) -> bool:
+        """The decision the sampler would make for a root of this trace (for ``Sampled=?`` parents)."""
+        sampler = self.provider.sampler
+        root = getattr(sampler, "_root", sampler)  # a ParentBased sampler's root delegate
+        trace_id = _get_current_span(context).get_span_context().trace_id
+        return bool(root.should_sample(None, trace_id, name, kind).decision.is_sampled())
 
     def close(self, handle: _OtelHandle, exc: BaseException | None) -> None:
         if handle.ended:

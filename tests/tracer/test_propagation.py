@@ -111,3 +111,21 @@ def test_parsing_never_raises(text: str, carrier: dict[str, object]) -> None:
     extract({"X-Amzn-Trace-Id": text, **carrier})
     extract({"traceparent": text})
     context_from_environ({"_X_AMZN_TRACE_ID": text, "TRACEPARENT": text})
+
+
+def test_undecided_sampling_is_decided_by_our_sampler(clean_env: pytest.MonkeyPatch) -> None:
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter as Memory
+    from spanscope.tracer import configure
+
+    for sampling, recorded in ((1.0, 1), ("parentbased_always_off", 0)):
+        exporter = Memory()
+        configure(exporters=[exporter], sampling=sampling)
+        ctx = extract({"X-Amzn-Trace-Id": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=?"})
+        with span("deferred", kind="server", parent=ctx):
+            headers = inject()
+        assert len(exporter.get_finished_spans()) == recorded
+        out = parse_xray_header(headers["X-Amzn-Trace-Id"]) if headers else None
+        if recorded:
+            got = exporter.get_finished_spans()[0]
+            assert got.parent is not None and f"{got.parent.span_id:016x}" == "53995c3f42cd8ad8"
+            assert out is not None and out.sampled is True
