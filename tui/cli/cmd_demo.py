@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import shutil
 import sys
 import time
 from typing import Any
@@ -69,15 +70,16 @@ class _Progress:
             self.width = 0
 
     def _status(self) -> None:
-        if not self.live:
-            return
         done, total = self.requests
-        filled = int(20 * done / total) if total else 0
-        bar = "█" * filled + "░" * (20 - filled)
+        if not self.live or not total:
+            return
+        filled = int(12 * done / total)
+        bar = "█" * filled + "░" * (12 - filled)
         text = (
-            f"{self._stamp()} traffic {bar} {done}/{total} requests · device {self.readings[0]}/{self.readings[1]}"
-            f" readings (uplink {self.uplink}) · pipeline {self.pipeline}"
+            f"{self._stamp()} traffic {bar} {done}/{total} · device {self.readings[0]}/{self.readings[1]}"
+            f" (uplink {self.uplink}) · pipeline {self.pipeline}"
         )
+        text = text[: max(20, shutil.get_terminal_size().columns - 1)]
         self._clear()
         self.stream.write(text)
         self.width = len(text)
