@@ -219,7 +219,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  end to end per CPU second      : {rate_cpu:10,.0f} spans/s (one core)")
             print(
                 f"  linearity: {small:,} spans in {part['elapsed_s']:.2f} s wall / {part['cpu_s']:.2f} s CPU;"
-                f" 4x the input in {linear:.2f}x the wall time, {linear_cpu:.2f}x the CPU time (target <= 4.4)"
+                f" 4x the input in {linear:.2f}x the wall time, {linear_cpu:.2f}x the CPU time (target <= 4.4);"
+                f" peak RSS {part['rss_bytes'] / 2**20:.0f} MiB"
             )
             verdict = [
                 f"spans/s {'OK' if rate >= 30_000 else 'below 30,000'} wall,"
