@@ -251,3 +251,82 @@ def test_generator_exit_passes_through(memory: InMemorySpanExporter) -> None:
     gen.close()
     assert closed == [True]
     assert len(memory.get_finished_spans()) == 1
+
+
+JSON = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=20)),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=12), inner, max_size=4)),
+    max_leaves=12,
+)
+EVENTS = st.one_of(
+    JSON,
+    st.builds(lambda records: {"Records": records}, st.lists(JSON, max_size=3)),
+    st.builds(
+        lambda cf: {"Records": [{"cf": cf}]},
+        st.dictionaries(st.sampled_from(["config", "request", "response"]), JSON, max_size=3),
+    ),
+    st.builds(
+        lambda attrs: {"Records": [{"eventSource": "aws:sqs", "attributes": attrs, "messageId": 1}]},
+        st.one_of(JSON, st.fixed_dictionaries({"AWSTraceHeader": st.text(max_size=80)})),
+    ),
+)
+
+
+class OddContext:
+    def __init__(self, request_id: object, arn: object, remaining: object) -> None:
+        self.aws_request_id = request_id
+        self.invoked_function_arn = arn
+        self.memory_limit_in_mb = arn
+        self._remaining = remaining
+
+    def get_remaining_time_in_millis(self) -> object:
+        if isinstance(self._remaining, Exception):
+            raise self._remaining
+        return self._remaining
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    integration=st.sampled_from(["lambda", "edge", "batch", "sqs"]),
+    event=EVENTS,
+    request_id=JSON,
+    arn=st.one_of(JSON, st.just("arn:aws:lambda:us-east-1:1:function:f")),
+    remaining=st.one_of(st.integers(-(10**6), 10**6), st.text(max_size=5), st.just(ValueError("boom"))),
+    env=st.dictionaries(
+        st.sampled_from(
+            ["_X_AMZN_TRACE_ID", "AWS_BATCH_JOB_ATTEMPT", "AWS_BATCH_JOB_ARRAY_INDEX", "AWS_REGION", "TRACEPARENT"]
+        ),
+        st.text(max_size=60),
+        max_size=3,
+    ),
+)
+def test_integrations_never_break_on_odd_payloads(
+    clean_env: pytest.MonkeyPatch,
+    integration: str,
+    event: Any,
+    request_id: Any,
+    arn: Any,
+    remaining: Any,
+    env: dict[str, str],
+) -> None:
+    from spanscope.tracer.integrations import batch_job, edge_handler, lambda_handler, sqs_records
+
+    for name, value in env.items():
+        if "\x00" not in value:
+            clean_env.setenv(name, value)
+    set_up("healthy")
+    sentinel = object()
+    context = OddContext(request_id, arn, remaining)
+
+    def handler(ev: Any, ctx: Any) -> object:
+        assert ev is event and ctx is context
+        return sentinel
+
+    if integration == "lambda":
+        assert lambda_handler(flush_timeout_millis=50)(handler)(event, context) is sentinel
+    elif integration == "edge":
+        assert edge_handler(flush_timeout_millis=50)(handler)(event, context) is sentinel
+    elif integration == "batch":
+        assert batch_job(flush_timeout_millis=50)(lambda: sentinel)() is sentinel
+    elif isinstance(event, dict) and isinstance(event.get("Records"), list):
+        assert list(sqs_records(event)) == event["Records"]  # every record, as given, whatever it holds

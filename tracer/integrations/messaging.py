@@ -88,7 +88,8 @@ def sqs_records(event_or_messages: Mapping[str, Any] | Iterable[Mapping[str, Any
     """Iterate SQS records (a Lambda event's ``Records`` or ``receive_message``'s ``Messages``), each inside
     its own consumer span linked to its producer: ``for record in sqs_records(event): handle(record)``."""
     if isinstance(event_or_messages, Mapping):
-        records = event_or_messages.get("Records") or event_or_messages.get("Messages") or []
+        key = "Records" if "Records" in event_or_messages else "Messages"
+        records = event_or_messages.get(key) or []
     else:
         records = event_or_messages
     for record in records:
