@@ -1,4 +1,4 @@
-"""Zipkin v2 JSON (a list of spans, as ``POST /api/v2/spans`` takes it) into spans.
+"""Zipkin v2 JSON (a list of spans as ``POST /api/v2/spans`` takes it, or ``/api/v2/traces``' list of lists).
 
 Rules (Zipkin's v2 model):
 
@@ -55,10 +55,15 @@ def server_half_id(span_id: str) -> str:
 
 
 def parse_spans(doc: object, base: str = "") -> ParseResult:
-    """Every span of a Zipkin v2 list; bad spans are reported by index (``[i]``) and skipped."""
+    """Every span of a Zipkin v2 list (or of a list of such lists, as ``/api/v2/traces`` returns);
+    bad spans are reported by index (``[i]``, ``[i][j]``) and skipped."""
     result = ParseResult()
     if not isinstance(doc, list):
         result.errors.append(RecordError(base, "not a Zipkin v2 span list"))
+        return result
+    if doc and all(isinstance(item, list) for item in doc):  # GET /api/v2/traces: a list of traces
+        for i, trace in enumerate(doc):
+            result.extend(parse_spans(trace, f"{base}[{i}]"))
         return result
     converted: list[tuple[Span, bool]] = []
     for i, raw in enumerate(doc):

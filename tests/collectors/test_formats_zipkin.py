@@ -131,3 +131,10 @@ def test_malformed_spans_reported_by_index():
     assert [e.position for e in result.errors] == ["[0]", "[2]", "[3]", "[4]"]
     assert "traceId" in result.errors[0].reason and "timestamp" in result.errors[1].reason
     assert parse_spans({"not": "a list"}).errors[0].reason == "not a Zipkin v2 span list"
+
+
+def test_list_of_traces_as_the_query_api_returns():
+    skew, db = load("skew.json"), load("simple-db-p6.json")
+    result = parse_spans([skew, [*db, "oops"]])
+    assert len(result.spans) == 9
+    assert [e.position for e in result.errors] == ["[1][5]"]
