@@ -191,11 +191,14 @@ def lambda_handler(
                         HEALTH.fail("lambda_response", exc)
                     return result
             finally:
-                remaining = _remaining_millis(context)
-                budget = flush_timeout_millis
-                if remaining is not None:
-                    budget = max(0, min(budget, remaining - flush_margin_millis))
-                force_flush(budget)
+                try:
+                    remaining = _remaining_millis(context)
+                    budget = flush_timeout_millis
+                    if remaining is not None:
+                        budget = max(0, min(budget, remaining - flush_margin_millis))
+                    force_flush(budget)
+                except Exception as exc:  # never replace the handler's own outcome
+                    HEALTH.fail("lambda_flush", exc)
 
         return wrapper  # type: ignore[return-value]
 
