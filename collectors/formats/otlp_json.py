@@ -142,6 +142,13 @@ def _int64(value: object, what: str) -> int:
     raise InvalidSpanError(f"{what} is not an integer: {value!r}")
 
 
+def _time_ns(value: object, what: str) -> int:
+    number = _int64(value, what)
+    if not -(2**63) <= number < 2**63:  # the store's time columns are signed 64-bit
+        raise InvalidSpanError(f"{what} is out of range: {value!r:.60}")
+    return number
+
+
 def _any_value(value: object) -> AttrValue:
     """One OTLP AnyValue as a flat attribute value (kvlists are flattened by the caller)."""
     if not isinstance(value, dict) or not value:
@@ -236,9 +243,9 @@ def _span(raw: object, service: str, resource: Attributes, resource_origin: str)
     name = raw.get("name")
     if not isinstance(name, str):
         raise InvalidSpanError(f"name is missing or not a string: {name!r}")
-    start_ns = _int64(raw.get("startTimeUnixNano"), "startTimeUnixNano")
+    start_ns = _time_ns(raw.get("startTimeUnixNano"), "startTimeUnixNano")
     end_raw = raw.get("endTimeUnixNano")
-    end_ns = _int64(end_raw, "endTimeUnixNano") if end_raw not in (None, "", 0, "0") else 0
+    end_ns = _time_ns(end_raw, "endTimeUnixNano") if end_raw not in (None, "", 0, "0") else 0
     in_progress = end_ns == 0
     if in_progress:
         end_ns = start_ns
@@ -271,6 +278,8 @@ def _span(raw: object, service: str, resource: Attributes, resource_origin: str)
             namespace, remote_service = ns, remote
 
     origin = attributes.get(conv.ORIGIN)  # a span's own spanscope.origin outranks its resource's
+    if isinstance(origin, str) and origin:
+        del attributes[conv.ORIGIN]  # it is the span's origin field now
     return Span(
         trace_id=trace_id,
         span_id=span_id,

@@ -193,3 +193,24 @@ def test_reasons_stay_one_short_line():
     (error,) = result.errors
     assert len(error.reason) <= 300 and "\n" not in error.reason
     assert record_reason(TypeError("x")) == "unexpected structure (TypeError: x)"
+
+
+def test_round_trip_through_spanscope_export_writer():
+    """Spans written by `spanscope export --format otlp-json` come back field by field."""
+    import dataclasses
+
+    from spanscope.collectors.formats.otlp_json_out import request_from_spans
+    from spanscope.collectors.formats.xray import spans_from_document
+    from spanscope.collectors.model import SpanEvent, SpanException, SpanLink
+
+    batch = orjson.loads((FIXTURES / "xray_import/aws-cli-batch-get-traces.json").read_bytes())
+    spans = spans_from_document(orjson.loads(batch["Traces"][0]["Segments"][0]["Document"]))
+    root, ddb = spans
+    root.annotations = {"customer": "c1", "n": 3}
+    root.exceptions = [SpanException("ValueError", "bad", "tb", time_ns=root.start_ns)]
+    root.status = Status.FAULT
+    ddb.links = [SpanLink("5759e988bd862e3fe1be46a994272793", "0123456789abcdef", {"spanscope.link.kind": "sqs"})]
+    ddb.events = [SpanEvent("retry", ddb.start_ns, {"n": 1})]
+    back = parse_request(orjson.loads(orjson.dumps(request_from_spans(spans))))
+    assert back.errors == []
+    assert [dataclasses.asdict(s) for s in back.spans] == [dataclasses.asdict(s) for s in spans]
