@@ -81,18 +81,30 @@ def seconds_to_ns(value: object, what: str = "time") -> int:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise InvalidSpanError(f"{what} is not a number: {value!r}")
     if isinstance(value, int):
-        return value * _NS_PER_S
+        return _ns_in_range(value * _NS_PER_S, what, value)
     text = repr(value) if isinstance(value, float) else value.strip()
     whole, dot, frac = text.partition(".")
-    if whole.isdigit() and (not dot or (frac.isdigit() and len(frac) <= 9)):
-        return int(whole) * _NS_PER_S + (int(frac.ljust(9, "0")) if frac else 0)
+    if whole.isdigit() and len(whole) <= 12 and (not dot or (frac.isdigit() and len(frac) <= 9)):
+        return _ns_in_range(int(whole) * _NS_PER_S + (int(frac.ljust(9, "0")) if frac else 0), what, value)
     try:
         number = Decimal(text)
     except InvalidOperation:
         raise InvalidSpanError(f"{what} is not a number: {value!r}") from None
     if not number.is_finite():
         raise InvalidSpanError(f"{what} is not a finite number: {value!r}")
-    return int((number * _NS_DECIMAL).to_integral_value())
+    if number.adjusted() > 12:  # before converting: "1e99999999" must not build a huge integer
+        raise InvalidSpanError(f"{what} is out of range: {value!r:.40}")
+    return _ns_in_range(int((number * _NS_DECIMAL).to_integral_value()), what, value)
+
+
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _ns_in_range(ns: int, what: str, value: object) -> int:
+    """``ns`` if it fits the store's signed 64-bit columns, else InvalidSpanError (not a failed batch)."""
+    if not _INT64_MIN <= ns <= _INT64_MAX:
+        raise InvalidSpanError(f"{what} is out of range: {value!r:.40}")
+    return ns
 
 
 _HEXDIGITS = frozenset("0123456789abcdef")

@@ -20,7 +20,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as PbSpan
 from opentelemetry.proto.trace.v1.trace_pb2 import Status as PbStatus
 from spanscope.collectors import conventions as conv
-from spanscope.collectors.errors import InvalidIdError
+from spanscope.collectors.errors import InvalidIdError, InvalidSpanError
 from spanscope.collectors.formats import ParseResult, RecordError
 from spanscope.collectors.model import (
     Attributes,
@@ -204,6 +204,8 @@ def _span(pb: PbSpan, service: str, resource: Attributes, resource_origin: str) 
     origin = explicit_origin if isinstance(explicit_origin, str) and explicit_origin else resource_origin
     start = pb.start_time_unix_nano
     end = pb.end_time_unix_nano
+    if start >= 2**63 or end >= 2**63:  # fixed64, but the store's columns are signed 64-bit
+        raise InvalidSpanError(f"span times out of range: start {start}, end {end}")
     return Span(
         trace_id=trace_id.hex(),
         span_id=span_id.hex(),
