@@ -11,7 +11,8 @@ Accepted shapes, per format:
 - ``xray``: one segment document per line; a JSON array of documents; ``aws xray batch-get-traces``
   output (``Traces[].Segments[].Document`` strings); a PutTraceSegments request
   (``TraceSegmentDocuments`` strings); the daemon's ``{"format": "json", "version": 1}`` header lines;
-- ``otlp-json``: an ExportTraceServiceRequest per document or per line (the collector's file exporter);
+- ``otlp-json``: an ExportTraceServiceRequest per document or per line (the collector's file exporter),
+  also wrapped in ``{"result": ...}`` as Jaeger's ``/api/v3/traces`` answers;
 - ``jaeger``: ``{"data": [trace, ...]}`` or a bare trace object, per document or per line;
 - ``zipkin``: a JSON list of v2 spans, per document or per line.
 
@@ -110,7 +111,9 @@ def _join(base: str, path: str) -> str:
         return path
     if not path:
         return base
-    return f"{base}, {path}" if base.startswith("line ") else f"{base}{'' if path.startswith('[') else '.'}{path}"
+    if base.startswith("line ") and ", " not in base:
+        return f"{base}, {path}"
+    return f"{base}{'' if path.startswith('[') else '.'}{path}"
 
 
 def _prefixed(result: ParseResult, base: str) -> ParseResult:
@@ -179,6 +182,9 @@ def _otlp_value(value: object, base: str) -> ParseResult:
         return result
     if not isinstance(value, dict):
         return ParseResult(errors=[RecordError(base, "not an OTLP ExportTraceServiceRequest object")])
+    wrapped = value.get("result")
+    if "resourceSpans" not in value and isinstance(wrapped, dict) and "resourceSpans" in wrapped:
+        return _prefixed(otlp_json.parse_request(wrapped), _join(base, "result"))  # Jaeger's /api/v3 answer
     return _prefixed(otlp_json.parse_request(value), base)
 
 

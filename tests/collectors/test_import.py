@@ -242,3 +242,16 @@ def test_cli_reads_stdin_gzip_or_not(tmp_path, capsys, monkeypatch):
         out, _ = capsys.readouterr()
         assert rc == 0
         assert "- (xray): 2 spans" in out
+
+
+def test_otlp_wrapped_in_result_as_jaeger_v3_answers(store, tmp_path):
+    doc = orjson.loads((FIXTURES / REAL[0]).read_bytes())
+    path = tmp_path / "v3.json"
+    path.write_bytes(orjson.dumps({"result": doc}, option=orjson.OPT_INDENT_2))
+    broken = tmp_path / "v3-bad.json"
+    doc["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["spanId"] = "x"
+    broken.write_bytes(orjson.dumps({"result": doc}))
+    report = import_files([path, broken], store)
+    assert [f.format for f in report.files] == ["otlp-json", "otlp-json"]
+    assert report.spans == 1
+    assert [p.position for p in report.problems] == ["line 1, result.resourceSpans[0].scopeSpans[0].spans[0]"]
