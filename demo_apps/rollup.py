@@ -11,6 +11,7 @@ move and the speed of the node they run on (a degraded node is the ``slow-reduce
 from __future__ import annotations
 
 import os
+import random
 import time
 import uuid
 from collections import defaultdict
@@ -121,13 +122,19 @@ def driver_main(env: dict[str, str], settings: dict[str, Any], input_dir: str, o
     spill = Path(output_dir, "_spill")
     spill.mkdir(parents=True, exist_ok=True)
     outcome: dict[str, Any] = {"job_id": job_id, "inputs": len(inputs)}
+    rng = random.Random(int(settings["seed"]) * 31 + 7)
+
+    def jitter() -> float:
+        """A node's speed on the day: core nodes differ by ±15% (noisy neighbours, disk, placement)."""
+        return rng.uniform(0.85, 1.15)
+
     ctx = mp_context()
     try:
         with job_span("sales-rollup", job_id=job_id, attributes={"aws.emr.cluster_id": env.get("EMR_CLUSTER_ID", "")}):
             with phase_span("map", attributes={"spanscope.input.records": len(inputs)}):
                 carried = {**env, "mapreduce_job_id": job_id, **environ_for_context()}
                 with ctx.Pool(2, initializer=_task_environment, initargs=(carried,)) as pool:
-                    tasks = [(job_id, i, f, partitions, str(spill), 1.0) for i, f in enumerate(inputs)]
+                    tasks = [(job_id, i, f, partitions, str(spill), jitter()) for i, f in enumerate(inputs)]
                     spills = pool.map(map_task, tasks, chunksize=1)
             with phase_span("shuffle") as shuffle:
                 merged = []
@@ -153,7 +160,7 @@ def driver_main(env: dict[str, str], settings: dict[str, Any], input_dir: str, o
                             p,
                             merged[p],
                             output_dir,
-                            1.0 / slow_factor if p == slow_partition else 1.0,
+                            jitter() / slow_factor if p == slow_partition else jitter(),
                             f"ip-10-0-1-{20 + p}.ec2.internal",
                         )
                         for p in range(partitions)
