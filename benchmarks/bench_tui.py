@@ -264,6 +264,7 @@ def baselines(path: Path) -> dict[str, float]:
     out: dict[str, float] = {}
     empty = OUT / "tui-empty.db"
     open_store(empty).close()
+    asyncio.run(first_screen_on(empty))  # warm-up: first-use costs (imports, CSS) are not the store's
     out["app on an empty store (Textual floor)"] = statistics.median(
         [asyncio.run(first_screen_on(empty)) for _ in range(3)]
     )
