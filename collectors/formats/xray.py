@@ -46,6 +46,9 @@ from spanscope.collectors.model import (
 __all__ = ["spans_from_document"]
 
 _REMOTE_NAMESPACES = frozenset(("aws", "remote"))
+_HEX_DIGITS = frozenset("0123456789abcdef")
+_ZERO_ID = "0" * 16
+_SCALARS = frozenset((str, int, float, bool))
 _HTTP_REQUEST_NAMES = {
     "method": conv.HTTP_METHOD,
     "url": conv.HTTP_URL,
@@ -157,8 +160,14 @@ def _convert(
     resource: Attributes,
     is_segment: bool,
 ) -> Span:
-    span_id = hex_id(node.get("id"), 16, "id")
-    name = _text(node.get("name"), "name")
+    raw_id = node.get("id")
+    if type(raw_id) is str and len(raw_id) == 16 and _HEX_DIGITS.issuperset(raw_id) and raw_id != _ZERO_ID:
+        span_id = raw_id  # the common case, checked inline
+    else:
+        span_id = hex_id(raw_id, 16, "id")
+    name = node.get("name")
+    if type(name) is not str or not name:
+        name = _text(name, "name")
     if "start_time" not in node:
         raise InvalidSpanError("start_time is missing")
     start_ns = seconds_to_ns(node["start_time"], "start_time")
@@ -185,7 +194,11 @@ def _convert(
     http_code = _http(node.get("http"), attributes)
     aws = node.get("aws")
     if isinstance(aws, dict) and aws:
-        flatten_into(attributes, "aws", aws)
+        for key, value in aws.items():
+            if value is None or type(value) in _SCALARS:
+                attributes[f"aws.{key}"] = value
+            else:
+                flatten_into(attributes, f"aws.{key}", value)
         for key, attr in _AWS_NAMES.items():
             if key in aws and isinstance(aws[key], str):
                 attributes[attr] = aws[key]
@@ -218,8 +231,11 @@ def _convert(
             if key in resource:
                 attributes.setdefault(key, resource[key])
 
-    exceptions = _exceptions(node.get("cause"))
-    error, fault, throttle = (node.get(flag) is True for flag in ("error", "fault", "throttle"))
+    cause = node.get("cause")
+    exceptions = _exceptions(cause) if cause else []
+    error = node.get("error") is True
+    fault = node.get("fault") is True
+    throttle = node.get("throttle") is True
     if error or fault or throttle:
         status = status_from_flags(error=error, fault=fault, throttle=throttle)
     elif http_code is not None:
@@ -230,6 +246,8 @@ def _convert(
         status = Status.OK
 
     origin = node.get("origin")
+    annotations = node.get("annotations")
+    links = node.get("links")
     return Span(
         trace_id=trace_id,
         span_id=span_id,
@@ -245,10 +263,10 @@ def _convert(
         namespace=namespace if remote else "",
         remote_service=name if remote else "",
         attributes=attributes,
-        annotations=_annotations(node.get("annotations")),
+        annotations=_annotations(annotations) if annotations else {},
         resource=resource,
         exceptions=exceptions,
-        links=_links(node.get("links")),
+        links=_links(links) if links else [],
         in_progress=in_progress,
     )
 
