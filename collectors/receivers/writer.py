@@ -5,6 +5,8 @@ Receivers ``submit`` spans with a completion callback; the writer thread takes e
 callbacks, so an acknowledgement always means the spans are in the store. The queue is bounded by
 its number of spans: when it is full ``submit`` refuses and the receiver answers with a retryable
 overload code. After a commit, ``after_commit`` hooks (forwarders, the service map) see the spans.
+When a batch fails, each submission in it is written on its own, so spans the store refuses fail
+only their own submission.
 """
 
 from __future__ import annotations
@@ -106,22 +108,30 @@ class BatchWriter:
         await fut
 
     # consumer side --------------------------------------------------------------------------------
-    def _take(self) -> tuple[list[Span], list[Done]] | None:
+    def _take(self) -> tuple[list[Span], list[tuple[list[Span], Done | None]]] | None:
         with self._cond:
             while not self._items and not self._closing:
                 self._cond.wait()
             if not self._items:
                 return None
             batch: list[Span] = []
-            dones: list[Done] = []
+            parts: list[tuple[list[Span], Done | None]] = []
             while self._items and (not batch or len(batch) + len(self._items[0][0]) <= self._max_batch):
                 spans, done = self._items.popleft()
                 batch.extend(spans)
-                if done is not None:
-                    dones.append(done)
+                parts.append((spans, done))
             self._pending -= len(batch)
             self._inflight = len(batch)
-            return batch, dones
+            return batch, parts
+
+    def _write(self, batch: list[Span]) -> BaseException | None:
+        try:
+            if batch:
+                self._store.write_spans(batch)
+        except Exception as exc:
+            _log.warning("store write of %d spans failed: %s", len(batch), exc)
+            return exc
+        return None
 
     def _run(self) -> None:
         counters = self._counters
@@ -129,29 +139,32 @@ class BatchWriter:
             taken = self._take()
             if taken is None:
                 return
-            batch, dones = taken
-            error: BaseException | None = None
-            try:
-                if batch:
-                    self._store.write_spans(batch)
-            except Exception as exc:  # reported to every waiting receiver, the writer carries on
-                error = exc
-                _log.warning("store write of %d spans failed: %s", len(batch), exc)
+            batch, parts = taken
+            error = self._write(batch)
+            if error is None or len(parts) == 1:
+                results = [(spans, done, error) for spans, done in parts]
+            else:  # one submission's spans must not fail the others': write each on its own
+                results = [(spans, done, self._write(spans)) for spans, done in parts]
+            committed = [s for spans, _done, err in results if err is None for s in spans]
+            failed = len(batch) - len(committed)
+            if failed:  # reported to the waiting receivers, the writer carries on
                 counters.add("writer.failed_batches")
-                counters.add("writer.failed_spans", len(batch))
-            else:
+                counters.add("writer.failed_spans", failed)
+            if committed:
                 counters.add("writer.batches")
-                counters.add("writer.spans", len(batch))
+                counters.add("writer.spans", len(committed))
             self._inflight = 0
-            for done in dones:
+            for _spans, done, err in results:
+                if done is None:
+                    continue
                 try:
-                    done(error)
+                    done(err)
                 except Exception:
                     _log.exception("acknowledgement callback failed")
-            if error is None and batch:
+            if committed:
                 for hook in self._after_commit:
                     try:
-                        hook(batch)
+                        hook(committed)
                     except Exception:
                         _log.exception("after-commit hook failed")
 

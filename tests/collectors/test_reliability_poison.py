@@ -92,3 +92,45 @@ def test_out_of_range_times_are_rejected_records_and_neighbours_are_stored(tmp_p
                 [f"{label}-good"],
                 ["api"],
             ), label
+
+
+class RefusingStore:
+    """A real store that raises on any batch holding a span named "poison" (a store failure we cannot foresee)."""
+
+    def __init__(self, path: Path) -> None:
+        self.inner = open_store(path)
+
+    def write_spans(self, spans):
+        if any(s.name == "poison" for s in spans):
+            raise OverflowError("Python int too large to convert to SQLite INTEGER")
+        return self.inner.write_spans(spans)
+
+
+def test_a_submission_the_store_refuses_fails_only_itself(tmp_path: Path) -> None:
+    from spanscope.collectors.receivers.counters import Counters
+    from spanscope.collectors.receivers.writer import BatchWriter
+
+    store = RefusingStore(tmp_path / "spans.db")
+    counters = Counters()
+    writer = BatchWriter(store, counters)
+    outcomes: dict[str, BaseException | None] = {}
+    committed: list[str] = []
+    writer.add_hook(lambda spans: committed.extend(s.name for s in spans))
+    submissions = {
+        "first": [make_span("a", None, 0, 1, trace="first")],
+        "bad": [make_span("p", None, 0, 1, trace="bad", operation="poison"), make_span("q", "p", 0, 1, trace="bad")],
+        "udp": [make_span("u", None, 0, 1, trace="udp")],  # no callback, like the UDP receiver
+        "last": [make_span("z", None, 0, 1, trace="last")],
+    }
+    for label, spans in submissions.items():  # queued before the writer starts: one batch
+        done = None if label == "udp" else (lambda exc, label=label: outcomes.__setitem__(label, exc))
+        assert writer.submit(spans, done)
+    writer.start()
+    writer.close(30)
+    assert outcomes["first"] is None and outcomes["last"] is None
+    assert isinstance(outcomes["bad"], OverflowError)
+    assert sorted(committed) == ["a", "u", "z"]
+    assert counters.get("writer.spans") == 3 and counters.get("writer.failed_spans") == 2
+    with open_store(tmp_path / "spans.db", readonly=True) as reader:
+        assert reader.span_count() == 3
+    store.inner.close()
