@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from spanscope.collectors.errors import SpanscopeError
 from spanscope.collectors.model import Trace
 from spanscope.tui.data import LiveMap, StoreSource
 from spanscope.tui.render.safe_text import clean
@@ -14,11 +15,12 @@ from spanscope.tui.screens.hotspots import HotspotsScreen
 from spanscope.tui.screens.service_map import ServiceMapScreen
 from spanscope.tui.screens.trace import TraceScreen
 from spanscope.tui.screens.traces import TracesScreen
-from textual import work
+from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import Screen
+from textual.worker import Worker, WorkerState
 
 SCREENS_BY_KEY = (
     ("1", "map", "Map", "Service map: nodes and edges with rates, errors, faults and latency"),
@@ -69,6 +71,7 @@ class SpanscopeApp(App[None]):
         self.live_batches: list[tuple[int, list[Trace]]] = []
         self._cursor: int | None = None
         self._polling = False
+        self._poll_error = ""
         self._requested_filter: str | None = None
 
     def on_mount(self) -> None:
@@ -126,8 +129,25 @@ class SpanscopeApp(App[None]):
             if changes.traces:
                 self.live_map.add(changes.traces)
                 self.call_from_thread(self._deliver, changes.traces)
+            self._poll_error = ""
+        except Exception as exc:  # a store that fails while polling is reported once, and polling goes on
+            if str(exc) != self._poll_error:
+                self._poll_error = str(exc)
+                self.call_from_thread(self.report_error, exc)
         finally:
             self._polling = False
+
+    @on(Worker.StateChanged)
+    def _worker_failed(self, event: Worker.StateChanged) -> None:
+        if event.state is WorkerState.ERROR:
+            self.report_error(event.worker.error)
+
+    def report_error(self, error: BaseException | None) -> None:
+        """Show a worker's store or analysis error in the app, never a crash (the screen stays usable)."""
+        if error is None:
+            return
+        message = str(error) if isinstance(error, SpanscopeError) else f"{type(error).__name__}: {error}"
+        self.notify(clean(message, max_length=300), title="error", severity="error", markup=False, timeout=8)
 
     def _deliver(self, traces: list[Trace]) -> None:
         generation = self.live_generation + 1

@@ -328,3 +328,16 @@ async def test_an_empty_store_shows_every_screen(tmp_path: Path) -> None:
             await pilot.press(key)
             await settle(pilot)
         assert "the store is empty" in static_text(app.screen.query_one("#compare-status", Static))
+
+
+async def test_store_errors_are_shown_in_the_app(tmp_path: Path) -> None:
+    """A store that vanished under the app: every screen reports it and the app keeps running."""
+    app = make_app(tmp_path / "gone.db", start="map")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        for key in "2345":
+            await pilot.press(key)
+            await settle(pilot)
+        messages = [n.message for n in app._notifications]
+        assert messages and all("does not exist" in m for m in messages)
+        assert app.is_running

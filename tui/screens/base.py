@@ -6,7 +6,9 @@ from typing import TYPE_CHECKING, cast
 
 from spanscope.collectors.model import Trace
 from spanscope.tui.data import StoreSource
+from textual import on
 from textual.screen import Screen
+from textual.worker import Worker, WorkerState
 
 if TYPE_CHECKING:
     from spanscope.tui.app import SpanscopeApp
@@ -35,6 +37,11 @@ class SpanscopeScreen(Screen[None]):
         new = [t for batch in fresh for t in batch]
         if new:
             self.on_live(new)
+
+    @on(Worker.StateChanged)
+    def _worker_failed(self, event: Worker.StateChanged) -> None:
+        if event.state is WorkerState.ERROR:
+            self.spanscope.report_error(event.worker.error)
 
     def on_live(self, traces: list[Trace]) -> None:
         """New or updated traces were written to the store (override to show them)."""

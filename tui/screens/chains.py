@@ -47,7 +47,7 @@ class ChainsScreen(SpanscopeScreen):
         chains.focus()
         self.compute()
 
-    @work(thread=True, exclusive=True, group="chains")
+    @work(thread=True, exclusive=True, group="chains", exit_on_error=False)
     def compute(self) -> None:
         count, chains = failure_chains_of(self.source)
         self.app.call_from_thread(self._show, count, chains)
@@ -79,7 +79,7 @@ class ChainsScreen(SpanscopeScreen):
         if 0 <= event.cursor_row < len(self.chains):
             self.load_traces(list(self.chains[event.cursor_row].trace_ids))
 
-    @work(thread=True, exclusive=True, group="chain-traces")
+    @work(thread=True, exclusive=True, group="chain-traces", exit_on_error=False)
     def load_traces(self, trace_ids: list[str]) -> None:
         rows = self.source.summaries_of(trace_ids)
         self.app.call_from_thread(self._show_traces, rows)

@@ -68,7 +68,7 @@ class CompareScreen(SpanscopeScreen):
         growth.focus()
         self.default_windows()
 
-    @work(thread=True, exclusive=True, group="compare")
+    @work(thread=True, exclusive=True, group="compare", exit_on_error=False)
     def default_windows(self) -> None:
         newest = self.source.newest_start_ns()
         if newest is None:
@@ -102,7 +102,7 @@ class CompareScreen(SpanscopeScreen):
         self._status("comparing…")
         self.run_compare(baseline, incident)
 
-    @work(thread=True, exclusive=True, group="compare")
+    @work(thread=True, exclusive=True, group="compare", exit_on_error=False)
     def run_compare(self, baseline: tuple[int, int], incident: tuple[int, int]) -> None:
         result = compare_windows(self.source, baseline, incident)
         self.app.call_from_thread(self._show, result)

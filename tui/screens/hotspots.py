@@ -41,7 +41,7 @@ class HotspotsScreen(SpanscopeScreen):
     def action_reload(self) -> None:
         self.compute()
 
-    @work(thread=True, exclusive=True, group="hotspots")
+    @work(thread=True, exclusive=True, group="hotspots", exit_on_error=False)
     def compute(self) -> None:
         count, items = hotspots_of(self.source)
         self.app.call_from_thread(self._show, count, items)

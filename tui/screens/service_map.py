@@ -85,7 +85,7 @@ class ServiceMapScreen(SpanscopeScreen):
         nodes.focus()
         self.refresh_map()
 
-    @work(thread=True, exclusive=True, group="map")
+    @work(thread=True, exclusive=True, group="map", exit_on_error=False)
     def refresh_map(self) -> None:
         graph = self.spanscope.live_map.graph()
         self.app.call_from_thread(self._show, graph)

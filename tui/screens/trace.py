@@ -53,7 +53,7 @@ class TraceScreen(SpanscopeScreen):
         if any(t.trace_id == self.trace_id for t in traces):
             self.load()
 
-    @work(thread=True, exclusive=True, group="trace")
+    @work(thread=True, exclusive=True, group="trace", exit_on_error=False)
     def load(self) -> None:
         try:
             trace = self.source.trace(self.trace_id)

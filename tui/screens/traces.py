@@ -79,7 +79,7 @@ class TracesScreen(SpanscopeScreen):
             self.query_one(FilterBox).set_expression(requested)
 
     # loading ---------------------------------------------------------------------------------------
-    @work(thread=True, exclusive=True, group="traces")
+    @work(thread=True, exclusive=True, group="traces", exit_on_error=False)
     def load_newest(self) -> None:
         self.app.call_from_thread(self._begin, "")
         rows = self.source.newest()
@@ -90,7 +90,7 @@ class TracesScreen(SpanscopeScreen):
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(self._show_total, len(rows), total)
 
-    @work(thread=True, exclusive=True, group="traces")
+    @work(thread=True, exclusive=True, group="traces", exit_on_error=False)
     def scan(self, expression: str, predicate: Predicate) -> None:
         self.app.call_from_thread(self._begin, expression)
         worker = get_current_worker()
