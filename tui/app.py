@@ -86,13 +86,16 @@ class SpanscopeApp(App[None]):
     def show_traces(self, expression: str) -> None:
         """Switch to the Traces screen filtered by ``expression`` ("" for all)."""
         self._requested_filter = expression
-        if self.current_mode == "traces":
-            while len(self.screen_stack) > 1 and not isinstance(self.screen, TracesScreen):
-                self.pop_screen()
-            if isinstance(self.screen, TracesScreen):
-                self.screen.on_screen_resume()
-                return
-        self.switch_mode("traces")
+        if self.current_mode != "traces":
+            self.switch_mode("traces")
+        self.call_after_refresh(self._uncover_traces)
+
+    def _uncover_traces(self) -> None:
+        """Close trace screens left open over the Traces screen, so the requested filter shows."""
+        while len(self.screen_stack) > 1 and not isinstance(self.screen, TracesScreen):
+            self.pop_screen()
+        if isinstance(self.screen, TracesScreen):
+            self.screen.on_screen_resume()
 
     def take_requested_filter(self) -> str | None:
         requested, self._requested_filter = self._requested_filter, None

@@ -341,3 +341,19 @@ async def test_store_errors_are_shown_in_the_app(tmp_path: Path) -> None:
         messages = [n.message for n in app._notifications]
         assert messages and all("does not exist" in m for m in messages)
         assert app.is_running
+
+
+async def test_selecting_a_map_node_uncovers_the_traces_screen(sample_db: Path) -> None:
+    """A trace left open on the Traces screen does not hide the traces a map node asks for."""
+    app = make_app(sample_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, TraceScreen)
+        await pilot.press("1")
+        await settle(pilot)
+        app.show_traces('service("orders")')
+        await settle(pilot)
+        assert isinstance(app.screen, TracesScreen)
+        assert app.screen.expression == 'service("orders")' and app.screen.table.row_count == 20
