@@ -46,6 +46,7 @@ class TraceScreen(SpanscopeScreen):
 
     def on_mount(self) -> None:
         self.query_one("#trace-search", Input).display = False
+        self.query_one(SpanDetail).border_title = "span"
         self.load()
 
     def on_live(self, traces: list[Trace]) -> None:
@@ -79,6 +80,7 @@ class TraceScreen(SpanscopeScreen):
             )
         self.rows = rows
         self._header(rows.trace)
+        waterfall.border_title = f"{len(rows.order):,} spans   bars: 0 → {format_duration(rows.total_ns)}"
         waterfall.show(rows)
         if keep is not None:
             span_id, collapsed = keep
