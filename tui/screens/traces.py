@@ -204,7 +204,7 @@ class TracesScreen(SpanscopeScreen):
             return
         predicate = self.predicate
         fresh: list[TraceSummary] = []
-        for trace in traces:
+        for trace in traces[-self.source.page_size :]:  # a burst shows its newest page; older ones stay in the store
             try:
                 if predicate is None or predicate(trace):
                     fresh.append(trace.summary())
