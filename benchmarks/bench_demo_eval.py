@@ -1,7 +1,7 @@
 """Evaluation of the analyzers on the demo: over many seeds, is each injected fault found?
 
 Each seed runs the demo system twice, at a reduced scale (``EVAL_SCALE``: 20 requests, a 3-child Batch
-array, 6 reduce tasks, 12 device readings) so that 20 seeds fit in minutes on two cores:
+array, 6 reduce tasks, 20 device readings) so that 20 seeds fit in minutes on two cores:
 
 - run A: ``dynamodb-throttle, s3-latency, slow-reducer, cold-start-storm``
 - run B: ``bad-deploy, skewed-partition, edge-offline``
@@ -47,8 +47,8 @@ EVAL_SCALE = Scale(
     records_per_shard=1200,
     map_tasks=3,
     reduce_tasks=6,
-    device_readings=12,
-    device_interval_s=0.15,
+    device_readings=20,
+    device_interval_s=0.1,
     pipeline_after_orders=6,
 )
 RUNS = {

@@ -99,6 +99,34 @@ def device_main(env: dict[str, str], settings: dict[str, Any], progress: Any) ->
             else:
                 published += len(batch)
                 backlog = []
-    force_flush(8000)
+    # Before the component stops, give the spool time to drain (a real device would simply keep running):
+    # a flush gives up early while the exporter still believes it is offline, so try again until a deadline.
+    # The SDK's batch processor flushes its queue into the exporter but never calls the exporter's own
+    # force_flush, so the store-and-forward exporter is asked directly to forward what it spooled.
+    deadline = time.monotonic() + 15
+    flushed = force_flush(3000)
+    exporter = exporters[0]
+    while time.monotonic() < deadline:
+        if exporter.force_flush(3000):
+            break
+        time.sleep(0.3)
+    else:
+        flushed = False
+    spool: dict[str, Any] = {}
+    stats = getattr(exporters[0], "stats", None)
+    if stats is not None:
+        values = vars(stats) if hasattr(stats, "__dict__") else {}
+        spool = {k: v for k, v in values.items() if isinstance(v, int | float | bool)}
     shutdown()
-    progress.put(("device_done", {"readings": readings, "published": published, "publish_failures": failed}))
+    progress.put(
+        (
+            "device_done",
+            {
+                "readings": readings,
+                "published": published,
+                "publish_failures": failed,
+                "flushed": flushed,
+                "spool": spool,
+            },
+        )
+    )

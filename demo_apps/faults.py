@@ -14,6 +14,7 @@ True
 from __future__ import annotations
 
 import json
+import math
 import random
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -156,7 +157,10 @@ def plan_faults(names: Iterable[str], *, seed: int, scale: Scale) -> FaultPlan:
     reuse = rng.randint(2, 3)
     init_s = rng.uniform(0.2, 0.35)
     offline_start = rng.randint(scale.device_readings // 4, scale.device_readings // 3)
-    offline_len = max(3, int(scale.device_readings * rng.uniform(0.25, 0.35)))
+    # long enough (≥ 1 s) that the tracer's batches really meet the outage and go through the spool, and over
+    # at least three readings before the device stops (so it is seen reconnecting)
+    offline_len = max(math.ceil(1.0 / scale.device_interval_s), int(scale.device_readings * rng.uniform(0.25, 0.35)))
+    offline_len = max(1, min(offline_len, scale.device_readings - offline_start - 3))
     plan.spot_interrupted_index = rng.randrange(scale.batch_array_size)
     plan.extra["traffic_seed"] = rng.randrange(2**31)
     if "dynamodb-throttle" in faults:

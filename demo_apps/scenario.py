@@ -318,7 +318,7 @@ def run_demo(
                     uplink_aws.set_online(False)
                     window.append(time.time_ns())
                     report("device", {"state": "offline", "reading": info})
-                elif offline_from >= 0 and info == offline_to:
+                elif offline_from >= 0 and info >= offline_to and len(window) == 1:
                     uplink_collector.set_online(True)
                     uplink_aws.set_online(True)
                     window.append(time.time_ns())

@@ -72,6 +72,9 @@ def judge(report: Report, truth: Mapping[str, Any], traces: Iterable[Trace] = ()
             detail = (
                 f"uplink failures are failure chain #{rank}" if rank else "no failure chain for the uplink"
             ) + f"; {len(delivered)}/{len(expected)} readings made offline were delivered later"
+            spool = (observed.get("device") or {}).get("spool") or {}
+            if spool.get("spooled_spans"):
+                detail += f" ({spool['spooled_spans']} spans spooled on the device, forwarded on reconnect)"
             counts = {"delivered": len(delivered), "offline": len(expected)}
             out.append(Verdict(fault, category, ok, detail, rank, counts))
         elif "failing_operation" in item:

@@ -19,8 +19,8 @@ TINY = Scale(
     records_per_shard=600,
     map_tasks=3,
     reduce_tasks=5,
-    device_readings=10,
-    device_interval_s=0.15,
+    device_readings=20,
+    device_interval_s=0.1,
     pipeline_after_orders=4,
 )
 
@@ -80,7 +80,7 @@ def test_truth_file_is_written_beside_the_store(demo_run) -> None:
 
 
 def test_report_renders_every_section_and_a_verdict_per_fault(demo_run) -> None:
-    _result, _truth, report, verdicts, _traces = demo_run
+    _result, truth, report, verdicts, _traces = demo_run
     assert [v.fault for v in verdicts] == list(FAULT_KINDS)
     text = "\n".join(render(report, verdicts, top=5))
     for heading in ("Service map", "Top hotspots", "Failure chains", "Stragglers", "Cold starts", "Injected faults"):
@@ -88,4 +88,7 @@ def test_report_renders_every_section_and_a_verdict_per_fault(demo_run) -> None:
     # the offline window's readings reached the store later, through the store-and-forward spool
     edge = next(v for v in verdicts if v.fault == "edge-offline")
     assert edge.extra["offline"] > 0
-    assert edge.extra["delivered"] == edge.extra["offline"]
+    observed = {k: v for k, v in truth["observed"].items() if k not in ("edge", "pipeline", "worker")}
+    assert edge.extra["delivered"] == edge.extra["offline"], (edge.detail, observed)
+    spool = truth["observed"]["device"]["spool"]
+    assert spool["spooled_spans"] > 0 and spool["pending_batches"] == 0  # the outage went through the spool
