@@ -462,6 +462,11 @@ class Store:
         with self._lock:
             return [r[0] for r in self._conn.execute("SELECT DISTINCT service FROM trace_services ORDER BY 1")]
 
+    def change_cursor(self) -> int:
+        """The current change position: pass it to ``changes_since`` to hear only of later writes."""
+        with self._lock:
+            return int(self._conn.execute("SELECT coalesce(max(seq), 0) FROM traces").fetchone()[0])
+
     def changes_since(self, cursor: int) -> tuple[int, list[str]]:
         """Trace ids written after ``cursor`` and the new cursor (for live views)."""
         with self._lock:

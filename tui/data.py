@@ -189,7 +189,7 @@ class StoreSource:
     # live ----------------------------------------------------------------------------------------
     def cursor(self) -> int:
         """The current change cursor (poll from here to see only what is written next)."""
-        cursor, _ids = self.store().changes_since(0)
+        cursor = self.store().change_cursor()
         return cursor
 
     def changes(self, cursor: int, *, max_traces: int = 2_000) -> LiveChanges:

@@ -118,6 +118,7 @@ def test_changes_since_cursor(tmp_path: Path) -> None:
         store.write_spans([make_span("b", trace="two")])
         cursor2, ids = store.changes_since(cursor)
         assert ids == [trace_id_for("two")] and cursor2 > cursor
+        assert store.change_cursor() == cursor2
 
 
 def test_detached_subsegment_inherits_service(tmp_path: Path) -> None:
