@@ -177,7 +177,8 @@ def _edge_spans(trace: Trace, source: Selector, target: Selector) -> list[Span]:
         parent = spans[p]
         if parent.service == span.service or not span.service:
             continue
-        if _sel_matches(source, parent.service, parent, parent.origin) and _sel_matches(
+        caller = _service_entry(trace, p)  # the caller's node type is its entry span's origin
+        if _sel_matches(source, parent.service, caller, caller.origin) and _sel_matches(
             target, span.service, span, span.origin
         ):
             out.append(span)
