@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import multiprocessing as mp
 import os
 import queue
 import subprocess
@@ -27,6 +28,17 @@ import orjson
 import psutil
 
 SPANS_PER_REQUEST = 100
+
+
+class Endpoints:
+    """The collector's addresses: what a client process needs (picklable)."""
+
+    def __init__(self, addresses: dict[str, tuple[str, int]]) -> None:
+        self.addresses = dict(addresses)
+
+    def http(self) -> http.client.HTTPConnection:
+        host, port = self.addresses["otlp-http"]
+        return http.client.HTTPConnection(host, port, timeout=60)
 
 
 class CollectorProc:
@@ -85,6 +97,10 @@ class CollectorProc:
     def http(self) -> http.client.HTTPConnection:
         host, port = self.addresses["otlp-http"]
         return http.client.HTTPConnection(host, port, timeout=60)
+
+    @property
+    def endpoints(self) -> Endpoints:
+        return Endpoints(self.addresses)
 
     def stats(self) -> dict[str, int]:
         conn = self.http()
@@ -289,7 +305,7 @@ def soak(
 
 
 def _retrying_client(
-    collector: CollectorProc,
+    collector: CollectorProc | Endpoints,
     worker: int,
     use_grpc: bool,
     interval_s: float,
@@ -377,6 +393,31 @@ def _retrying_client(
     out.put({"codes": codes, "acked": acked, "sent": seq, "hints_missing": hints_missing})
 
 
+def _client_process(
+    endpoints: Endpoints,
+    workers: list[int],
+    interval_s: float,
+    duration_s: float,
+    spans_per_request: int,
+    out: Any,
+) -> None:
+    """One load-generator process: a thread per worker (every third on gRPC), results sent to ``out``."""
+    local: queue.Queue[Any] = queue.Queue()
+    threads = [
+        threading.Thread(
+            target=_retrying_client,
+            args=(endpoints, w, w % 3 == 0, interval_s, duration_s, spans_per_request, local),
+            daemon=True,
+        )
+        for w in workers
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    out.put([local.get() for _ in threads])
+
+
 def _closed_loop_rate(collector: CollectorProc, seconds: float, spans_per_request: int) -> float:
     """Spans/s the collector stores with two closed-loop senders (the sustainable rate)."""
     before = collector.stats().get("writer.spans", 0)
@@ -405,6 +446,7 @@ def overload(
     spans_per_request: int = 200,
     max_queue_spans: int = 2000,
     sustainable_rate: float | None = None,
+    processes: int = 1,
 ) -> dict[str, Any]:
     """Offer ``factor`` x the sustainable rate over HTTP and gRPC with retry-honouring clients."""
     db = tmp / "overload.db"
@@ -415,23 +457,30 @@ def overload(
         measured = sustainable_rate or _closed_loop_rate(collector, 5.0, spans_per_request)
         offered = factor * measured
         interval = clients * spans_per_request / offered
-        out: queue.Queue[Any] = queue.Queue()
-        threads = [
-            threading.Thread(
-                target=_retrying_client,
-                args=(collector, w, w % 3 == 0, interval, duration_s, spans_per_request, out),
-                daemon=True,
+        ctx = mp.get_context("spawn")
+        out = ctx.Queue()
+        procs = [
+            ctx.Process(
+                target=_client_process,
+                args=(
+                    collector.endpoints,
+                    list(range(p, clients, processes)),
+                    interval,
+                    duration_s,
+                    spans_per_request,
+                    out,
+                ),
             )
-            for w in range(clients)
+            for p in range(processes)
         ]
         samples_from = time.monotonic()
         t0 = time.monotonic()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(duration_s + 900)
+        for proc in procs:
+            proc.start()
+        results = [r for _ in procs for r in out.get(timeout=duration_s + 900)]
         elapsed = time.monotonic() - t0
-        results = [out.get() for _ in threads]
+        for proc in procs:
+            proc.join(60)
         alive = collector.alive()
     finally:
         code = collector.stop()
@@ -469,14 +518,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=4, help="sending connections (default 4)")
     parser.add_argument("--quick", action="store_true", help="15 s at 2,000 spans/s")
     parser.add_argument("--overload", action="store_true", help="instead: 5x the sustainable rate, retrying clients")
+    parser.add_argument("--clients", type=int, default=96, help="--overload: concurrent clients (default 96)")
+    parser.add_argument("--processes", type=int, default=4, help="--overload: client processes (default 4)")
     args = parser.parse_args(argv)
     if args.overload:
         with tempfile.TemporaryDirectory(prefix="spanscope-overload-") as tmp:
-            o = overload(tmp=Path(tmp), duration_s=10.0 if args.quick else 60.0)
+            o = overload(
+                tmp=Path(tmp), duration_s=10.0 if args.quick else 60.0, clients=args.clients, processes=args.processes
+            )
         print(
             f"overload: sustainable {o['sustainable_spans_per_s']:,} spans/s (2 closed-loop senders), offered "
-            f"{o['offered_spans_per_s']:,} spans/s (5x) for {o['duration_s']} s by 24 retrying clients (HTTP and "
-            f"gRPC; attempts reached {o['attempted_spans_per_s']:,} spans/s, acknowledged "
+            f"{o['offered_spans_per_s']:,} spans/s (5x) for {o['duration_s']} s by {args.clients} retrying clients "
+            f"in {args.processes} processes "
+            f"(HTTP and gRPC; attempts reached {o['attempted_spans_per_s']:,} spans/s, acknowledged "
             f"{o['acked_spans_per_s']:,} spans/s); answers {o['codes']}; unexpected {o['unexpected']}; "
             f"retry hints missing {o['hints_missing']}; "
             f"{o['acked_requests']:,}/{o['requests']:,} requests finally acknowledged, {o['lost_acked_spans']} "
