@@ -6,7 +6,8 @@
   flips the outcome (so no ``==`` short-circuits it).
 - Spans whose service, name, attributes, annotations and resource hold ``../`` paths, absolute paths
   and NULs go through every receiver (X-Ray UDP, OTLP/HTTP protobuf, gzip and JSON, OTLP/gRPC) with
-  forwarding on; the only files created are the store, its SQLite sidecars and the forward queue.
+  forwarding and the Parquet archive on; the only files created are the store, its SQLite sidecars,
+  the forward queue, the archive cursor and time-partitioned archive files.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import argparse
 import gzip
 import hmac
 import os
+import re
 import socket
 import time
 from pathlib import Path
@@ -193,6 +195,9 @@ def test_span_data_never_names_a_file(tmp_path: Path, monkeypatch: pytest.Monkey
         otlp_http=("127.0.0.1", 0),
         otlp_grpc=("127.0.0.1", 0),
         forward_otlp="http://127.0.0.1:9/v1/traces",  # unreachable: the forward queue keeps the spans
+        archive=str(work / "archive"),
+        archive_quiet_s=0,
+        archive_interval_s=3600,
         log_interval_s=0,
     )
     before_tmp = set(os.listdir("/tmp"))
@@ -220,12 +225,17 @@ def test_span_data_never_names_a_file(tmp_path: Path, monkeypatch: pytest.Monkey
         assert collector.counters.get("otlp_http.accepted") == 3
         assert collector.counters.get("otlp_grpc.accepted") == 1
         collector.service_map_json()  # the map sees the names too
+        rolled = collector.archive_roller.roll_once(flush=True)  # and the Parquet archive
+        assert rolled.traces == len(spans)
     with open_store(db, readonly=True) as store:
         assert {s.service for t in store.iter_traces() for s in t.spans} >= {t for t in texts if "\x00" not in t}
     known = {"spans.db", "spans.db-wal", "spans.db-shm"}
     queue = "spans.db.forward-otlp-queue.sqlite"
-    known |= {queue, queue + "-wal", queue + "-shm", queue + "-journal"}
-    assert _files_under(work) <= known, _files_under(work) - known
+    known |= {queue, queue + "-wal", queue + "-shm", queue + "-journal", "spans.db.archive-cursor.json", "archive"}
+    archived = {f for f in _files_under(work) if f.startswith("archive/")}
+    part = re.compile(r"archive/date=\d{4}-\d\d-\d\d(/hour=\d\d(/part-\d{20}-[0-9a-f]{12}\.parquet)?)?")
+    assert archived and all(part.fullmatch(f) for f in archived), archived
+    assert _files_under(work) - archived <= known, _files_under(work) - archived - known
     assert "spans.db" in _files_under(work)
     assert not outside.exists()
     assert set(os.listdir(tmp_path)) == {"work"}
