@@ -237,8 +237,15 @@ def _missing(db: Path, trace_ids: list[str], spans_per_request: int) -> int:
 
 
 def soak(
-    rate: float, duration_s: float, *, workers: int = 4, spans_per_request: int = SPANS_PER_REQUEST, tmp: Path
+    rate: float,
+    duration_s: float,
+    *,
+    workers: int = 4,
+    spans_per_request: int = SPANS_PER_REQUEST,
+    tmp: Path,
+    poll_map_s: float = 0.0,
 ) -> dict[str, Any]:
+    """``poll_map_s`` > 0: also GET /v1/service-map that often (the map folds in the traces noted since)."""
     db = tmp / "soak.db"
     collector = CollectorProc(db, receivers=("otlp-http",))
     try:
@@ -261,12 +268,28 @@ def soak(
             )
             for w in range(workers)
         ]
+        stop_polling = threading.Event()
+
+        def poll_map() -> None:
+            while not stop_polling.wait(poll_map_s):
+                conn = collector.http()
+                try:
+                    conn.request("GET", "/v1/service-map")
+                    conn.getresponse().read()
+                except (OSError, http.client.HTTPException):
+                    pass
+                finally:
+                    conn.close()
+
+        if poll_map_s > 0:
+            threading.Thread(target=poll_map, daemon=True).start()
         t0 = time.monotonic()
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join(duration_s + 600)
         elapsed = time.monotonic() - t0
+        stop_polling.set()
         results = [out.get() for _ in threads]
         stats = collector.stats()
         alive = collector.alive()
@@ -516,6 +539,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=5000.0, help="spans per second (default 5000)")
     parser.add_argument("--duration", type=float, default=600.0, help="seconds (default 600)")
     parser.add_argument("--workers", type=int, default=4, help="sending connections (default 4)")
+    parser.add_argument("--poll-map", type=float, default=0.0, metavar="S", help="GET /v1/service-map every S s")
     parser.add_argument("--quick", action="store_true", help="15 s at 2,000 spans/s")
     parser.add_argument("--overload", action="store_true", help="instead: 5x the sustainable rate, retrying clients")
     parser.add_argument("--clients", type=int, default=96, help="--overload: concurrent clients (default 96)")
@@ -541,7 +565,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     rate, duration = (2000.0, 15.0) if args.quick else (args.rate, args.duration)
     with tempfile.TemporaryDirectory(prefix="spanscope-soak-") as tmp:
-        r = soak(rate, duration, workers=args.workers, tmp=Path(tmp))
+        r = soak(rate, duration, workers=args.workers, tmp=Path(tmp), poll_map_s=args.poll_map)
     print(
         f"soak: {r['rate_acked']:,.0f} spans/s acknowledged of {r['rate_target']:,.0f} targeted "
         f"for {r['duration_s']} s; "
