@@ -99,6 +99,9 @@ def device_main(env: dict[str, str], settings: dict[str, Any], progress: Any) ->
             else:
                 published += len(batch)
                 backlog = []
+        # The component exports at the end of every cycle (its readings are minutes apart in the field), so the
+        # spans of a cycle made while the uplink is down go through the spool, whatever the batch timer says.
+        force_flush(1000)
     # Before the component stops, give the spool time to drain (a real device would simply keep running):
     # a flush gives up early while the exporter still believes it is offline, so try again until a deadline.
     # The SDK's batch processor flushes its queue into the exporter but never calls the exporter's own
