@@ -187,9 +187,11 @@ class ServiceMapAccumulator:
 
     ``add_trace`` replaces the earlier contribution of a trace id added before (an in-progress trace
     that has completed, late spans). Contributions of the ``retain_traces`` most recently added trace
-    ids are remembered for that (``None``: all, ``0``: none, for one-shot maps); a trace re-added
-    after it was forgotten is counted again on top (``rebuild_from_store`` resets the map exactly).
-    A remembered trace costs about two small tuples per span. Link joins (producer spans and the
+    ids are remembered for that (``None``: all, ``0``: none, for one-shot maps), and no more than
+    ``retain_events`` counting events in all (about two per span; oldest traces forgotten first), so
+    memory stays bounded however big the traces; a trace re-added after it was forgotten is counted
+    again on top (``rebuild_from_store`` resets the map exactly). A remembered trace costs about two
+    small tuples per span (some 500 bytes per span measured in a collector). Link joins (producer spans and the
     links that point at them) are kept for every trace until the next rebuild.
     Thread-safe: a collector thread may add while a UI thread asks for the graph.
 
@@ -202,9 +204,17 @@ class ServiceMapAccumulator:
         graph = acc.graph()                                             # a fresh DiGraph each time
     """
 
-    def __init__(self, *, predicate: Predicate | None = None, retain_traces: int | None = 10_000) -> None:
+    def __init__(
+        self,
+        *,
+        predicate: Predicate | None = None,
+        retain_traces: int | None = 10_000,
+        retain_events: int | None = 200_000,
+    ) -> None:
         self.predicate = predicate
         self.retain_traces = retain_traces
+        # Also bounded by what is remembered (about two events per span), so big traces stay bounded.
+        self.retain_events = retain_events
         self._lock = threading.Lock()
         self._reset()
 
@@ -219,6 +229,7 @@ class ServiceMapAccumulator:
         # (trace id, span id) of a producer span -> (node its work goes to, producer end ns)
         self._targets: dict[tuple[str, str], tuple[NodeKey, int]] = {}
         self._contributions: OrderedDict[str, _Contribution] = OrderedDict()
+        self._retained_events = 0
         # Resources are shared by the spans of a process: what they say is computed once per dict.
         self._resource_cache: dict[int, tuple[Any, str, str | None, str | None]] = {}
         self._remote_cache: dict[tuple[str, str], tuple[NodeKey, bool]] = {}
@@ -234,6 +245,7 @@ class ServiceMapAccumulator:
         with self._lock:
             old = self._contributions.pop(trace.trace_id, None)
             if old is not None:
+                self._retained_events -= len(old.events)
                 self._subtract(trace.trace_id, old)
             if not accepted:
                 return False
@@ -242,9 +254,12 @@ class ServiceMapAccumulator:
             self._walk(trace, record)
             if record is not None:
                 self._contributions[trace.trace_id] = record
-                if retain is not None:
-                    while len(self._contributions) > retain:
-                        self._contributions.popitem(last=False)
+                self._retained_events += len(record.events)
+                contributions, max_events = self._contributions, self.retain_events
+                while (retain is not None and len(contributions) > retain) or (
+                    max_events is not None and self._retained_events > max_events and contributions
+                ):
+                    self._retained_events -= len(contributions.popitem(last=False)[1].events)
             return True
 
     def add_traces(self, traces: Iterable[Trace]) -> int:
