@@ -417,9 +417,20 @@ def bounded_flush(provider: Any, timeout_millis: int) -> bool:
     done = threading.Event()
     outcome: list[bool] = []
 
+    deadline = time.monotonic() + timeout_millis / 1000
+
     def run() -> None:
         try:
-            outcome.append(bool(provider.force_flush(timeout_millis)))
+            ok = bool(provider.force_flush(timeout_millis))
+            # The SDK's processors hand their queues to the exporters but never call the exporters' own
+            # force_flush; exporters that hold spans themselves (the edge spool) need it to forward them.
+            for exporter in list(RUNTIME.exporters.get(provider, ())):
+                remaining = int((deadline - time.monotonic()) * 1000)
+                if remaining <= 0:
+                    ok = False
+                    break
+                ok = bool(exporter.force_flush(remaining)) and ok
+            outcome.append(ok)
         except Exception as exc:
             HEALTH.fail("flush_error", exc)
         finally:
