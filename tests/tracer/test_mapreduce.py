@@ -39,8 +39,9 @@ def test_job_phases_tasks_across_worker_processes(clean_env: pytest.MonkeyPatch,
     phases = {s["name"]: s for s in spans if s["parent_id"] == job["span_id"]}
     assert set(phases) == {"map", "shuffle", "reduce"}
     assert phases["shuffle"]["attributes"]["mapreduce.records.in"] == 7
-    maps = [s for s in spans if s["name"].startswith("map m_")]
-    reduces = [s for s in spans if s["name"].startswith("reduce r_")]
+    maps = [s for s in spans if s["name"] == "map task"]
+    reduces = [s for s in spans if s["name"] == "reduce task"]
+    assert {s["attributes"]["mapreduce.task.id"][:2] for s in maps + reduces} == {"m_", "r_"}
     assert len(maps) == 3 and len(reduces) == 2
     assert {by_id[s["parent_id"]]["name"] for s in maps} == {"map"}
     assert {by_id[s["parent_id"]]["name"] for s in reduces} == {"reduce"}
@@ -94,6 +95,7 @@ def test_hadoop_streaming_task(clean_env: pytest.MonkeyPatch, sink: OtlpSink, ol
     attrs = task["attributes"]
     assert task["parent_id"] == carried["TRACEPARENT"].split("-")[2]
     assert attrs["mapreduce.phase"] == "map" and attrs["mapreduce.task.id"] == attempt
+    assert task["name"] == "map task"
     assert attrs["mapreduce.records.in"] == 2 and attrs["mapreduce.records.out"] == 3
     if old_names:
         assert attrs["mapreduce.input.file"] == "s3://in/part-3" and attrs["mapreduce.job.id"] == "job_7"
