@@ -14,7 +14,9 @@ Rules (following the X-Ray segment document schema and the awsxrayreceiver's tra
 - ``http`` request/response become the conventions' attribute names; status comes from the
   ``error``/``throttle``/``fault`` flags, else from the HTTP status, else ``fault`` when an exception
   was recorded; ``cause.exceptions`` become SpanExceptions;
-- ``annotations`` stay annotations; ``metadata`` is flattened to ``metadata.<namespace>.<key...>``;
+- ``annotations`` stay annotations; ``metadata`` of the ``default`` namespace become attributes (that is
+  where OpenTelemetry's X-Ray exporters put span attributes), other namespaces are flattened to
+  ``metadata.<namespace>.<key...>``;
   the ``aws`` block to ``aws.<key...>``, ``sql`` to ``sql.<key...>``; the segment's ``service`` block
   (``service.version``, ``process.runtime.*``) and the ``aws`` blocks that describe the process
   (``aws.xray.sdk``, ``aws.ec2.*``, ``aws.elastic_beanstalk.*``, ...) are also its resource;
@@ -219,10 +221,17 @@ def _convert(
     if isinstance(metadata, dict) and metadata:
         flatten_into(attributes, "metadata", metadata)
         # What OpenTelemetry's X-Ray exporters keep of the span that the document's shape cannot say.
-        original = attributes.pop("metadata.default.otel.span.name", None)
-        if isinstance(original, str) and original:
-            span_name = original
+        for name_key in ("metadata.default.otel.span.name", "metadata.default.spanscope.operation"):
+            original = attributes.pop(name_key, None)
+            if isinstance(original, str) and original:
+                span_name = original
         kind = _KIND_NAMES.get(str(attributes.pop("metadata.default.otel.span.kind", "")).lower(), kind)
+        # OpenTelemetry's X-Ray exporters (and ours, forwarding) write span attributes as metadata of the
+        # "default" namespace: read them back as attributes. Other namespaces stay metadata.<ns>.<key>.
+        for key in [k for k in attributes if k.startswith(_DEFAULT_METADATA)]:
+            plain = key[len(_DEFAULT_METADATA) :]
+            value = attributes.pop(key)
+            attributes.setdefault(plain, value)
     precursors = node.get("precursor_ids")
     if isinstance(precursors, list) and precursors:
         attributes["aws.xray.precursor_ids"] = [str(p) for p in precursors]
@@ -272,6 +281,7 @@ def _convert(
 
 
 _KIND_NAMES = {k.value: k for k in Kind}
+_DEFAULT_METADATA = "metadata.default."
 
 
 def _http(http: object, attributes: Attributes) -> int | None:

@@ -17,9 +17,8 @@ Projection per protocol (what each wire format can carry; everything else must b
 - X-Ray UDP (documents from ``collectors.formats.xray_out``): ids, parent, times as the float
   seconds X-Ray carries (within 1 µs), status (all four), exceptions (type, message, remote),
   annotations, in-progress, the origin of segments, the service with X-Ray's name character set
-  (subsegments get it from their segment in the store), the HTTP status; span attributes arrive
-  as ``metadata.default.<key>``; events, links, resource and the span name of a segment (X-Ray
-  names a segment by its service) are not carried.
+  (subsegments get it from their segment in the store), the HTTP status, span attributes (carried
+  as metadata of the ``default`` namespace); events, links and resource are not carried.
 """
 
 from __future__ import annotations
@@ -223,22 +222,8 @@ def otlp_view(span: Span, sent: bool) -> dict[str, Any]:
 
 def xray_view(span: Span, *, sent: bool) -> dict[str, Any]:
     is_segment = span.parent_id is None or span.kind in (Kind.SERVER, Kind.CONSUMER)
-    if sent:
-        attributes = {f"metadata.default.{k}": v for k, v in span.attributes.items()}
-        if conv.HTTP_STATUS in span.attributes:
-            attributes[conv.HTTP_STATUS] = span.attributes[conv.HTTP_STATUS]
-    else:
-        attributes = {
-            k: v
-            for k, v in span.attributes.items()
-            if k.startswith("metadata.default.attr.") or k == conv.HTTP_STATUS or k.startswith("metadata.default.http")
-        }
-    if sent:
-        attributes = {
-            k: v
-            for k, v in attributes.items()
-            if k.startswith("metadata.default.attr.") or k == conv.HTTP_STATUS or k.startswith("metadata.default.http")
-        }
+    # Attributes travel as metadata of the "default" namespace and come back as attributes.
+    attributes = {k: v for k, v in span.attributes.items() if k.startswith(("attr.", "http."))}
     return {
         "trace_id": span.trace_id,
         "span_id": span.span_id,
