@@ -56,7 +56,7 @@ __all__ = [
     "read_file",
 ]
 
-DEFAULT_BATCH_SIZE = 5_000
+DEFAULT_BATCH_SIZE = 20_000  # spans per store transaction: fewer commits (each an fsync), bounded memory
 _HEAD_BYTES = 64 * 1024
 _GZIP_MAGIC = b"\x1f\x8b"
 _Reader = IO[bytes] | gzip.GzipFile

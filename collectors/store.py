@@ -75,7 +75,6 @@ _MIGRATIONS: dict[int, Sequence[str]] = {
             body BLOB NOT NULL,
             PRIMARY KEY (trace_id, span_id)
         ) WITHOUT ROWID""",
-        "CREATE INDEX spans_service ON spans (service, start_ns)",
         """CREATE TABLE traces (
             trace_id TEXT PRIMARY KEY,
             start_ns INTEGER NOT NULL,

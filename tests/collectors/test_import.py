@@ -157,17 +157,21 @@ class CountingSink:
 
 
 def test_json_lines_stream_in_batches_and_gzip_is_read(store, tmp_path):
+    from spanscope.collectors.importers import DEFAULT_BATCH_SIZE
+
+    docs = DEFAULT_BATCH_SIZE  # two spans each: the file holds two default batches
+    total = 2 * docs
     path = tmp_path / "big.jsonl"
-    path.write_bytes(b"".join(_xray_lines(6000)))
+    path.write_bytes(b"".join(_xray_lines(docs)))
     fmt, chunks = read_file(path)
     first = next(chunks)  # chunks are produced while reading, not after
-    assert fmt == "xray" and 5000 <= len(first.spans) < 12000
+    assert fmt == "xray" and DEFAULT_BATCH_SIZE <= len(first.spans) < total
     chunks.close()
 
     sink = CountingSink(store)
     report = import_files([path], sink, batch_size=2000)
-    assert report.spans == 12000 and report.inserted == 12000
-    assert all(size < 12000 for size in sink.batches) and len(sink.batches) >= 2
+    assert report.spans == total and report.inserted == total
+    assert all(size < total for size in sink.batches) and len(sink.batches) >= 2
 
     packed = tmp_path / "big.jsonl.gz"
     with path.open("rb") as src, gzip.open(packed, "wb") as dst:
@@ -175,7 +179,7 @@ def test_json_lines_stream_in_batches_and_gzip_is_read(store, tmp_path):
     renamed = tmp_path / "trace-data"  # detection reads content, not the name
     packed.rename(renamed)
     again = import_files([renamed], store)
-    assert again.files[0].format == "xray" and again.unchanged == 12000 and again.problems == []
+    assert again.files[0].format == "xray" and again.unchanged == total and again.problems == []
 
 
 def test_cli_prints_summary_and_problems(tmp_path, capsys):
