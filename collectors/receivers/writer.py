@@ -4,7 +4,8 @@ Receivers ``submit`` spans with a completion callback; the writer thread takes e
 (up to a batch limit), commits it in one ``store.write_spans`` transaction and only then calls the
 callbacks, so an acknowledgement always means the spans are in the store. The queue is bounded by
 its number of spans: when it is full ``submit`` refuses and the receiver answers with a retryable
-overload code. After a commit, ``after_commit`` hooks (forwarders, the service map) see the spans.
+overload code. After a commit, and before the acknowledgement, ``after_commit`` hooks (forwarders,
+the service map) see the spans, so an acknowledged span is already in the forward queue.
 When a batch fails, each submission in it is written on its own, so spans the store refuses fail
 only their own submission.
 """
@@ -154,6 +155,12 @@ class BatchWriter:
                 counters.add("writer.batches")
                 counters.add("writer.spans", len(committed))
             self._inflight = 0
+            if committed:  # before acknowledging: an acknowledged span is already queued for forwarding
+                for hook in self._after_commit:
+                    try:
+                        hook(committed)
+                    except Exception:
+                        _log.exception("after-commit hook failed")
             for _spans, done, err in results:
                 if done is None:
                     continue
@@ -161,12 +168,6 @@ class BatchWriter:
                     done(err)
                 except Exception:
                     _log.exception("acknowledgement callback failed")
-            if committed:
-                for hook in self._after_commit:
-                    try:
-                        hook(committed)
-                    except Exception:
-                        _log.exception("after-commit hook failed")
 
     def close(self, timeout_s: float | None = None) -> None:
         """Refuse new spans, commit everything queued, stop the thread."""
