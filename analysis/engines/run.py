@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import tempfile
@@ -17,6 +18,7 @@ from spanscope.collectors.model import Span, Trace
 
 ENGINES = ("local", "duckdb", "spark")
 _BATCH_ROWS = 50_000
+_FREEZE_EVERY = 20_000  # traces
 
 
 class EngineError(SpanscopeError):
@@ -43,11 +45,26 @@ def run_engine(
     return runners[engine]().finish()
 
 
-def _run_local(source: str, overlap_tolerance: float) -> ReportPartial:
+def _fold(traces: Iterator[Trace], overlap_tolerance: float) -> ReportPartial:
+    """Merge every trace's step into one partial.
+
+    The merged partial keeps growing (durations for percentiles, chain examples); every so often what
+    has survived so far is frozen out of the cyclic garbage collector's view, so full collections do
+    not rescan it again and again (that made 10x the input cost 12x the time).
+    """
     total = ReportPartial()
-    for trace in iter_archive_traces(source):
-        total.merge(report_step(trace, overlap_tolerance))
+    try:
+        for count, trace in enumerate(traces, 1):
+            total.merge(report_step(trace, overlap_tolerance))
+            if count % _FREEZE_EVERY == 0:
+                gc.freeze()
+    finally:
+        gc.unfreeze()
     return total
+
+
+def _run_local(source: str, overlap_tolerance: float) -> ReportPartial:
+    return _fold(iter_archive_traces(source), overlap_tolerance)
 
 
 def _local_only(source: str, engine: str) -> str:
@@ -78,8 +95,7 @@ def _run_duckdb(source: str, overlap_tolerance: float) -> ReportPartial:
                 " QUALIFY filename = max(filename) OVER (PARTITION BY trace_id) ORDER BY trace_id",
                 params=[files],
             ).to_arrow_reader(_BATCH_ROWS)
-            for trace in _group_rows(batch.to_pylist() for batch in reader):
-                total.merge(report_step(trace, overlap_tolerance))
+            total = _fold(_group_rows(batch.to_pylist() for batch in reader), overlap_tolerance)
         finally:
             con.close()
     return total
