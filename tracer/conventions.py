@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Final
 
 # --- origins ------------------------------------------------------------------------------------------
 ORIGIN_LAMBDA: Final = "AWS::Lambda::Function"
+ORIGIN_EC2: Final = "AWS::EC2::Instance"
+ORIGIN_ECS: Final = "AWS::ECS::Container"
+ORIGIN_EKS: Final = "AWS::EKS::Container"
+ORIGIN_BEANSTALK: Final = "AWS::ElasticBeanstalk::Environment"
 ORIGIN_LAMBDA_EDGE: Final = "spanscope::Lambda@Edge::Function"
 ORIGIN_BATCH: Final = "spanscope::Batch::Job"
 ORIGIN_EMR: Final = "spanscope::EMR::Job"
 ORIGIN_EDGE_DEVICE: Final = "spanscope::Greengrass::Device"
 ORIGIN_HPC: Final = "spanscope::HPC::Rank"
+
+# OTel ``cloud.platform`` values -> origin.
+PLATFORM_ORIGINS: Final[Mapping[str, str]] = {
+    "aws_lambda": ORIGIN_LAMBDA,
+    "aws_ec2": ORIGIN_EC2,
+    "aws_ecs": ORIGIN_ECS,
+    "aws_eks": ORIGIN_EKS,
+    "aws_elastic_beanstalk": ORIGIN_BEANSTALK,
+}
 
 # --- resource / placement -----------------------------------------------------------------------------
 SERVICE_NAME: Final = "service.name"
@@ -28,12 +42,23 @@ HTTP_URL: Final = "url.full"
 HTTP_STATUS: Final = "http.response.status_code"
 HTTP_USER_AGENT: Final = "user_agent.original"
 HTTP_CLIENT_IP: Final = "client.address"
+HTTP_METHOD_OLD: Final = "http.method"
+HTTP_URL_OLD: Final = "http.url"
+HTTP_STATUS_OLD: Final = "http.status_code"
+HTTP_USER_AGENT_OLD: Final = "http.user_agent"
+HTTP_CLIENT_IP_OLD: Final = "http.client_ip"
+USER: Final = "enduser.id"
 
 # --- downstream calls -----------------------------------------------------------------------------------
 RPC_SYSTEM: Final = "rpc.system"
 RPC_SERVICE: Final = "rpc.service"
 RPC_METHOD: Final = "rpc.method"
+PEER_SERVICE: Final = "peer.service"
+SERVER_ADDRESS: Final = "server.address"
+NET_PEER_NAME_OLD: Final = "net.peer.name"
 AWS_OPERATION: Final = "aws.operation"
+AWS_REQUEST_ID: Final = "aws.request_id"
+AWS_TABLE: Final = "aws.dynamodb.table_names"
 AWS_QUEUE_URL: Final = "aws.sqs.queue_url"
 
 # --- Lambda / Lambda@Edge ---------------------------------------------------------------------------------
