@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
+from spanscope.collectors.model import Kind, Status, status_from_http
+
 # --- origins (X-Ray segment ``origin`` / node type) -------------------------------------------------
 ORIGIN_LAMBDA: Final = "AWS::Lambda::Function"
 ORIGIN_LAMBDA_FACADE: Final = "AWS::Lambda"
@@ -175,3 +177,28 @@ def http_status(attributes: Mapping[str, object]) -> int | None:
         if isinstance(value, str) and value.isdigit():
             return int(value)
     return None
+
+
+def downstream(kind: Kind, attributes: Mapping[str, object]) -> tuple[str, str]:
+    """(namespace, remote service) of a client or producer span; ("", "") for other kinds or no target.
+
+    >>> downstream(Kind.CLIENT, {"rpc.system": "aws-api", "rpc.service": "S3"}), downstream(Kind.SERVER, {})
+    (('aws', 'S3'), ('', ''))
+    """
+    if kind is not Kind.CLIENT and kind is not Kind.PRODUCER:
+        return "", ""
+    namespace, remote = remote_from_attributes(attributes)
+    return (namespace, remote) if remote else ("", "")
+
+
+def span_status(attributes: Mapping[str, object], *, failed: bool) -> Status:
+    """X-Ray's status for an OpenTelemetry-style span: an HTTP status >= 400 decides which failure it
+    was (4xx error, 429 throttle, 5xx fault); otherwise a span marked failed is a fault.
+
+    >>> span_status({"http.response.status_code": 429}, failed=True).value, span_status({}, failed=True).value
+    ('throttle', 'fault')
+    """
+    code = http_status(attributes)
+    if code is not None and code >= 400:
+        return status_from_http(code)
+    return Status.FAULT if failed else Status.OK

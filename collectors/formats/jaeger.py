@@ -31,7 +31,6 @@ from spanscope.collectors.model import (
     SpanException,
     SpanLink,
     Status,
-    status_from_http,
 )
 
 __all__ = ["parse_document", "parse_trace"]
@@ -175,20 +174,10 @@ def _span(raw: object, processes: Mapping[str, tuple[str, Attributes]]) -> Span:
     if isinstance(otel_code, str) and otel_code.upper() == "ERROR":
         failed = True
     message = attributes.get("otel.status_description")
-    http = conv.http_status(attributes)
-    if http is not None and http >= 400:
-        status = status_from_http(http)
-    elif failed:
-        status = Status.FAULT
-    else:
-        status = Status.OK
+    status = conv.span_status(attributes, failed=failed)
 
     events, exceptions = _logs(raw.get("logs"))
-    namespace = remote_service = ""
-    if kind in (Kind.CLIENT, Kind.PRODUCER):
-        ns, remote = conv.remote_from_attributes(attributes)
-        if remote:
-            namespace, remote_service = ns, remote
+    namespace, remote_service = conv.downstream(kind, attributes)
     if not message and exceptions and status is not Status.OK:
         message = exceptions[0].message
 

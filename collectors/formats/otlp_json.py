@@ -36,8 +36,6 @@ from spanscope.collectors.model import (
     SpanEvent,
     SpanException,
     SpanLink,
-    Status,
-    status_from_http,
 )
 
 __all__ = ["attributes_from_kvlist", "parse_request", "spans_from_resource_spans"]
@@ -59,7 +57,6 @@ _KINDS: dict[object, Kind] = {
 _HEX_DIGITS = frozenset("0123456789abcdef")
 _ZEROS = {16: "0" * 16, 32: "0" * 32}
 _STATUS_ERROR = frozenset((2, "2", "STATUS_CODE_ERROR"))
-_REMOTE_KINDS = frozenset((Kind.CLIENT, Kind.PRODUCER))
 
 
 def parse_request(doc: Mapping[str, Any]) -> ParseResult:
@@ -262,20 +259,10 @@ def _span(raw: object, service: str, resource: Attributes, resource_origin: str)
     if isinstance(status_obj, dict):
         code = status_obj.get("code")
         message = str(status_obj.get("message") or "")
-    http = conv.http_status(attributes)
-    if http is not None and http >= 400:
-        status = status_from_http(http)
-    elif code in _STATUS_ERROR:
-        status = Status.FAULT
-    else:
-        status = Status.OK
+    status = conv.span_status(attributes, failed=code in _STATUS_ERROR)
 
     events, exceptions = _events(raw.get("events"))
-    namespace = remote_service = ""
-    if kind in _REMOTE_KINDS:
-        ns, remote = conv.remote_from_attributes(attributes)
-        if remote:
-            namespace, remote_service = ns, remote
+    namespace, remote_service = conv.downstream(kind, attributes)
 
     origin = attributes.get(conv.ORIGIN)  # a span's own spanscope.origin outranks its resource's
     if isinstance(origin, str) and origin:

@@ -31,7 +31,6 @@ from spanscope.collectors.model import (
     SpanException,
     SpanLink,
     Status,
-    status_from_http,
 )
 
 __all__ = ["spans_from_request", "spans_to_request"]
@@ -145,13 +144,7 @@ def _annotations(attributes: Attributes) -> dict[str, Any]:
 
 
 def _status(pb: PbStatus, attributes: Mapping[str, object]) -> Status:
-    if conv.HTTP_STATUS in attributes or conv.HTTP_STATUS_OLD in attributes:
-        code = conv.http_status(attributes)
-        if code is not None and code >= 400:
-            return status_from_http(code)
-    if pb.code == PbStatus.STATUS_CODE_ERROR:
-        return Status.FAULT
-    return Status.OK
+    return conv.span_status(attributes, failed=pb.code == PbStatus.STATUS_CODE_ERROR)
 
 
 _ZERO_TRACE = bytes(16)
@@ -170,11 +163,7 @@ def _span(pb: PbSpan, service: str, resource: Attributes, resource_origin: str) 
         raise InvalidIdError(f"invalid parent span id {parent.hex()!r}: expected 8 bytes")
     attributes = _attributes(pb.attributes)
     kind = _KIND_FROM_PB.get(pb.kind, Kind.INTERNAL)
-    namespace = remote = ""
-    if kind is Kind.CLIENT or kind is Kind.PRODUCER:
-        ns, found = conv.remote_from_attributes(attributes)
-        if found:
-            namespace, remote = ns, found
+    namespace, remote = conv.downstream(kind, attributes)
     events: list[SpanEvent] = []
     exceptions: list[SpanException] = []
     for ev in pb.events if len(pb.events) else ():

@@ -29,8 +29,6 @@ from spanscope.collectors.model import (
     Kind,
     Span,
     SpanEvent,
-    Status,
-    status_from_http,
 )
 
 __all__ = ["parse_spans", "server_half_id"]
@@ -152,13 +150,7 @@ def _span(raw: object) -> tuple[Span, bool]:
         attributes["zipkin.debug"] = True
 
     error = attributes.get("error")
-    http = conv.http_status(attributes)
-    if http is not None and http >= 400:
-        status = status_from_http(http)
-    elif error is not None:
-        status = Status.FAULT
-    else:
-        status = Status.OK
+    status = conv.span_status(attributes, failed=error is not None)
 
     namespace = remote_service = ""
     if kind in (Kind.CLIENT, Kind.PRODUCER):
@@ -166,9 +158,7 @@ def _span(raw: object) -> tuple[Span, bool]:
         if named:
             namespace, remote_service = "remote", named
         else:
-            ns, inferred = conv.remote_from_attributes(attributes)
-            if inferred:
-                namespace, remote_service = ns, inferred
+            namespace, remote_service = conv.downstream(kind, attributes)
 
     span = Span(
         trace_id=trace_id,
