@@ -13,8 +13,9 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import orjson
+from spanscope.collectors.conventions import XRAY_ANNOTATIONS_KEY
 from spanscope.collectors.errors import InvalidSpanError, SpanscopeError
-from spanscope.collectors.model import Attributes, AttrScalar, AttrValue, Span
+from spanscope.collectors.model import AnnotationValue, Attributes, AttrScalar, AttrValue, Span
 
 __all__ = [
     "RECORD_ERRORS",
@@ -24,6 +25,7 @@ __all__ = [
     "hex_id",
     "record_reason",
     "seconds_to_ns",
+    "take_annotations",
 ]
 
 
@@ -158,3 +160,25 @@ def flatten_into(target: Attributes, prefix: str, value: object) -> None:
             target[key] = item
         else:
             target[key] = str(item)
+
+
+def take_annotations(attributes: Attributes) -> dict[str, AnnotationValue]:
+    """Move the attributes listed under ``aws.xray.annotations`` (the awsxrayexporter's marker of indexed
+    keys) out of ``attributes`` into annotations; the marker itself is removed too.
+
+    >>> attrs = {"aws.xray.annotations": ["order"], "order": "o-1", "other": 2}
+    >>> take_annotations(attrs), attrs
+    ({'order': 'o-1'}, {'other': 2})
+    """
+    keys = attributes.pop(XRAY_ANNOTATIONS_KEY, None)
+    if keys is None:
+        return {}
+    names = [keys] if isinstance(keys, str) else keys if isinstance(keys, list) else []
+    out: dict[str, AnnotationValue] = {}
+    for key in names:
+        if isinstance(key, str) and key in attributes:
+            value = attributes[key]
+            if isinstance(value, str | bool | int | float):
+                out[key] = value
+                del attributes[key]
+    return out

@@ -26,9 +26,15 @@ from typing import Any
 import orjson
 from spanscope.collectors import conventions as conv
 from spanscope.collectors.errors import InvalidSpanError
-from spanscope.collectors.formats import RECORD_ERRORS, ParseResult, RecordError, hex_id, record_reason
+from spanscope.collectors.formats import (
+    RECORD_ERRORS,
+    ParseResult,
+    RecordError,
+    hex_id,
+    record_reason,
+    take_annotations,
+)
 from spanscope.collectors.model import (
-    AnnotationValue,
     Attributes,
     AttrValue,
     Kind,
@@ -251,7 +257,7 @@ def _span(raw: object, service: str, resource: Attributes, resource_origin: str)
         raise InvalidSpanError(f"unknown span kind {raw.get('kind')!r}")
 
     attributes = attributes_from_kvlist(raw.get("attributes"))
-    annotations = _annotations(attributes)
+    annotations = take_annotations(attributes)
 
     status_obj = raw.get("status")
     code: object = None
@@ -289,21 +295,6 @@ def _span(raw: object, service: str, resource: Attributes, resource_origin: str)
         links=_links(raw.get("links")),
         in_progress=in_progress,
     )
-
-
-def _annotations(attributes: Attributes) -> dict[str, AnnotationValue]:
-    keys = attributes.pop(conv.XRAY_ANNOTATIONS_KEY, None)
-    if keys is None:
-        return {}
-    names = [keys] if isinstance(keys, str) else keys if isinstance(keys, list) else []
-    out: dict[str, AnnotationValue] = {}
-    for key in names:
-        if isinstance(key, str) and key in attributes:
-            value = attributes[key]
-            if isinstance(value, (str, bool, int, float)):
-                out[key] = value
-                del attributes[key]
-    return out
 
 
 def _events(raw: object) -> tuple[list[SpanEvent], list[SpanException]]:

@@ -21,7 +21,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span as PbSpan
 from opentelemetry.proto.trace.v1.trace_pb2 import Status as PbStatus
 from spanscope.collectors import conventions as conv
 from spanscope.collectors.errors import InvalidIdError, InvalidSpanError
-from spanscope.collectors.formats import ParseResult, RecordError
+from spanscope.collectors.formats import ParseResult, RecordError, take_annotations
 from spanscope.collectors.model import (
     Attributes,
     AttrValue,
@@ -128,21 +128,6 @@ def _attributes(kvs: Iterable[KeyValue]) -> Attributes:
     return out
 
 
-def _annotations(attributes: Attributes) -> dict[str, Any]:
-    keys = attributes.pop(conv.XRAY_ANNOTATIONS_KEY, None)
-    if keys is None:
-        return {}
-    names = [keys] if isinstance(keys, str) else keys if isinstance(keys, list) else []
-    out: dict[str, Any] = {}
-    for key in names:
-        if isinstance(key, str) and key in attributes:
-            value = attributes[key]
-            if isinstance(value, str | bool | int | float):
-                out[key] = value
-                del attributes[key]
-    return out
-
-
 def _status(pb: PbStatus, attributes: Mapping[str, object]) -> Status:
     return conv.span_status(attributes, failed=pb.code == PbStatus.STATUS_CODE_ERROR)
 
@@ -188,7 +173,7 @@ def _span(pb: PbSpan, service: str, resource: Attributes, resource_origin: str) 
         if len(pb.links)
         else []
     )
-    annotations = _annotations(attributes) if conv.XRAY_ANNOTATIONS_KEY in attributes else {}
+    annotations = take_annotations(attributes) if conv.XRAY_ANNOTATIONS_KEY in attributes else {}
     explicit_origin = attributes.get(conv.ORIGIN)
     origin = explicit_origin if isinstance(explicit_origin, str) and explicit_origin else resource_origin
     start = pb.start_time_unix_nano
