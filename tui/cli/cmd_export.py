@@ -37,27 +37,17 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _parquet(traces: Any, destination: str) -> tuple[int, int, int]:
+    from itertools import islice
+
     from spanscope.collectors.archive import write_traces
 
     files = trace_count = span_count = 0
-    batch = []
-    for trace in traces:
-        batch.append(trace)
-        if len(batch) >= TRACES_PER_ARCHIVE_CALL:
-            result = write_traces(batch, destination)
-            files, trace_count, span_count = (
-                files + len(result.files),
-                trace_count + result.traces,
-                span_count + result.spans,
-            )
-            batch = []
-    if batch:
+    pending = iter(traces)
+    while batch := list(islice(pending, TRACES_PER_ARCHIVE_CALL)):
         result = write_traces(batch, destination)
-        files, trace_count, span_count = (
-            files + len(result.files),
-            trace_count + result.traces,
-            span_count + result.spans,
-        )
+        files += len(result.files)
+        trace_count += result.traces
+        span_count += result.spans
     return files, trace_count, span_count
 
 
