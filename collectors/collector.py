@@ -12,6 +12,7 @@ forwarders (their unsent payloads stay on disk) and closes the store.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import threading
 import time
@@ -80,6 +81,25 @@ def parse_address(text: str, default_host: str = "127.0.0.1") -> Address | None:
     if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
         raise ValueError(f"bad address {text!r}: expected HOST:PORT with a port from 0 to 65535")
     return (host or default_host, int(port_text))
+
+
+GC_THRESHOLDS = (50_000, 20, 10)
+
+
+def tune_gc_for_ingest() -> None:
+    """Tune the process's garbage collector for a long-running collector; call it once after start-up.
+
+    Every request allocates hundreds of short-lived span objects, and spans waiting for their commit
+    survive into the older generations, so CPython's default thresholds (700, 10, 10) run a full
+    collection every few requests over everything alive. Freezing what start-up created (modules,
+    receivers) and collecting the young generation every 50,000 net allocations instead of 700 cut
+    the collector's CPU per span by about a quarter in ``bench_collector``; garbage cycles are still
+    collected, only less often. This changes the whole process, so the ``collect`` command calls it,
+    not the ``Collector`` a test or an application embeds.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def _queue_path(db_path: Path, name: str) -> Path:

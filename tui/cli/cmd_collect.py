@@ -148,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
     import logging
     import signal
 
-    from spanscope.collectors.collector import Collector
+    from spanscope.collectors.collector import Collector, tune_gc_for_ingest
 
     config = _config(args)
     moved = move_aside_if_corrupt(config.db_path)
@@ -174,6 +174,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"listening {_LABELS[name]} {shown}:{port}", flush=True)
         for warning in collector.warnings:
             print(f"warning: {warning}", file=sys.stderr, flush=True)
+        tune_gc_for_ingest()
         try:
             await stop.wait()
         finally:
