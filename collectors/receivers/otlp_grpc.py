@@ -23,7 +23,7 @@ from spanscope.collectors.errors import CollectorOverloadedError
 from spanscope.collectors.formats.otlp_proto import spans_from_request
 from spanscope.collectors.receivers.auth import token_matches
 from spanscope.collectors.receivers.counters import Counters
-from spanscope.collectors.receivers.writer import BatchWriter
+from spanscope.collectors.receivers.writer import QUEUE_FULL_MESSAGE, BatchWriter
 
 _log = logging.getLogger(__name__)
 
@@ -98,6 +98,11 @@ class OTLPGRPCReceiver:
         if not token_matches(self._token, auth if isinstance(auth, str) else None):
             counters.add(f"{_PREFIX}.rejected:unauthorized")
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token")
+        if self._writer.saturated:  # refused before decoding: overload must not cost the CPU the writer needs
+            counters.add(f"{_PREFIX}.rejected:overload")
+            await context.abort_with_status(
+                _retry_status(code_pb2.UNAVAILABLE, QUEUE_FULL_MESSAGE, self._retry_after_s)
+            )
         try:
             req = ExportTraceServiceRequest.FromString(request)
         except (DecodeError, ValueError) as exc:

@@ -31,7 +31,7 @@ from spanscope.collectors.formats import ParseResult
 from spanscope.collectors.formats.otlp_proto import spans_from_request
 from spanscope.collectors.receivers.auth import token_matches
 from spanscope.collectors.receivers.counters import Counters
-from spanscope.collectors.receivers.writer import BatchWriter
+from spanscope.collectors.receivers.writer import QUEUE_FULL_MESSAGE, BatchWriter
 
 _log = logging.getLogger(__name__)
 
@@ -254,7 +254,9 @@ class OTLPHTTPHandlers:
                 raise _Reject(
                     415, "unsupported_media_type", f"unsupported Content-Type {content_type!r}; use protobuf or JSON"
                 )
-            body = await read_body(request, self._cap)
+            body = await read_body(request, self._cap)  # read whole, so the connection stays usable
+            if self._writer.saturated:  # refused before decoding: overload must not cost the writer's CPU
+                raise _Reject(429, "overload", QUEUE_FULL_MESSAGE, retry_after_s=self._retry_after_s)
             result = _parse(body, is_json)
             counters.add_many(
                 {
@@ -265,8 +267,8 @@ class OTLPHTTPHandlers:
             if result.spans:
                 try:
                     await self._writer.write(result.spans)
-                except CollectorOverloadedError as exc:
-                    raise _Reject(429, "overload", str(exc), retry_after_s=self._retry_after_s) from None
+                except CollectorOverloadedError:
+                    raise _Reject(429, "overload", QUEUE_FULL_MESSAGE, retry_after_s=self._retry_after_s) from None
                 except Exception as exc:
                     raise _Reject(
                         503, "store_error", f"spans not stored: {exc}", retry_after_s=self._retry_after_s

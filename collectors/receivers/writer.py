@@ -26,6 +26,7 @@ from spanscope.collectors.receivers.counters import Counters
 _log = logging.getLogger(__name__)
 
 Done = Callable[[BaseException | None], None]
+QUEUE_FULL_MESSAGE = "the collector's write queue is full; retry later"
 
 
 class SpanSink(Protocol):
@@ -64,6 +65,11 @@ class BatchWriter:
     @property
     def pending_spans(self) -> int:
         return self._pending
+
+    @property
+    def saturated(self) -> bool:
+        """True while the queue is full: receivers refuse before decoding, so overload costs little CPU."""
+        return self._closing or self._pending >= self._max_pending
 
     def add_hook(self, hook: Callable[[list[Span]], None]) -> None:
         self._after_commit.append(hook)
@@ -105,7 +111,7 @@ class BatchWriter:
                 pass
 
         if not self.submit(spans, done):
-            raise CollectorOverloadedError("the collector's write queue is full; retry later")
+            raise CollectorOverloadedError(QUEUE_FULL_MESSAGE)
         await fut
 
     # consumer side --------------------------------------------------------------------------------

@@ -145,3 +145,45 @@ def test_sdk_exporter_retries_through_overload_and_every_span_arrives(tmp_path: 
             provider.shutdown()
         with open_store(store.path, readonly=True) as reader:
             assert reader.span_count() == 240
+
+
+def test_a_full_queue_refuses_before_decoding(tmp_path: Path) -> None:
+    """While the queue is full, requests are refused unread-as-spans: even a malformed body gets 429 /
+    UNAVAILABLE, so overload does not spend the CPU the writer needs on decoding spans it will refuse."""
+    store = GatedStore(tmp_path / "spans.db")
+    config = CollectorConfig(
+        db_path=store.path,
+        xray_udp=None,
+        otlp_http=("127.0.0.1", 0),
+        otlp_grpc=("127.0.0.1", 0),
+        max_pending_spans=10,
+        log_interval_s=0,
+    )
+    with BackgroundCollector(config, store=store) as collector, ThreadPoolExecutor(2) as pool:
+        host, port = collector.addresses["otlp_http"]
+        url = f"http://{host}:{port}/v1/traces"
+        headers = {"Content-Type": "application/x-protobuf"}
+        channel = grpc.insecure_channel("{}:{}".format(*collector.addresses["otlp_grpc"]))
+        export = channel.unary_unary(EXPORT, response_deserializer=ExportTraceServiceResponse.FromString)
+        first = pool.submit(requests.post, url, data=body("a", 5), headers=headers)
+        assert store.writing.wait(10)
+        second = pool.submit(requests.post, url, data=body("b", 10), headers=headers)
+        wait_until(lambda: collector.writer.saturated)
+
+        refused = requests.post(url, data=b"\xff\xff not protobuf", headers=headers)
+        assert refused.status_code == 429
+        assert refused.headers["Retry-After"] == "1"
+        try:
+            export(b"\xff\xff not protobuf", timeout=10)
+            raise AssertionError("gRPC export should have been refused")
+        except grpc.RpcError as err:
+            assert err.code() == grpc.StatusCode.UNAVAILABLE
+        assert collector.counters.get("otlp_http.rejected:malformed") == 0
+        assert collector.counters.get("otlp_grpc.rejected:malformed") == 0
+
+        store.gate.set()
+        assert first.result(30).status_code == 200
+        assert second.result(30).status_code == 200
+        wait_until(lambda: not collector.writer.saturated)
+        assert requests.post(url, data=b"\xff\xff not protobuf", headers=headers).status_code == 400
+        channel.close()
