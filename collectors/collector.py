@@ -7,6 +7,10 @@
 Everything received goes through one ``BatchWriter``: a reply is sent only after the spans are
 committed. ``stop()`` stops receiving, lets calls in flight finish, flushes the writer, stops the
 forwarders (their unsent payloads stay on disk) and closes the store.
+
+When SQLite reports the store corrupt on a write, the batch fails with a retryable error and the
+collector moves the file aside, continues on a fresh store and salvages the old one in the
+background (``collectors.store_recovery``; at most one move per ``corrupt_store_move_interval_s``).
 """
 
 from __future__ import annotations
@@ -60,6 +64,8 @@ class CollectorConfig:
     archive_quiet_s: float = 60.0
     archive_interval_s: float = 30.0
     service_map_interval_s: float = 0.0  # 0: refresh only when the map is asked for (/v1/service-map)
+    corrupt_store_move_interval_s: float = 60.0  # a store corrupt again sooner keeps failing (503) instead
+    salvage_corrupt_store: bool = True  # copy what SQLite can read from a store moved aside while running
 
 
 def parse_address(text: str, default_host: str = "127.0.0.1") -> Address | None:
@@ -130,6 +136,8 @@ class Collector:
         self._log_task: asyncio.Task[None] | None = None
         self._started = False
         self.archive_roller: Any = None
+        self._archive_base = [0, 0]  # rolled traces and errors of rollers replaced with their store
+        self.recovery: Any = None  # StoreRecovery, when the collector owns its store
 
     @property
     def store(self) -> Any:
@@ -151,6 +159,8 @@ class Collector:
         )
         self._start_service_map(writer)
         self._start_forwarders(writer, db_path)
+        if self._own_store:
+            self._start_recovery(writer)
         writer.start()
         if cfg.archive:
             from spanscope.collectors.archive.roller import ArchiveRoller
@@ -158,10 +168,9 @@ class Collector:
             self.archive_roller = ArchiveRoller(
                 self._store, cfg.archive, quiet_s=cfg.archive_quiet_s, interval_s=cfg.archive_interval_s
             )
-            roller = self.archive_roller
-            self.counters.gauge("archive.rolled_traces", lambda: roller.rolled_traces)
-            self.counters.gauge("archive.errors", lambda: roller.errors)
-            roller.start()
+            self.counters.gauge("archive.rolled_traces", lambda: self._archive_figure(0))
+            self.counters.gauge("archive.errors", lambda: self._archive_figure(1))
+            self.archive_roller.start()
         try:
             await self._start_receivers(writer)
         except BaseException:
@@ -171,6 +180,52 @@ class Collector:
         self._started = True
         if cfg.log_interval_s > 0:
             self._log_task = asyncio.get_running_loop().create_task(self._log_periodically())
+
+    def _archive_figure(self, index: int) -> int:
+        roller = self.archive_roller
+        now = (roller.rolled_traces, roller.errors)[index] if roller is not None else 0
+        return self._archive_base[index] + now
+
+    def _start_recovery(self, writer: BatchWriter) -> None:
+        """Replace the store when SQLite calls it corrupt on a write (on the writer thread: no write races it)."""
+        from spanscope.collectors.store_recovery import StoreRecovery
+
+        cfg = self.config
+        self.recovery = recovery = StoreRecovery(
+            self.counters, min_interval_s=cfg.corrupt_store_move_interval_s, salvage=cfg.salvage_corrupt_store
+        )
+        recovery.on_swap.append(self._use_store)
+        recovery.after_swap.append(self._replace_archive_roller)
+        recovery.after_salvage.append(lambda _result: self._mark_map_stale())
+        writer.on_corrupt_store(lambda error: recovery.recover(self._store, error))
+
+    def _use_store(self, store: Any) -> None:
+        # Readers (service map, archive roller, HTTP handlers) take ``self._store`` per use; the map's
+        # traces came from the old store, so it is rebuilt from the fresh one (again after salvage).
+        self._store = store
+        self._mark_map_stale()
+
+    def _mark_map_stale(self) -> None:
+        with self._map_lock:
+            self._dirty = set()
+            self._map_stale = True
+
+    def _replace_archive_roller(self, move: Any, store: Any) -> None:
+        """A roller for the fresh store; the old store's cursor file goes aside with it (background thread)."""
+        old = self.archive_roller
+        if old is None:
+            return
+        from spanscope.collectors.archive.roller import ArchiveRoller
+
+        old.stop(flush=False)  # its store is closed: nothing more to roll from it
+        self._archive_base = [self._archive_base[0] + old.rolled_traces, self._archive_base[1] + old.errors]
+        if old.cursor_path.exists():
+            old.cursor_path.rename(move.aside.with_name(move.aside.name + ".archive-cursor.json"))
+        cfg = self.config
+        assert cfg.archive is not None
+        roller = ArchiveRoller(store, cfg.archive, quiet_s=cfg.archive_quiet_s, interval_s=cfg.archive_interval_s)
+        self.archive_roller = roller
+        roller.start()
 
     def _start_service_map(self, writer: BatchWriter) -> None:
         """Keep a ServiceMapAccumulator current, off the acknowledgement path.
@@ -340,11 +395,14 @@ class Collector:
 
     def _health(self) -> dict[str, Any]:
         writer = self.writer
-        return {
+        health: dict[str, Any] = {
             "receivers": {name: f"{host}:{port}" for name, (host, port) in self.addresses.items()},
             "queue_spans": writer.pending_spans if writer else 0,
             "uptime_s": round(time.time() - self.counters.started_s, 3),
         }
+        if self.recovery is not None:
+            health["store"] = {"path": str(getattr(self._store, "path", "")), **self.recovery.health()}
+        return health
 
     def rates_line(self, before: dict[str, int], after: dict[str, int], elapsed_s: float) -> str:
         """One log line: accepted spans/s, rejections, drops, queue depths since the last line."""
@@ -393,6 +451,8 @@ class Collector:
             self._http_runner = None
         if self.writer is not None:
             await asyncio.to_thread(self.writer.close)
+        if self.recovery is not None:  # stop salvaging; what was copied stays
+            await asyncio.to_thread(self.recovery.stop)
         if self.archive_roller is not None:
             # Roll what is complete and quiet; traces still open are rolled by the next run.
             await asyncio.to_thread(self.archive_roller.stop, flush=False)

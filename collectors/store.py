@@ -486,44 +486,8 @@ class Store:
         return [TraceChange(r[0], int(r[1]), int(r[2]), int(r[3]) > 0) for r in rows]
 
     def _span(self, row: Sequence[Any]) -> Span:
-        (
-            trace_id,
-            span_id,
-            parent_id,
-            service,
-            name,
-            kind,
-            start_ns,
-            end_ns,
-            status,
-            in_progress,
-            rid,
-            body,
-        ) = row
-        extra = _decode_body(body)
-        resource = self._resource(rid) if rid is not None else {}
-        return Span(
-            trace_id=trace_id,
-            span_id=span_id,
-            parent_id=parent_id,
-            service=service,
-            name=name,
-            kind=Kind(kind),
-            start_ns=start_ns,
-            end_ns=end_ns,
-            status=Status(status),
-            status_message=extra.get("m", ""),
-            origin=extra.get("o", ""),
-            namespace=extra.get("ns", ""),
-            remote_service=extra.get("rs", ""),
-            attributes=extra.get("a", {}),
-            annotations=extra.get("an", {}),
-            resource=resource,
-            events=[SpanEvent(e[0], e[1], e[2]) for e in extra.get("ev", ())],
-            exceptions=[SpanException(x[0], x[1], x[2], x[3], x[4]) for x in extra.get("ex", ())],
-            links=[SpanLink(lk[0], lk[1], lk[2]) for lk in extra.get("l", ())],
-            in_progress=bool(in_progress),
-        )
+        rid = row[10]
+        return span_from_row(row, self._resource(rid) if rid is not None else {})
 
     def _resource(self, rid: int) -> dict[str, Any]:
         row = self._conn.execute("SELECT body FROM resources WHERE id = ?", (rid,)).fetchone()
@@ -550,6 +514,50 @@ _SUMMARY_COLUMNS = (
     "trace_id, start_ns, end_ns, root_span_id, root_service, root_name, root_start_ns, root_is_entry,"
     " span_count, in_progress_count, error, fault, throttle, services"
 )
+
+
+SPAN_COLUMNS = _SPAN_COLUMNS  # the spans table's columns in the order ``span_from_row`` reads them
+
+
+def span_from_row(row: Sequence[Any], resource: dict[str, Any]) -> Span:
+    """The Span of one ``SPAN_COLUMNS`` row of the spans table, given its resource (salvage reads rows itself)."""
+    (
+        trace_id,
+        span_id,
+        parent_id,
+        service,
+        name,
+        kind,
+        start_ns,
+        end_ns,
+        status,
+        in_progress,
+        _rid,
+        body,
+    ) = row
+    extra = _decode_body(body)
+    return Span(
+        trace_id=trace_id,
+        span_id=span_id,
+        parent_id=parent_id,
+        service=service,
+        name=name,
+        kind=Kind(kind),
+        start_ns=start_ns,
+        end_ns=end_ns,
+        status=Status(status),
+        status_message=extra.get("m", ""),
+        origin=extra.get("o", ""),
+        namespace=extra.get("ns", ""),
+        remote_service=extra.get("rs", ""),
+        attributes=extra.get("a", {}),
+        annotations=extra.get("an", {}),
+        resource=resource,
+        events=[SpanEvent(e[0], e[1], e[2]) for e in extra.get("ev", ())],
+        exceptions=[SpanException(x[0], x[1], x[2], x[3], x[4]) for x in extra.get("ex", ())],
+        links=[SpanLink(lk[0], lk[1], lk[2]) for lk in extra.get("l", ())],
+        in_progress=bool(in_progress),
+    )
 
 
 def _window_clause(since_ns: int | None, until_ns: int | None, service: str | None) -> tuple[str, list[Any]]:

@@ -7,7 +7,8 @@ its number of spans: when it is full ``submit`` refuses and the receiver answers
 overload code. After a commit, and before the acknowledgement, ``after_commit`` hooks (forwarders,
 the service map) see the spans, so an acknowledged span is already in the forward queue.
 When a batch fails, each submission in it is written on its own, so spans the store refuses fail
-only their own submission.
+only their own submission. When the store reports corruption, the failed submitters hear it first,
+then ``on_corrupt_store``'s callback may swap in a fresh store (see ``collectors.store_recovery``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from spanscope.collectors.errors import CollectorOverloadedError
+from spanscope.collectors.errors import CollectorOverloadedError, StoreCorruptError
 from spanscope.collectors.model import Span
 from spanscope.collectors.receivers.counters import Counters
 
@@ -52,6 +53,7 @@ class BatchWriter:
         self._max_pending = max_pending_spans
         self._max_batch = max_batch_spans
         self._after_commit = list(after_commit)
+        self._on_corrupt: Callable[[BaseException], SpanSink | None] | None = None
         self._items: deque[tuple[list[Span], Done | None]] = deque()
         self._pending = 0
         self._inflight = 0
@@ -73,6 +75,11 @@ class BatchWriter:
 
     def add_hook(self, hook: Callable[[list[Span]], None]) -> None:
         self._after_commit.append(hook)
+
+    def on_corrupt_store(self, replace: Callable[[BaseException], SpanSink | None]) -> None:
+        """After a batch failed with StoreCorruptError (and its submitters heard so), call ``replace``
+        on the writer thread; a store it returns takes over the next batches. No write races the swap."""
+        self._on_corrupt = replace
 
     def start(self) -> None:
         self._thread.start()
@@ -174,6 +181,19 @@ class BatchWriter:
                     done(err)
                 except Exception:
                     _log.exception("acknowledgement callback failed")
+            corrupt = next((err for _s, _d, err in results if isinstance(err, StoreCorruptError)), None)
+            if corrupt is not None and self._on_corrupt is not None:
+                self._replace_store(corrupt)
+
+    def _replace_store(self, error: BaseException) -> None:
+        assert self._on_corrupt is not None
+        try:
+            replacement = self._on_corrupt(error)
+        except Exception:
+            _log.exception("replacing the corrupt store failed")
+            return
+        if replacement is not None:
+            self._store = replacement
 
     def close(self, timeout_s: float | None = None) -> None:
         """Refuse new spans, commit everything queued, stop the thread."""

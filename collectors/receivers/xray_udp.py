@@ -129,8 +129,17 @@ class XRayUDPReceiver:
         self._sock.close()
 
     # receive loop --------------------------------------------------------------------------------
+    def _store_failed(self, datagrams: int, spans: int) -> Callable[[BaseException | None], None]:
+        def done(error: BaseException | None) -> None:  # on the writer thread, after the commit failed or not
+            if error is not None:
+                self._counters.add_many(
+                    {f"{_PREFIX}.dropped:store_error": datagrams, f"{_PREFIX}.dropped_spans": spans}
+                )
+
+        return done
+
     def _flush(self, spans: list[Span], datagrams: int, tally: dict[str, int]) -> None:
-        if spans and not self._writer.submit(spans):
+        if spans and not self._writer.submit(spans, self._store_failed(datagrams, len(spans))):
             tally[f"{_PREFIX}.dropped:overload"] = tally.get(f"{_PREFIX}.dropped:overload", 0) + datagrams
             tally[f"{_PREFIX}.dropped_spans"] = tally.get(f"{_PREFIX}.dropped_spans", 0) + len(spans)
         elif spans:

@@ -107,40 +107,12 @@ def move_aside_if_corrupt(db: Any) -> str | None:
     """A corrupt store at ``db`` (and its -wal/-shm) renamed to ``<db>.corrupt-<UTC time>``; the warning.
 
     Never deletes and never touches a file that is another application's SQLite database, a newer
-    schema or a locked store: those errors stand. Returns None when the store opens.
+    schema or a locked store: those errors stand. Returns None when the store opens. The logic lives
+    in ``collectors.store_recovery``, shared with the live collector's recovery.
     """
-    import sqlite3
-    import time
-    from pathlib import Path
+    from spanscope.collectors.store_recovery import move_aside_if_corrupt as move
 
-    from spanscope.collectors.errors import StoreCorruptError
-    from spanscope.collectors.store import APPLICATION_ID, open_store
-
-    path = Path(db)
-    try:
-        open_store(path).close()
-        return None
-    except StoreCorruptError:
-        try:  # another application's readable SQLite database is not ours to move
-            with sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True) as conn:
-                app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-            foreign = app_id != APPLICATION_ID
-        except sqlite3.DatabaseError:
-            foreign = False
-        if foreign:
-            raise
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    aside = path.with_name(f"{path.name}.corrupt-{stamp}")
-    n = 1
-    while aside.exists():
-        n += 1
-        aside = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
-    path.rename(aside)
-    for suffix in ("-wal", "-shm"):
-        sidecar = path.with_name(path.name + suffix)
-        if sidecar.exists():
-            sidecar.rename(aside.with_name(aside.name + suffix))
-    return f"store {path} is corrupt: moved it aside to {aside} and started a fresh store"
+    return move(db)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,0 +1,533 @@
+"""Recovery from a corrupt store: move the file aside (never delete or overwrite it) and salvage what it holds.
+
+Used at start-up by ``spanscope collect`` (``move_aside_if_corrupt``) and by the live collector when
+SQLite reports corruption on a write (``StoreRecovery``): the store is closed, the file and its
+-wal/-shm are renamed to ``<db>.corrupt-<UTC time>``, a fresh store opens at the original path, and
+a background thread copies every span SQLite can still read from the aside file into the fresh store
+through ``Store.write_spans`` (idempotent, so spans the clients retried are not duplicated and the
+trace summaries are rebuilt by the normal write path). The aside file is only ever read: opened
+``immutable`` when it has no WAL, otherwise through a temporary copy of the file and its WAL.
+
+Salvage walks the spans table in primary-key order between trace ids read from the traces table
+(a separate B-tree), in chunks. A chunk that raises is read forward from its start and backward from
+its end until SQLite fails; the keys between are reported as an unreadable range, so every span the
+old store held is either copied or inside a range the result names.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import shutil
+import sqlite3
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from spanscope.collectors.errors import StoreCorruptError
+from spanscope.collectors.model import Span
+
+_log = logging.getLogger("spanscope.store_recovery")
+
+SIDE_FILES = ("-wal", "-shm")
+Key = tuple[str, str]  # (trace_id, span_id): the spans table's primary key
+
+
+class SpanTarget(Protocol):
+    """What salvage writes into (a ``Store``)."""
+
+    def write_spans(self, spans: Sequence[Span]) -> Any: ...
+
+
+# moving aside -----------------------------------------------------------------------------------
+def aside_path(path: Path, now_s: float | None = None) -> Path:
+    """``<db>.corrupt-<UTC time>`` next to ``path``, with ``-2``, ``-3``... when the name (or a side file) is taken."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(time.time() if now_s is None else now_s))
+    base = f"{path.name}.corrupt-{stamp}"
+    candidate = path.with_name(base)
+    n = 1
+    while any(path.with_name(candidate.name + s).exists() for s in ("", *SIDE_FILES)):
+        n += 1
+        candidate = path.with_name(f"{base}-{n}")
+    return candidate
+
+
+def move_aside(path: Path) -> Path:
+    """Rename the store at ``path`` and its -wal/-shm to ``aside_path(path)``; returns the new name.
+
+    Never deletes and never overwrites: a taken name gets a numeric suffix. The store must be closed.
+    """
+    aside = aside_path(path)
+    path.rename(aside)
+    for suffix in SIDE_FILES:
+        side = path.with_name(path.name + suffix)
+        if side.exists():
+            side.rename(aside.with_name(aside.name + suffix))
+    return aside
+
+
+def move_aside_if_corrupt(db: str | os.PathLike[str]) -> str | None:
+    """A corrupt store at ``db`` (and its -wal/-shm) renamed to ``<db>.corrupt-<UTC time>``; the warning.
+
+    Never deletes and never touches a file that is another application's SQLite database, a newer
+    schema or a locked store: those errors stand. Returns None when the store opens.
+    """
+    from spanscope.collectors.store import APPLICATION_ID, open_store
+
+    path = Path(db)
+    try:
+        open_store(path).close()
+        return None
+    except StoreCorruptError:
+        try:  # another application's readable SQLite database is not ours to move
+            with sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True) as conn:
+                app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+            foreign = app_id != APPLICATION_ID
+        except sqlite3.DatabaseError:
+            foreign = False
+        if foreign:
+            raise
+    aside = move_aside(path)
+    return f"store {path} is corrupt: moved it aside to {aside} and started a fresh store"
+
+
+# salvage ----------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class UnreadableRange:
+    """Span keys strictly between ``after`` and ``before`` (None: unbounded) that SQLite could not read."""
+
+    after: Key | None
+    before: Key | None
+
+    def covers(self, key: Key) -> bool:
+        return (self.after is None or key > self.after) and (self.before is None or key < self.before)
+
+
+@dataclass(slots=True)
+class SalvageResult:
+    """What salvage copied from an aside file and what it could not read."""
+
+    aside: Path
+    spans_read: int = 0  # rows read from the aside file and written to the target
+    spans_copied: int = 0  # of those, new or newer in the target
+    spans_present: int = 0  # of those, already in the target (retried by their clients)
+    undecodable_rows: int = 0  # rows SQLite returned whose content could not be turned into spans
+    unreadable_resources: int = 0  # spans salvaged without their resource (its row could not be read)
+    expected_spans: int | None = None  # span count of the traces table rows that could be read
+    traces_table_complete: bool = True
+    unreadable: list[UnreadableRange] = field(default_factory=list)
+    error: str | None = None  # why salvage stopped early
+    seconds: float = 0.0
+
+    def covers(self, key: Key) -> bool:
+        """True when the span with this key could have been in an unreadable part of the file."""
+        return any(r.covers(key) for r in self.unreadable)
+
+    @property
+    def complete(self) -> bool:
+        return self.error is None and not self.unreadable and self.traces_table_complete
+
+    def summary(self) -> str:
+        parts = [f"salvaged {self.spans_read} spans from {self.aside}"]
+        parts.append(f"{self.spans_copied} copied, {self.spans_present} already present")
+        if self.unreadable:
+            parts.append(f"{len(self.unreadable)} unreadable key ranges")
+        if self.expected_spans is not None and self.expected_spans > self.spans_read:
+            parts.append(f"about {self.expected_spans - self.spans_read} spans lost")
+        if self.undecodable_rows:
+            parts.append(f"{self.undecodable_rows} undecodable rows")
+        if self.unreadable_resources:
+            parts.append(f"{self.unreadable_resources} spans without their resource")
+        if not self.traces_table_complete:
+            parts.append("traces table partly unreadable")
+        if self.error:
+            parts.append(f"stopped: {self.error}")
+        return "; ".join(parts)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "aside": str(self.aside),
+            "spans_read": self.spans_read,
+            "spans_copied": self.spans_copied,
+            "spans_present": self.spans_present,
+            "expected_spans": self.expected_spans,
+            "unreadable_ranges": len(self.unreadable),
+            "undecodable_rows": self.undecodable_rows,
+            "unreadable_resources": self.unreadable_resources,
+            "complete": self.complete,
+            "error": self.error,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+_CHUNK_TRACES = 64
+_WRITE_SPANS = 2_000
+
+
+class _Reader:
+    """Read-only access to an aside file, tolerant of pages SQLite calls corrupt."""
+
+    def __init__(self, aside: Path) -> None:
+        self.aside = aside
+        self._tmp: str | None = None
+        wal = aside.with_name(aside.name + "-wal")
+        if wal.exists() and wal.stat().st_size > 0:
+            # The WAL holds committed pages; an immutable open would ignore it and a read-only open
+            # would write the -shm. Read a private copy instead, so the aside files stay byte for byte.
+            self._tmp = tempfile.mkdtemp(prefix=".salvage-", dir=aside.parent)
+            copy = Path(self._tmp) / "copy.db"
+            shutil.copyfile(aside, copy)
+            shutil.copyfile(wal, copy.with_name("copy.db-wal"))
+            self.conn = sqlite3.connect(str(copy), check_same_thread=False)
+            self.conn.execute("PRAGMA query_only=1")
+        else:
+            self.conn = sqlite3.connect(f"{aside.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
+        self._resources: dict[int, dict[str, Any] | None] = {}
+
+    def close(self) -> None:
+        self.conn.close()
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+
+    def resource(self, rid: int | None, result: SalvageResult) -> dict[str, Any]:
+        import orjson
+
+        if rid is None:
+            return {}
+        if rid not in self._resources:
+            try:
+                row = self.conn.execute("SELECT body FROM resources WHERE id = ?", (rid,)).fetchone()
+                self._resources[rid] = dict(orjson.loads(row[0])) if row else None
+            except (sqlite3.DatabaseError, ValueError, TypeError):
+                self._resources[rid] = None
+        found = self._resources[rid]
+        if found is None:
+            result.unreadable_resources += 1
+            return {}
+        return found
+
+    def known_traces(self, result: SalvageResult) -> list[str]:
+        """Trace ids of the traces table, walked by rowid; rowid ranges that raise are skipped."""
+        ids: list[str] = []
+        expected = 0
+        last = 0
+        while True:
+            try:
+                for rowid, trace_id, span_count in self.conn.execute(
+                    "SELECT rowid, trace_id, span_count FROM traces WHERE rowid > ? ORDER BY rowid", (last,)
+                ):
+                    last = rowid
+                    if isinstance(trace_id, str):
+                        ids.append(trace_id)
+                        expected += int(span_count or 0)
+                break
+            except sqlite3.DatabaseError:
+                result.traces_table_complete = False
+                last = self._next_readable_rowid(last)  # always beyond the old one, or -1
+                if last < 0:
+                    break
+        result.expected_spans = expected
+        return sorted(set(ids))
+
+    def _next_readable_rowid(self, last: int) -> int:
+        step = 1
+        while step < 1 << 62:
+            try:
+                row = self.conn.execute("SELECT rowid FROM traces WHERE rowid > ? LIMIT 1", (last + step,)).fetchone()
+            except sqlite3.DatabaseError:
+                step *= 2
+                continue
+            return -1 if row is None else int(row[0]) - 1
+        return -1
+
+    def rows(
+        self, lo: str | None, hi: str | None, bound: Key | None, *, descending: bool = False, limit: int | None = None
+    ) -> Iterator[Sequence[Any]]:
+        """Span rows with lo <= trace_id < hi in key order after ``bound`` (or backward before it), exclusive."""
+        from spanscope.collectors.store import SPAN_COLUMNS
+
+        clauses: list[str] = []
+        params: list[Any] = []
+        if lo is not None:
+            clauses.append("trace_id >= ?")
+            params.append(lo)
+        if hi is not None:
+            clauses.append("trace_id < ?")
+            params.append(hi)
+        if bound is not None:
+            clauses.append(f"(trace_id, span_id) {'<' if descending else '>'} (?, ?)")
+            params.extend(bound)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        order = "DESC" if descending else "ASC"
+        sql = f"SELECT {SPAN_COLUMNS} FROM spans{where} ORDER BY trace_id {order}, span_id {order}"  # noqa: S608 (fixed column names and ? placeholders)
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        yield from self.conn.execute(sql, params)
+
+    def walk(
+        self,
+        lo: str | None,
+        hi: str | None,
+        start: Key | None,
+        take: Callable[[Sequence[Any]], Key],
+        *,
+        descending: bool = False,
+        stop: Key | None = None,
+    ) -> tuple[Key | None, bool]:
+        """Read and ``take`` rows from ``start`` (exclusive) until the range ends, ``stop`` or SQLite fails.
+
+        Returns the last key taken (or ``start``) and whether the range was read to its end. The
+        sqlite3 cursor steps one row ahead, so a failure loses the row before it: after a failure
+        the walk goes on one row per query (``LIMIT 1`` stops before touching the next page).
+        """
+        last = start
+
+        def reached(key: Key) -> bool:
+            return stop is not None and (key <= stop if descending else key >= stop)
+
+        try:
+            for row in self.rows(lo, hi, last, descending=descending):
+                if reached((row[0], row[1])):
+                    return last, True
+                last = take(row)
+            return last, True
+        except sqlite3.DatabaseError:
+            pass
+        while True:
+            try:
+                rows = list(self.rows(lo, hi, last, descending=descending, limit=1))
+            except sqlite3.DatabaseError:
+                return last, False
+            if not rows or reached((rows[0][0], rows[0][1])):
+                return last, True
+            last = take(rows[0])
+
+
+_TOP: Key = ("\U0010ffff", "")  # above every trace id: "read backward from the end"
+
+
+def salvage(
+    aside: Path,
+    target: SpanTarget,
+    *,
+    cancel: threading.Event | None = None,
+    chunk_traces: int = _CHUNK_TRACES,
+) -> SalvageResult:
+    """Copy every span SQLite can read from the store file ``aside`` into ``target``; never modifies ``aside``."""
+    from spanscope.collectors.store import span_from_row
+
+    started = time.monotonic()
+    result = SalvageResult(aside=aside)
+    try:
+        reader = _Reader(aside)
+    except (sqlite3.Error, OSError) as exc:
+        result.error = f"cannot open {aside}: {exc}"
+        return result
+    pending: list[Span] = []
+
+    def flush() -> None:
+        if pending:
+            written = target.write_spans(pending)
+            result.spans_read += len(pending)
+            result.spans_copied += int(getattr(written, "stored", 0))
+            result.spans_present += int(getattr(written, "unchanged", 0))
+            pending.clear()
+
+    def take(row: Sequence[Any]) -> Key:
+        key = (row[0], row[1])
+        try:
+            pending.append(span_from_row(row, reader.resource(row[10], result)))
+        except Exception:  # a row SQLite returns with garbage inside: counted, the rest goes on
+            result.undecodable_rows += 1
+        if len(pending) >= _WRITE_SPANS:
+            flush()
+        return key
+
+    try:
+        known = reader.known_traces(result)
+        # Chunk boundaries: every chunk_traces-th known trace id; the first and last chunks are open-ended.
+        bounds: list[str | None] = [None, *known[chunk_traces::chunk_traces], None]
+        for lo, hi in itertools.pairwise(bounds):
+            if cancel is not None and cancel.is_set():
+                result.error = "stopped before the end"
+                break
+            # (lo, "") sorts before every key of trace lo: an exclusive bound that still covers them.
+            last, whole = reader.walk(lo, hi, (lo, "") if lo is not None else None, take)
+            if whole:
+                continue
+            # Forward reading stopped at a damaged page: read backward from the chunk's end until it fails too.
+            first_back, whole = reader.walk(
+                lo, hi, (hi, "") if hi is not None else _TOP, take, descending=True, stop=last
+            )
+            if not whole:
+                result.unreadable.append(UnreadableRange(last, first_back))
+        flush()
+    except Exception as exc:  # the target store failing, or an unforeseen read error: stop and say so
+        result.error = f"{type(exc).__name__}: {exc}"
+    finally:
+        reader.close()
+        result.seconds = time.monotonic() - started
+    return result
+
+
+# the live collector's recovery ------------------------------------------------------------------
+@dataclass(slots=True)
+class MovedAside:
+    """One live move of a corrupt store."""
+
+    path: Path
+    aside: Path
+    at_s: float
+    reason: str
+    salvage: SalvageResult | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "aside": str(self.aside),
+            "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.at_s)),
+            "reason": self.reason,
+            "salvage": self.salvage.as_json() if self.salvage is not None else "running",
+        }
+
+
+class StoreRecovery:
+    """Replaces a store SQLite called corrupt, at most once per ``min_interval_s``, and salvages it.
+
+    ``recover`` runs on the writer thread (the store's only writer), so no write can race the swap.
+    ``on_swap(new_store)`` callbacks run there too and must be quick; ``after_swap(move, new_store)``
+    and the salvage run on a background thread, one recovery at a time.
+    """
+
+    def __init__(
+        self,
+        counters: Any,
+        *,
+        min_interval_s: float = 60.0,
+        salvage: bool = True,
+        open_store: Callable[[Path], Any] | None = None,
+    ) -> None:
+        self.counters = counters
+        self.min_interval_s = min_interval_s
+        self.salvage_enabled = salvage
+        self.moves: list[MovedAside] = []
+        self._open = open_store
+        self._last_move = -float("inf")
+        self._last_suppressed_log = -float("inf")
+        self._cancel = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.on_swap: list[Callable[[Any], None]] = []
+        self.after_swap: list[Callable[[MovedAside, Any], None]] = []
+        self.after_salvage: list[Callable[[SalvageResult], None]] = []
+
+    def _open_store(self, path: Path) -> Any:
+        if self._open is not None:
+            return self._open(path)
+        from spanscope.collectors.store import open_store
+
+        return open_store(path)
+
+    def recover(self, store: Any, error: BaseException) -> Any:
+        """The fresh store replacing ``store`` (closed and moved aside), or None to keep failing."""
+        now = time.monotonic()
+        if now - self._last_move < self.min_interval_s:
+            self.counters.add("store.move_aside_suppressed")
+            if now - self._last_suppressed_log >= self.min_interval_s:
+                self._last_suppressed_log = now
+                _log.warning(
+                    "store %s reports corruption again (%s) less than %.0f s after it was moved aside; "
+                    "not moving it again yet: writes fail with a retryable error",
+                    store.path,
+                    error,
+                    self.min_interval_s,
+                )
+            return None
+        self._last_move = now
+        path = Path(store.path)
+        store.close()
+        try:
+            aside = move_aside(path)
+        except OSError as exc:
+            _log.error("store %s is corrupt (%s) and could not be moved aside: %s", path, error, exc)
+            self.counters.add("store.move_aside_failed")
+            return self._reopen(path)
+        try:
+            fresh = self._open_store(path)
+        except Exception as exc:
+            _log.error("store %s was moved aside to %s but a fresh store did not open: %s", path, aside, exc)
+            self.counters.add("store.move_aside_failed")
+            return None
+        move = MovedAside(path, aside, time.time(), str(error))
+        self.moves.append(move)
+        self.counters.add("store.moved_aside")
+        _log.warning(
+            "store %s became corrupt while collecting (%s): moved it aside to %s and continued on a fresh "
+            "store at %s; spans are being salvaged from the aside file in the background",
+            path,
+            error,
+            aside,
+            path,
+        )
+        for callback in self.on_swap:
+            try:
+                callback(fresh)
+            except Exception:
+                _log.exception("store swap callback failed")
+        self._start_background(move, fresh)
+        return fresh
+
+    def _reopen(self, path: Path) -> Any:
+        try:
+            return self._open_store(path)
+        except Exception as exc:  # writes keep failing (closed store) with a retryable error
+            _log.error("store %s could not be reopened: %s", path, exc)
+            return None
+
+    def _start_background(self, move: MovedAside, fresh: Any) -> None:
+        previous = self._thread
+
+        def run() -> None:
+            if previous is not None:
+                previous.join()
+            for callback in self.after_swap:
+                try:
+                    callback(move, fresh)
+                except Exception:
+                    _log.exception("store swap callback failed")
+            if not self.salvage_enabled:
+                return
+            result = salvage(move.aside, fresh, cancel=self._cancel)
+            move.salvage = result
+            self.counters.add("store.salvaged_spans", result.spans_copied)
+            self.counters.add("store.salvage_unreadable_ranges", len(result.unreadable))
+            level = logging.INFO if result.complete else logging.WARNING
+            _log.log(level, "%s", result.summary())
+            for report in self.after_salvage:
+                try:
+                    report(result)
+                except Exception:
+                    _log.exception("salvage callback failed")
+
+        self._thread = threading.Thread(target=run, name="spanscope-store-salvage", daemon=True)
+        self._thread.start()
+
+    def wait(self, timeout_s: float | None = None) -> bool:
+        """Wait for the background work; True when none is running."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout_s)
+            return not thread.is_alive()
+        return True
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        """Stop salvaging (what was copied stays) and wait for the background thread."""
+        self._cancel.set()
+        self.wait(timeout_s)
+
+    def health(self) -> dict[str, Any]:
+        return {"moved_aside": [move.as_json() for move in self.moves]}
