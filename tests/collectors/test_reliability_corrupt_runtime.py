@@ -271,3 +271,27 @@ def test_salvage_copies_the_wal_too_and_never_touches_the_aside_files(tmp_path: 
         assert again.spans_present == len(spans) and fresh.span_count() == len(spans)
     assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in tmp_path.glob("copy.db*")} == digests
     assert not list(tmp_path.glob(".salvage-*"))  # the private copy is gone
+
+
+def test_the_archive_roller_and_service_map_follow_the_fresh_store(tmp_path: Path) -> None:
+    db = tmp_path / "spans.db"
+    cfg = config(db, otlp_http=("127.0.0.1", 0))
+    cfg.archive, cfg.archive_quiet_s, cfg.archive_interval_s = str(tmp_path / "archive"), 0.0, 3600.0
+    with BackgroundCollector(cfg) as collector:
+        for request in old_spans(12):
+            assert post(collector, request).status_code == 200
+        first_roller = collector.archive_roller
+        corrupt_leftmost_spans_leaf(db)
+        assert post(collector, low_spans()).status_code == 503
+        wait_for(lambda: collector.counters.get("store.moved_aside") == 1)
+        assert post(collector, low_spans()).status_code == 200
+        assert collector.recovery.wait(30)
+        roller = collector.archive_roller
+        assert roller is not first_roller and roller.store is collector.store
+        assert roller.cursor == 0  # the fresh store's change numbers start again
+        rolled = roller.roll_once(flush=True)
+        assert rolled.traces == collector.store.trace_count()  # salvaged traces and the retried one
+        host, port = collector.addresses["otlp_http"]
+        graph = requests.get(f"http://{host}:{port}/v1/service-map", timeout=10).json()
+        names = {service.get("Name") for service in graph["Services"]}
+        assert {"late", "svc0", "svc1", "svc2"} <= names  # rebuilt from the fresh store: retried and salvaged
