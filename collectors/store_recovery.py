@@ -396,6 +396,23 @@ class MovedAside:
         }
 
 
+class _Unopened:
+    """Stands in for the store while the one at ``path`` cannot be opened: every write fails retryably
+    (StoreCorruptError, so the writer asks the recovery again, which retries the open at most once a second)."""
+
+    def __init__(self, path: Path, move: MovedAside | None) -> None:
+        self.path = path
+        self.move = move
+        self.last_attempt_s = -float("inf")
+        self.reported = False
+
+    def write_spans(self, spans: Sequence[Span]) -> Any:
+        raise StoreCorruptError(f"store {self.path} is not open (being replaced after corruption); retry later")
+
+    def close(self) -> None:
+        return None
+
+
 class StoreRecovery:
     """Replaces a store SQLite called corrupt, at most once per ``min_interval_s``, and salvages it.
 
@@ -434,6 +451,8 @@ class StoreRecovery:
 
     def recover(self, store: Any, error: BaseException) -> Any:
         """The fresh store replacing ``store`` (closed and moved aside), or None to keep failing."""
+        if isinstance(store, _Unopened):
+            return self._open_pending(store)
         now = time.monotonic()
         if now - self._last_move < self.min_interval_s:
             self.counters.add("store.move_aside_suppressed")
@@ -455,13 +474,7 @@ class StoreRecovery:
         except OSError as exc:
             _log.error("store %s is corrupt (%s) and could not be moved aside: %s", path, error, exc)
             self.counters.add("store.move_aside_failed")
-            return self._reopen(path)
-        try:
-            fresh = self._open_store(path)
-        except Exception as exc:
-            _log.error("store %s was moved aside to %s but a fresh store did not open: %s", path, aside, exc)
-            self.counters.add("store.move_aside_failed")
-            return None
+            return self._open_pending(_Unopened(path, None))
         move = MovedAside(path, aside, time.time(), str(error))
         self.moves.append(move)
         self.counters.add("store.moved_aside")
@@ -473,20 +486,30 @@ class StoreRecovery:
             aside,
             path,
         )
+        return self._open_pending(_Unopened(path, move))
+
+    def _open_pending(self, pending: _Unopened) -> Any:
+        """The store at ``pending.path`` opened and announced; ``pending`` itself while it does not open."""
+        now = time.monotonic()
+        if now - pending.last_attempt_s < 1.0:
+            return None
+        pending.last_attempt_s = now
+        try:
+            fresh = self._open_store(pending.path)
+        except Exception as exc:  # disk full, permissions...: writes fail retryably, the next one tries again
+            if not pending.reported:
+                pending.reported = True
+                _log.error("store %s could not be opened (%s); writes fail with a retryable error", pending.path, exc)
+                self.counters.add("store.open_failed")
+            return pending
         for callback in self.on_swap:
             try:
                 callback(fresh)
             except Exception:
                 _log.exception("store swap callback failed")
-        self._start_background(move, fresh)
+        if pending.move is not None:
+            self._start_background(pending.move, fresh)
         return fresh
-
-    def _reopen(self, path: Path) -> Any:
-        try:
-            return self._open_store(path)
-        except Exception as exc:  # writes keep failing (closed store) with a retryable error
-            _log.error("store %s could not be reopened: %s", path, exc)
-            return None
 
     def _start_background(self, move: MovedAside, fresh: Any) -> None:
         previous = self._thread

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import pytest
 import requests
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from spanscope.collectors.collector import BackgroundCollector, Collector, CollectorConfig
@@ -295,3 +296,91 @@ def test_the_archive_roller_and_service_map_follow_the_fresh_store(tmp_path: Pat
         graph = requests.get(f"http://{host}:{port}/v1/service-map", timeout=10).json()
         names = {service.get("Name") for service in graph["Services"]}
         assert {"late", "svc0", "svc1", "svc2"} <= names  # rebuilt from the fresh store: retried and salvaged
+
+
+def _overwrite_pages(db: Path, pick: str) -> None:
+    conn = sqlite3.connect(db, isolation_level=None)
+    try:
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+        leaves = [
+            row[0]
+            for row in conn.execute(
+                "SELECT pageno FROM dbstat WHERE name = 'spans' AND pagetype = 'leaf' ORDER BY path"
+            )
+        ]
+        roots = dict(conn.execute("SELECT name, rootpage FROM sqlite_master"))
+    finally:
+        conn.close()
+    pages = {
+        "middle and last spans leaves": [leaves[len(leaves) // 2], leaves[-1]],
+        "two neighbouring spans leaves": leaves[3:5],
+        "spans root": [roots["spans"]],
+        "traces table root": [roots["traces"]],
+    }[pick]
+    with db.open("r+b") as handle:
+        for page in pages:
+            handle.seek((page - 1) * page_size)
+            handle.write(b"\xa5" * page_size)
+
+
+@pytest.mark.parametrize(
+    "damage", ["middle and last spans leaves", "two neighbouring spans leaves", "spans root", "traces table root"]
+)
+def test_salvage_accounts_for_every_span_of_a_damaged_file(tmp_path: Path, damage: str) -> None:
+    """Every span of the damaged file is either copied or inside an unreadable range the result names."""
+    aside = tmp_path / "aside.db"
+    spans = [s for request in old_spans(30) for s in request]
+    with open_store(aside) as store:
+        store.write_spans(spans)  # closing checkpoints the WAL into the file
+    _overwrite_pages(aside, damage)
+    with open_store(tmp_path / "fresh.db") as fresh:
+        result = salvage(aside, fresh, chunk_traces=4)
+        assert result.error is None
+        copied = {(s.trace_id, s.span_id) for t in fresh.iter_traces() for s in t.spans}
+        assert len(copied) == result.spans_read
+        assert all((s.trace_id, s.span_id) in copied or result.covers((s.trace_id, s.span_id)) for s in spans)
+        if damage == "traces table root":
+            assert len(copied) == len(spans) and not result.traces_table_complete
+        elif damage == "spans root":
+            assert not copied and result.unreadable
+        else:
+            assert 0 < len(copied) < len(spans)
+
+
+def test_a_fresh_store_that_does_not_open_is_retried_on_later_writes(tmp_path: Path) -> None:
+    """Fault injection: the tests run as root, so a fresh store that cannot be created (disk full,
+    permissions) cannot be provoked for real; an opener that fails once stands in for it."""
+    from spanscope.collectors.errors import StoreCorruptError
+    from spanscope.collectors.receivers.counters import Counters
+    from spanscope.collectors.store_recovery import StoreRecovery
+
+    db = tmp_path / "spans.db"
+    store = open_store(db)
+    spans = old_spans(3)[0]
+    store.write_spans(spans)
+    attempts: list[Path] = []
+
+    def opener(path: Path) -> Any:
+        attempts.append(path)
+        if len(attempts) == 1:
+            raise OSError(28, "No space left on device")
+        return open_store(path)
+
+    counters = Counters()
+    recovery = StoreRecovery(counters, open_store=opener)
+    swapped: list[Any] = []
+    recovery.on_swap.append(swapped.append)
+    pending = recovery.recover(store, StoreCorruptError("database disk image is malformed"))
+    assert len(asides(db)) == 1 and not swapped and counters.get("store.open_failed") == 1
+    with pytest.raises(StoreCorruptError):
+        pending.write_spans(spans)  # the writer answers 503 and asks the recovery again
+    assert recovery.recover(pending, StoreCorruptError("not open")) is None  # at most one attempt a second
+    pending.last_attempt_s = -float("inf")  # a second later
+    fresh = recovery.recover(pending, StoreCorruptError("not open"))
+    try:
+        assert swapped == [fresh] and fresh.path == db
+        assert recovery.wait(30)
+        assert recovery.moves[0].salvage.spans_read == len(spans) == fresh.span_count()
+        assert counters.get("store.moved_aside") == 1
+    finally:
+        fresh.close()
