@@ -180,11 +180,15 @@ class _Reader:
             # The WAL holds committed pages; an immutable open would ignore it and a read-only open
             # would write the -shm. Read a private copy instead, so the aside files stay byte for byte.
             self._tmp = tempfile.mkdtemp(prefix=".salvage-", dir=aside.parent)
-            copy = Path(self._tmp) / "copy.db"
-            shutil.copyfile(aside, copy)
-            shutil.copyfile(wal, copy.with_name("copy.db-wal"))
-            self.conn = sqlite3.connect(str(copy), check_same_thread=False)
-            self.conn.execute("PRAGMA query_only=1")
+            try:
+                copy = Path(self._tmp) / "copy.db"
+                shutil.copyfile(aside, copy)
+                shutil.copyfile(wal, copy.with_name("copy.db-wal"))
+                self.conn = sqlite3.connect(str(copy), check_same_thread=False)
+                self.conn.execute("PRAGMA query_only=1")
+            except BaseException:
+                shutil.rmtree(self._tmp, ignore_errors=True)
+                raise
         else:
             self.conn = sqlite3.connect(f"{aside.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
         self._resources: dict[int, dict[str, Any] | None] = {}
@@ -211,10 +215,12 @@ class _Reader:
             return {}
         return found
 
-    def known_traces(self, result: SalvageResult) -> list[str]:
-        """Trace ids of the traces table, walked by rowid; rowid ranges that raise are skipped."""
+    def known_traces(self, result: SalvageResult, every: int) -> list[str]:
+        """Every ``every``-th trace id of the traces table in rowid order, sorted; rowid ranges that raise
+        are skipped. Rowid order is arrival order, so the sample splits the trace ids in even chunks."""
         ids: list[str] = []
         expected = 0
+        seen = 0
         last = 0
         while True:
             try:
@@ -223,7 +229,9 @@ class _Reader:
                 ):
                     last = rowid
                     if isinstance(trace_id, str):
-                        ids.append(trace_id)
+                        if seen % every == 0:
+                            ids.append(trace_id)
+                        seen += 1
                         expected += int(span_count or 0)
                 break
             except sqlite3.DatabaseError:
@@ -349,9 +357,8 @@ def salvage(
         return key
 
     try:
-        known = reader.known_traces(result)
-        # Chunk boundaries: every chunk_traces-th known trace id; the first and last chunks are open-ended.
-        bounds: list[str | None] = [None, *known[chunk_traces::chunk_traces], None]
+        # Chunk boundaries: a sample of the known trace ids; the first and last chunks are open-ended.
+        bounds: list[str | None] = [None, *reader.known_traces(result, max(1, chunk_traces)), None]
         for lo, hi in itertools.pairwise(bounds):
             if cancel is not None and cancel.is_set():
                 result.error = "stopped before the end"
