@@ -53,6 +53,7 @@ class CollectorConfig:
     max_pending_spans: int = 200_000
     max_batch_spans: int = 20_000
     max_body_bytes: int = 20 * 1024 * 1024
+    max_inflight_body_bytes: int = 64 * 1024 * 1024  # OTLP/HTTP bodies read or decoded at once; more get 429
     udp_rcvbuf_bytes: int = 4 * 1024 * 1024
     forward_queue_bytes: int = 256 * 1024 * 1024
     forward_backoff_base_s: float = 0.5
@@ -342,6 +343,7 @@ class Collector:
                 self.counters,
                 auth_token=cfg.auth_token,
                 max_body_bytes=cfg.max_body_bytes,
+                max_inflight_bytes=cfg.max_inflight_body_bytes,
                 retry_after_s=cfg.retry_after_s,
                 health=self._health,
                 service_map=self.service_map_json if self.service_map is not None else None,

@@ -7,6 +7,11 @@ passes the cap, so a compression bomb is never inflated. Replies use the request
 convert), 400 for malformed bodies, 401 without the bearer token, 413 too large, 415 other content
 types or encodings, 429 (write queue full) or 503 (store failing) with ``Retry-After``. A handler
 error is answered with 503, never 500: a retry is the only useful thing a client can do.
+
+Overload is refused cheaply: while the write queue is full a request gets 429 before its body is
+read (aiohttp discards the unread body and keeps the connection) and before anything is decoded;
+and the bodies being read or decoded at once are bounded (``max_inflight_bytes``, counted by their
+declared length) so many concurrent large requests cannot inflate memory.
 """
 
 from __future__ import annotations
@@ -41,6 +46,9 @@ JSON_TYPE = "application/json"
 _PREFIX = "otlp_http"
 _READ_CHUNK = 64 * 1024
 _MAX_ERROR_MESSAGES = 5
+MAX_INFLIGHT_BYTES = 64 * 1024 * 1024  # request bodies being read or decoded at once; more waits for a retry
+_UNDECLARED_BODY_BYTES = 1024 * 1024  # what a chunked body (no Content-Length) is counted as
+_BUSY_MESSAGE = "the collector is reading too many request bodies at once; retry later"
 
 
 class _Reject(Exception):
@@ -158,6 +166,7 @@ class OTLPHTTPHandlers:
         retry_after_s: int = 1,
         health: Callable[[], dict[str, Any]] | None = None,
         service_map: Callable[[], dict[str, Any]] | None = None,
+        max_inflight_bytes: int = MAX_INFLIGHT_BYTES,
     ) -> None:
         self._writer = writer
         self._counters = counters
@@ -166,6 +175,8 @@ class OTLPHTTPHandlers:
         self._retry_after_s = retry_after_s
         self._health = health
         self._service_map = service_map
+        self._max_inflight_bytes = max_inflight_bytes
+        self._inflight_bytes = 0
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=self._cap, middlewares=[self._never_500])
@@ -223,6 +234,10 @@ class OTLPHTTPHandlers:
         return web.Response(body=orjson.dumps(body, default=str), content_type=JSON_TYPE)
 
     # export ---------------------------------------------------------------------------------------
+    def _refuse_if_saturated(self) -> None:
+        if self._writer.saturated:
+            raise _Reject(429, "overload", QUEUE_FULL_MESSAGE, retry_after_s=self._retry_after_s)
+
     def _reply(self, is_json: bool, status: int, message: Any, headers: dict[str, str] | None = None) -> web.Response:
         if is_json:
             if isinstance(message, ExportTraceServiceResponse):
@@ -254,10 +269,18 @@ class OTLPHTTPHandlers:
                 raise _Reject(
                     415, "unsupported_media_type", f"unsupported Content-Type {content_type!r}; use protobuf or JSON"
                 )
-            body = await read_body(request, self._cap)  # read whole, so the connection stays usable
-            if self._writer.saturated:  # refused before decoding: overload must not cost the writer's CPU
-                raise _Reject(429, "overload", QUEUE_FULL_MESSAGE, retry_after_s=self._retry_after_s)
-            result = _parse(body, is_json)
+            self._refuse_if_saturated()  # before reading: aiohttp discards the unread body, nothing is held
+            declared = _UNDECLARED_BODY_BYTES if request.content_length is None else request.content_length
+            if self._inflight_bytes and self._inflight_bytes + declared > self._max_inflight_bytes:
+                raise _Reject(429, "overload", _BUSY_MESSAGE, retry_after_s=self._retry_after_s)
+            self._inflight_bytes += declared
+            try:
+                body = await read_body(request, self._cap)
+                self._refuse_if_saturated()  # before decoding: overload must not cost the writer's CPU
+                result = _parse(body, is_json)
+                del body
+            finally:
+                self._inflight_bytes -= declared
             counters.add_many(
                 {
                     f"{_PREFIX}.spans_received": len(result.spans) + len(result.errors),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import time
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -212,3 +213,42 @@ def test_json_content_type_with_charset(collector: Collector) -> None:
     )
     assert response.status_code == 200
     assert response.json()["partialSuccess"]["rejectedSpans"] == "1"
+
+
+def test_bodies_read_at_once_are_bounded(tmp_path: Path) -> None:
+    """A request that would take the bodies being read past ``max_inflight_body_bytes`` gets 429 with
+    Retry-After before its body is read; the first body is always taken, and the slot frees afterwards."""
+    import socket
+
+    with start(tmp_path, max_inflight_body_bytes=10_000) as collector:
+        host, port = collector.addresses["otlp_http"]
+        body = proto_body(3, "slow")
+        slow = socket.create_connection((host, port))
+        try:  # a client that declared 8,000 bytes and is still sending them holds 8,000 of the 10,000
+            slow.sendall(
+                b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n"
+                b"Content-Length: 8000\r\n\r\n" + body[:10]
+            )
+            deadline = time.monotonic() + 10
+            while collector.counters.get("otlp_http.requests") < 1:
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+            refused = requests.post(
+                url(collector), data=proto_body(40, "second"), headers={"Content-Type": "application/x-protobuf"}
+            )
+            assert refused.status_code == 429
+            assert refused.headers["Retry-After"] == "1"
+            small = requests.post(url(collector), data=b"", headers={"Content-Type": "application/x-protobuf"})
+            assert small.status_code == 200  # 0 declared bytes still fit
+        finally:
+            slow.close()
+        deadline = time.monotonic() + 10
+        while True:  # the abandoned body's bytes are released
+            ok = requests.post(
+                url(collector), data=proto_body(40, "second"), headers={"Content-Type": "application/x-protobuf"}
+            )
+            if ok.status_code == 200 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert ok.status_code == 200
+        assert collector.counters.get("otlp_http.rejected:overload") >= 1
