@@ -2,14 +2,15 @@
 
 How the corruption is made real and deterministic (no fault injection): while the collector is idle
 (every request acknowledged), a second connection checkpoints the WAL into the database file
-(``PRAGMA wal_checkpoint(TRUNCATE)``), finds the spans table's leftmost leaf page with the ``dbstat``
-virtual table (its path is the first in B-tree order, ``ncell`` says how many keys it holds: the
-smallest ones) and overwrites that page in the file with 0xA5 bytes. SQLite keeps a per-connection
-page cache in WAL mode, so the collector's connection would not see the file change on its own; the
-second connection then commits a small write to another table (a resources row inserted and deleted),
-which changes the WAL index header, and the collector's connection drops its cache at its next
-transaction. A span whose trace id sorts below every stored one ("000...01") must then be looked up
-in that leftmost leaf: SQLite raises "database disk image is malformed" on that write, for real.
+(``PRAGMA wal_checkpoint(TRUNCATE)``), finds the spans table's leftmost leaf page by following the
+first child pointers down from its root page (``sqlite_master.rootpage``; the leaf's cell count says
+how many keys it holds: the smallest ones) and overwrites that page in the file with 0xA5 bytes.
+SQLite keeps a per-connection page cache; in WAL mode a connection drops it at its next transaction
+when the WAL index header changed. The checkpoint's WAL reset already does that (checked by hand: the
+write fails without anything more), and a small commit to another table afterwards (a resources row
+inserted and deleted) makes sure of it. A span whose trace id sorts below every stored one
+("000...01") must then be looked up in that leftmost leaf: SQLite raises "database disk image is
+malformed" on that write, for real.
 """
 
 from __future__ import annotations
@@ -80,11 +81,8 @@ def corrupt_leftmost_spans_leaf(db: Path) -> list[Key]:
         busy, _log, _done = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
         assert busy == 0, "the collector held a read transaction; the checkpoint did not complete"
         page_size = conn.execute("PRAGMA page_size").fetchone()[0]
-        pages = conn.execute(
-            "SELECT pageno, ncell FROM dbstat WHERE name = 'spans' AND pagetype = 'leaf' ORDER BY path"
-        ).fetchall()
-        assert len(pages) > 2, "the spans table must span several leaf pages"
-        pageno, ncell = pages[0]
+        root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'spans'").fetchone()[0]
+        pageno, ncell = leftmost_leaf(db, root, page_size)
         keys = conn.execute("SELECT trace_id, span_id FROM spans ORDER BY trace_id, span_id LIMIT ?", (ncell,))
         lost: list[Key] = [(k[0], k[1]) for k in keys]
         with db.open("r+b") as handle:
@@ -97,6 +95,24 @@ def corrupt_leftmost_spans_leaf(db: Path) -> list[Key]:
     finally:
         conn.close()
     return lost
+
+
+def leftmost_leaf(db: Path, root: int, page_size: int) -> tuple[int, int]:
+    """The leftmost leaf page of the B-tree at ``root`` and its cell count, read from the file format
+    (https://www.sqlite.org/fileformat2.html#b_tree_pages): an interior page (type 2 or 5) lists its cell
+    pointers in key order after a 12-byte header, and each cell starts with its left child's page number."""
+    with db.open("rb") as handle:
+        page = root
+        while True:
+            handle.seek((page - 1) * page_size)
+            data = handle.read(page_size)
+            kind, ncell = data[0], int.from_bytes(data[3:5], "big")
+            if kind in (10, 13):
+                return page, ncell
+            assert kind in (2, 5), f"page {page} is not a B-tree page"
+            first_cell = int.from_bytes(data[12:14], "big")
+            page = int.from_bytes(data[first_cell : first_cell + 4], "big")
+            assert page != root, "the spans table must span several leaf pages"
 
 
 def corrupt_spans_root(db: Path) -> None:
@@ -298,6 +314,14 @@ def test_the_archive_roller_and_service_map_follow_the_fresh_store(tmp_path: Pat
         assert {"late", "svc0", "svc1", "svc2"} <= names  # rebuilt from the fresh store: retried and salvaged
 
 
+def _has_dbstat() -> bool:
+    try:
+        sqlite3.connect(":memory:").execute("SELECT count(*) FROM dbstat").fetchone()
+    except sqlite3.OperationalError:
+        return False
+    return True
+
+
 def _overwrite_pages(db: Path, pick: str) -> None:
     conn = sqlite3.connect(db, isolation_level=None)
     try:
@@ -323,6 +347,7 @@ def _overwrite_pages(db: Path, pick: str) -> None:
             handle.write(b"\xa5" * page_size)
 
 
+@pytest.mark.skipif(not _has_dbstat(), reason="this SQLite lacks the dbstat virtual table (page lists)")
 @pytest.mark.parametrize(
     "damage", ["middle and last spans leaves", "two neighbouring spans leaves", "spans root", "traces table root"]
 )
