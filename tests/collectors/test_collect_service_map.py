@@ -61,13 +61,32 @@ def test_service_map_endpoint_serves_get_service_graph_json(tmp_path: Path) -> N
         assert {"web", "orders"} <= names
 
 
-def test_overflowing_backlog_rebuilds_from_the_store(tmp_path: Path, monkeypatch) -> None:
-    import spanscope.collectors.collector as collector_module
-
-    monkeypatch.setattr(collector_module, "_MAX_DIRTY_TRACES", 1)
+def test_map_follows_the_store_cursor_and_holds_nothing_per_trace_meanwhile(tmp_path: Path) -> None:
+    """Traces written while nobody looks are found by the store's change cursor, not kept in the
+    collector (a set of pending trace ids used to grow with every trace: the soak's RSS creep)."""
     config = CollectorConfig(
         db_path=tmp_path / "spans.db", xray_udp=None, otlp_http=("127.0.0.1", 0), otlp_grpc=None, log_interval_s=0
     )
+    with BackgroundCollector(config) as collector:
+        host, port = collector.addresses["otlp_http"]
+        headers = {"Content-Type": "application/x-protobuf"}
+        for i in range(3):
+            spans = [make_span(f"r{i}", None, 0, 5, trace=f"t{i}", service=f"s{i}", kind=Kind.SERVER)]
+            body = spans_to_request(spans).SerializeToString()
+            assert requests.post(f"http://{host}:{port}/v1/traces", data=body, headers=headers).status_code == 200
+        assert collector.writer is not None and collector.writer._after_commit == []  # no per-trace hook
+        assert collector.refresh_service_map() == 3
+        assert collector.refresh_service_map() == 0  # nothing new
+        assert collector.service_map.graph().graph["trace_count"] == 3
+
+
+def test_a_stale_map_is_rebuilt_from_the_whole_store(tmp_path: Path) -> None:
+    from spanscope.collectors.store import open_store
+
+    db = tmp_path / "spans.db"
+    with open_store(db) as store:  # written before the collector started: not on the map until a rebuild
+        store.write_spans([make_span("old", None, 0, 5, trace="old", service="old", kind=Kind.SERVER)])
+    config = CollectorConfig(db_path=db, xray_udp=None, otlp_http=("127.0.0.1", 0), otlp_grpc=None, log_interval_s=0)
     with BackgroundCollector(config) as collector:
         host, port = collector.addresses["otlp_http"]
         spans = [make_span(f"r{i}", None, 0, 5, trace=f"t{i}", service=f"s{i}", kind=Kind.SERVER) for i in range(3)]
@@ -75,5 +94,7 @@ def test_overflowing_backlog_rebuilds_from_the_store(tmp_path: Path, monkeypatch
         headers = {"Content-Type": "application/x-protobuf"}
         assert requests.post(f"http://{host}:{port}/v1/traces", data=body, headers=headers).status_code == 200
         assert collector.refresh_service_map() == 3
+        collector._mark_map_stale()  # what a store swap after corruption does
+        assert collector.refresh_service_map() == 4
         assert collector.counters.get("service_map.rebuilds") == 1
-        assert collector.service_map.graph().graph["trace_count"] == 3
+        assert collector.service_map.graph().graph["trace_count"] == 4

@@ -1,4 +1,4 @@
-"""An acknowledged span is already in the forward queue and on the service map's list (no ack-then-hook gap).
+"""An acknowledged span is already in the forward queue and found by the next service-map refresh.
 
 Before, the writer acknowledged first and ran its after-commit hooks second: a collector killed in
 between had stored spans it would never forward, and a map refresh right after the reply could miss
