@@ -242,8 +242,10 @@ class Collector:
         except ImportError:
             return
         self.service_map = ServiceMapAccumulator()
-        if self._store is not None:
-            self._map_cursor = self._store.change_cursor()
+        try:
+            self._map_cursor = self._store.change_cursor() if self._store is not None else 0
+        except Exception:  # a store that cannot say where it stands: the first refresh rebuilds the map
+            self._map_stale.set()
         if self.config.service_map_interval_s > 0:
             self._map_thread = threading.Thread(target=self._update_map, name="spanscope-service-map", daemon=True)
             self._map_thread.start()

@@ -38,6 +38,9 @@ class GatedStore:
     def close(self) -> None:
         self.inner.close()
 
+    def __getattr__(self, name: str):  # reads (change cursor, traces) go straight to the real store
+        return getattr(self.inner, name)
+
 
 def body(label: str, n: int) -> bytes:
     spans = [make_span(f"{label}{i}", None, i, i + 1, trace=label, service="api") for i in range(n)]
@@ -51,7 +54,8 @@ def wait_until(predicate) -> None:
         time.sleep(0.01)
 
 
-def test_overload_gives_retryable_codes_and_loses_nothing_acknowledged(tmp_path: Path) -> None:
+def gated_config(tmp_path: Path, **overrides) -> tuple[GatedStore, CollectorConfig]:
+    """A gated store and a collector config with HTTP and gRPC on ephemeral ports and a 10-span queue."""
     store = GatedStore(tmp_path / "spans.db")
     config = CollectorConfig(
         db_path=store.path,
@@ -59,15 +63,26 @@ def test_overload_gives_retryable_codes_and_loses_nothing_acknowledged(tmp_path:
         otlp_http=("127.0.0.1", 0),
         otlp_grpc=("127.0.0.1", 0),
         max_pending_spans=10,
-        retry_after_s=2,
         log_interval_s=0,
     )
+    for key, value in overrides.items():
+        setattr(config, key, value)
+    return store, config
+
+
+def clients(collector) -> tuple[str, grpc.Channel, object]:
+    """The OTLP/HTTP URL, a gRPC channel and its Export callable."""
+    host, port = collector.addresses["otlp_http"]
+    channel = grpc.insecure_channel("{}:{}".format(*collector.addresses["otlp_grpc"]))
+    export = channel.unary_unary(EXPORT, response_deserializer=ExportTraceServiceResponse.FromString)
+    return f"http://{host}:{port}/v1/traces", channel, export
+
+
+def test_overload_gives_retryable_codes_and_loses_nothing_acknowledged(tmp_path: Path) -> None:
+    store, config = gated_config(tmp_path, retry_after_s=2)
     with BackgroundCollector(config, store=store) as collector, ThreadPoolExecutor(4) as pool:
-        host, port = collector.addresses["otlp_http"]
-        url = f"http://{host}:{port}/v1/traces"
+        url, channel, export = clients(collector)
         headers = {"Content-Type": "application/x-protobuf"}
-        channel = grpc.insecure_channel("{}:{}".format(*collector.addresses["otlp_grpc"]))
-        export = channel.unary_unary(EXPORT, response_deserializer=ExportTraceServiceResponse.FromString)
 
         first = pool.submit(requests.post, url, data=body("a", 5), headers=headers)
         assert store.writing.wait(10)  # "a" is being written (blocked on the gate)
@@ -150,21 +165,10 @@ def test_sdk_exporter_retries_through_overload_and_every_span_arrives(tmp_path: 
 def test_a_full_queue_refuses_before_decoding(tmp_path: Path) -> None:
     """While the queue is full, requests are refused unread-as-spans: even a malformed body gets 429 /
     UNAVAILABLE, so overload does not spend the CPU the writer needs on decoding spans it will refuse."""
-    store = GatedStore(tmp_path / "spans.db")
-    config = CollectorConfig(
-        db_path=store.path,
-        xray_udp=None,
-        otlp_http=("127.0.0.1", 0),
-        otlp_grpc=("127.0.0.1", 0),
-        max_pending_spans=10,
-        log_interval_s=0,
-    )
+    store, config = gated_config(tmp_path)
     with BackgroundCollector(config, store=store) as collector, ThreadPoolExecutor(2) as pool:
-        host, port = collector.addresses["otlp_http"]
-        url = f"http://{host}:{port}/v1/traces"
+        url, channel, export = clients(collector)
         headers = {"Content-Type": "application/x-protobuf"}
-        channel = grpc.insecure_channel("{}:{}".format(*collector.addresses["otlp_grpc"]))
-        export = channel.unary_unary(EXPORT, response_deserializer=ExportTraceServiceResponse.FromString)
         first = pool.submit(requests.post, url, data=body("a", 5), headers=headers)
         assert store.writing.wait(10)
         second = pool.submit(requests.post, url, data=body("b", 10), headers=headers)
