@@ -666,7 +666,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--poll-map", type=float, default=0.0, metavar="S", help="GET /v1/service-map every S s")
     parser.add_argument("--quick", action="store_true", help="15 s at 2,000 spans/s")
     parser.add_argument("--overload", action="store_true", help="instead: 5x the sustainable rate, retrying clients")
-    parser.add_argument("--clients", type=int, default=960, help="--overload: concurrent clients (default 960)")
+    parser.add_argument("--clients", type=int, default=480, help="--overload: concurrent clients (default 480)")
     parser.add_argument("--processes", type=int, default=4, help="--overload: client processes (default 4)")
     args = parser.parse_args(argv)
     if args.overload:
