@@ -407,21 +407,9 @@ class ServiceMapAccumulator:
             if segment:
                 origin, where = placement(span)
                 owner = (service, origin)
-                row = nodes.get(owner)
-                if row is None:
-                    row = nodes[owner] = new_counts()
+                if owner not in nodes:
                     kinds.setdefault(owner, KIND_SERVICE)
-                row[REFS] += 1
-                if slot >= 0:
-                    row[slot] += 1
-                    row[TOTAL_NS] += duration
-                    row[first + bisect_left(fine, duration)] += 1
-                    if duration < row[MIN_NS]:
-                        row[MIN_NS] = duration
-                    if duration > row[MAX_NS]:
-                        row[MAX_NS] = duration
-                if events is not None:
-                    events.append((nodes, owner, slot, duration))
+                add(nodes, owner, slot, duration)
                 if where is not None:
                     per_node = locations.get(owner)
                     if per_node is None:
