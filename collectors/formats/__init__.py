@@ -15,7 +15,15 @@ from typing import Any
 import orjson
 from spanscope.collectors.conventions import XRAY_ANNOTATIONS_KEY
 from spanscope.collectors.errors import InvalidSpanError, SpanscopeError
-from spanscope.collectors.model import AnnotationValue, Attributes, AttrScalar, AttrValue, Span
+from spanscope.collectors.model import (
+    AnnotationValue,
+    Attributes,
+    AttrScalar,
+    AttrValue,
+    Span,
+    SpanEvent,
+    SpanException,
+)
 
 __all__ = [
     "RECORD_ERRORS",
@@ -160,6 +168,34 @@ def flatten_into(target: Attributes, prefix: str, value: object) -> None:
             target[key] = item
         else:
             target[key] = str(item)
+
+
+OTEL_EXCEPTION_EVENT = "exception"  # the span event OpenTelemetry records exceptions as
+
+
+def add_otel_event(
+    name: str, time_ns: int, attributes: Attributes, events: list[SpanEvent], exceptions: list[SpanException]
+) -> None:
+    """One OpenTelemetry span event, appended to ``exceptions`` when it is an exception event (read from
+    its ``exception.*`` attributes), else to ``events``: the rule of both OTLP converters.
+
+    >>> events, exceptions = [], []
+    >>> add_otel_event("exception", 5, {"exception.type": "KeyError"}, events, exceptions)
+    >>> add_otel_event("retry", 6, {"n": 1}, events, exceptions)
+    >>> exceptions[0].type, events[0].name
+    ('KeyError', 'retry')
+    """
+    if name != OTEL_EXCEPTION_EVENT:
+        events.append(SpanEvent(name, time_ns, attributes))
+        return
+    exceptions.append(
+        SpanException(
+            type=str(attributes.get("exception.type") or ""),
+            message=str(attributes.get("exception.message") or ""),
+            stacktrace=str(attributes.get("exception.stacktrace") or ""),
+            time_ns=time_ns,
+        )
+    )
 
 
 def take_annotations(attributes: Attributes) -> dict[str, AnnotationValue]:

@@ -30,6 +30,7 @@ from spanscope.collectors.formats import (
     RECORD_ERRORS,
     ParseResult,
     RecordError,
+    add_otel_event,
     hex_id,
     record_reason,
     take_annotations,
@@ -308,17 +309,7 @@ def _events(raw: object) -> tuple[list[SpanEvent], list[SpanException]]:
         time_ns = _int64(item.get("timeUnixNano", 0), f"events[{i}].timeUnixNano")
         name = str(item.get("name") or "")
         attributes = attributes_from_kvlist(item.get("attributes"))
-        if name == "exception":
-            exceptions.append(
-                SpanException(
-                    type=str(attributes.get("exception.type") or ""),
-                    message=str(attributes.get("exception.message") or ""),
-                    stacktrace=str(attributes.get("exception.stacktrace") or ""),
-                    time_ns=time_ns,
-                )
-            )
-        else:
-            events.append(SpanEvent(name, time_ns, attributes))
+        add_otel_event(name, time_ns, attributes, events, exceptions)
     return events, exceptions
 
 

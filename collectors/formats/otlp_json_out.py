@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 from spanscope.collectors import conventions as conv
+from spanscope.collectors.formats import OTEL_EXCEPTION_EVENT
 from spanscope.collectors.model import AttrValue, Kind, Span, Status
 
 _KIND_NUMBERS = {Kind.INTERNAL: 1, Kind.SERVER: 2, Kind.CLIENT: 3, Kind.PRODUCER: 4, Kind.CONSUMER: 5}
@@ -51,7 +52,7 @@ def span_to_otlp(span: Span) -> dict[str, Any]:
             exc_attrs["exception.stacktrace"] = x.stacktrace
         events.append(
             {
-                "name": "exception",
+                "name": OTEL_EXCEPTION_EVENT,
                 "timeUnixNano": str(x.time_ns if x.time_ns is not None else span.end_ns),
                 "attributes": key_values(exc_attrs),
             }

@@ -21,7 +21,13 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span as PbSpan
 from opentelemetry.proto.trace.v1.trace_pb2 import Status as PbStatus
 from spanscope.collectors import conventions as conv
 from spanscope.collectors.errors import InvalidIdError, InvalidSpanError
-from spanscope.collectors.formats import ParseResult, RecordError, take_annotations
+from spanscope.collectors.formats import (
+    OTEL_EXCEPTION_EVENT,
+    ParseResult,
+    RecordError,
+    add_otel_event,
+    take_annotations,
+)
 from spanscope.collectors.model import (
     Attributes,
     AttrValue,
@@ -50,7 +56,6 @@ _KIND_TO_PB: dict[Kind, int] = {
     Kind.PRODUCER: PbSpan.SPAN_KIND_PRODUCER,
     Kind.CONSUMER: PbSpan.SPAN_KIND_CONSUMER,
 }
-_EXCEPTION_EVENT = "exception"
 _UNKNOWN_SERVICE = "unknown_service"
 
 
@@ -152,18 +157,7 @@ def _span(pb: PbSpan, service: str, resource: Attributes, resource_origin: str) 
     events: list[SpanEvent] = []
     exceptions: list[SpanException] = []
     for ev in pb.events if len(pb.events) else ():
-        ev_attrs = _attributes(ev.attributes)
-        if ev.name == _EXCEPTION_EVENT:
-            exceptions.append(
-                SpanException(
-                    type=str(ev_attrs.get("exception.type") or ""),
-                    message=str(ev_attrs.get("exception.message") or ""),
-                    stacktrace=str(ev_attrs.get("exception.stacktrace") or ""),
-                    time_ns=ev.time_unix_nano,
-                )
-            )
-        else:
-            events.append(SpanEvent(ev.name, ev.time_unix_nano, ev_attrs))
+        add_otel_event(ev.name, ev.time_unix_nano, _attributes(ev.attributes), events, exceptions)
     links = (
         [
             SpanLink(link.trace_id.hex(), link.span_id.hex(), _attributes(link.attributes))
@@ -278,7 +272,7 @@ def _pb_span(span: Span, out: PbSpan) -> None:
         _fill(ev.attributes, pe.attributes)
     for exc in span.exceptions:
         pe = out.events.add()
-        pe.name = _EXCEPTION_EVENT
+        pe.name = OTEL_EXCEPTION_EVENT
         pe.time_unix_nano = exc.time_ns or span.end_ns
         _fill(
             {"exception.type": exc.type, "exception.message": exc.message, "exception.stacktrace": exc.stacktrace},
