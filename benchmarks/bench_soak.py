@@ -327,93 +327,29 @@ def soak(
     }
 
 
-def _retrying_client(
-    collector: CollectorProc | Endpoints,
-    worker: int,
-    use_grpc: bool,
-    interval_s: float,
-    duration_s: float,
-    spans_per_request: int,
-    out: queue.Queue[Any],
-) -> None:
-    """Open-loop at one request per ``interval_s``; honours Retry-After / RetryInfo until acknowledged."""
-    import grpc
-    from google.rpc import error_details_pb2
-    from grpc_status import rpc_status
-
-    codes: dict[str, int] = {}
-    acked: list[str] = []
-    hints_missing = 0
-    channel = export = None
-    conn = None
-    if use_grpc:
-        channel = grpc.insecure_channel("{}:{}".format(*collector.addresses["otlp-grpc"]))
-        export = channel.unary_unary(
-            "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
-            request_serializer=None,
-            response_deserializer=None,
-        )
-    else:
-        conn = collector.http()
+def _closed_loop_sender(collector: CollectorProc, worker: int, duration_s: float, spans_per_request: int) -> None:
+    """Posts OTLP/HTTP requests back to back for ``duration_s``, each as soon as the last is acknowledged,
+    waiting what Retry-After says after a refusal: what the collector sustains."""
+    conn = collector.http()
     t0 = time.monotonic()
-    next_at = t0
     seq = 0
     while time.monotonic() - t0 < duration_s:
-        now = time.monotonic()
-        if now < next_at:
-            time.sleep(next_at - now)
-        next_at += interval_s
-        body, trace_id = make_body(20_000 + worker, seq, spans_per_request)
+        body, _ = make_body(20_000 + worker, seq, spans_per_request)
         seq += 1
         while True:
-            if export is not None:
-                try:
-                    export(body, timeout=120)
-                    codes["OK"] = codes.get("OK", 0) + 1
-                    acked.append(trace_id)
-                    break
-                except grpc.RpcError as err:
-                    name = err.code().name
-                    codes[name] = codes.get(name, 0) + 1
-                    delay = 1.0
-                    status = rpc_status.from_call(err)
-                    info = error_details_pb2.RetryInfo()
-                    if status is not None and status.details and status.details[0].Unpack(info):
-                        delay = info.retry_delay.seconds + info.retry_delay.nanos / 1e9
-                    elif name == "UNAVAILABLE":
-                        hints_missing += 1
-                    if name not in ("UNAVAILABLE", "RESOURCE_EXHAUSTED"):
-                        break  # not retryable: counted as an unexpected code
-                    time.sleep(delay)
-            else:
-                assert conn is not None
-                try:
-                    conn.request("POST", "/v1/traces", body, {"Content-Type": "application/x-protobuf"})
-                    reply = conn.getresponse()
-                    reply.read()
-                except (OSError, http.client.HTTPException):
-                    codes["connection_error"] = codes.get("connection_error", 0) + 1
-                    conn.close()
-                    conn = collector.http()
-                    time.sleep(0.5)
-                    continue
-                key = str(reply.status)
-                codes[key] = codes.get(key, 0) + 1
-                if reply.status == 200:
-                    acked.append(trace_id)
-                    break
-                if reply.status in (429, 503):
-                    hint = reply.getheader("Retry-After")
-                    if not hint:
-                        hints_missing += 1
-                    time.sleep(float(hint or "1"))
-                    continue
-                break  # not retryable: counted as an unexpected status
-    if conn is not None:
-        conn.close()
-    if channel is not None:
-        channel.close()
-    out.put({"codes": codes, "acked": acked, "sent": seq, "hints_missing": hints_missing})
+            try:
+                conn.request("POST", "/v1/traces", body, {"Content-Type": "application/x-protobuf"})
+                reply = conn.getresponse()
+                reply.read()
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                conn = collector.http()
+                time.sleep(0.5)
+                continue
+            if reply.status not in (429, 503):
+                break
+            time.sleep(float(reply.getheader("Retry-After") or "1"))
+    conn.close()
 
 
 async def _open_loop_client(
@@ -552,11 +488,8 @@ def _client_process(
 def _closed_loop_rate(collector: CollectorProc, seconds: float, spans_per_request: int) -> float:
     """Spans/s the collector stores with two closed-loop senders (the sustainable rate)."""
     before = collector.stats().get("writer.spans", 0)
-    out: queue.Queue[Any] = queue.Queue()
     threads = [
-        threading.Thread(
-            target=_retrying_client, args=(collector, 900 + w, False, 0.0, seconds, spans_per_request, out)
-        )
+        threading.Thread(target=_closed_loop_sender, args=(collector, 900 + w, seconds, spans_per_request))
         for w in range(2)
     ]
     t0 = time.monotonic()
