@@ -232,8 +232,7 @@ class Collector:
         trace is counted whole with spans from every batch, and handed to the accumulator, which
         replaces a trace's earlier contribution. Re-reading costs about as much as writing, so by
         default it is paid only when someone looks; and since the store keeps the list of changed
-        traces, the collector holds nothing per trace while nobody looks (a set of pending trace ids
-        used to grow by ~110 bytes a trace, the soak's slow RSS creep).
+        traces, the collector holds nothing per trace while nobody looks.
         """
         if not self.config.service_map:
             return
