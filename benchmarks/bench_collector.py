@@ -12,7 +12,6 @@ import argparse
 import multiprocessing as mp
 import os
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -21,10 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import psutil
 import requests
 
+from benchmarks.collector_process import CollectorProc
+
 SPANS_PER_REQUEST = 500
+_RECEIVERS = ("xray-udp", "otlp-http")  # gRPC is measured by the interop tests, not here
 
 
 # --- workload -----------------------------------------------------------------------------------------
@@ -155,85 +156,6 @@ def _udp_sender(address: tuple[str, int], rate: float, duration_s: float, result
 # --- collector process --------------------------------------------------------------------------------
 
 
-class CollectorProcess:
-    def __init__(self, db: Path, *extra: str) -> None:
-        cmd = [
-            sys.executable,
-            "-m",
-            "spanscope.tui.cli.main",
-            "collect",
-            "--db",
-            str(db),
-            "--xray-udp",
-            "127.0.0.1:0",
-            "--otlp-http",
-            "127.0.0.1:0",
-            "--otlp-grpc",
-            "off",
-            "--log-interval",
-            "0",
-            *extra,
-        ]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        self.addresses: dict[str, tuple[str, int]] = {}
-        assert self.proc.stdout is not None
-        while len(self.addresses) < 2:
-            line = self.proc.stdout.readline()
-            if not line:
-                raise RuntimeError("collector did not start")
-            if line.startswith("listening "):
-                _, name, address = line.split()
-                host, port = address.rsplit(":", 1)
-                self.addresses[name] = (host, int(port))
-        self.ps = psutil.Process(self.proc.pid)
-        self.peak_rss = 0
-        self._sampling = True
-        self._sampler = threading.Thread(target=self._sample, daemon=True)
-        self._sampler.start()
-
-    def _sample(self) -> None:
-        while self._sampling:
-            try:
-                self.peak_rss = max(self.peak_rss, self.ps.memory_info().rss)
-            except psutil.Error:
-                return
-            time.sleep(0.05)
-
-    @property
-    def url(self) -> str:
-        host, port = self.addresses["otlp-http"]
-        return f"http://{host}:{port}"
-
-    def stats(self) -> dict[str, int]:
-        stats: dict[str, int] = requests.get(self.url + "/v1/stats", timeout=10).json()
-        return stats
-
-    def cpu_s(self) -> float:
-        t = self.ps.cpu_times()
-        return t.user + t.system
-
-    def rss(self) -> int:
-        return self.ps.memory_info().rss
-
-    def wait_drained(self, timeout_s: float = 60) -> dict[str, int]:
-        deadline = time.monotonic() + timeout_s
-        last = None
-        while time.monotonic() < deadline:
-            stats = self.stats()
-            key = (stats.get("writer.spans", 0), stats.get("xray_udp.received", 0))
-            idle = stats.get("writer.queue_spans", 0) == 0 and stats.get("writer.inflight_spans", 0) == 0
-            if key == last and idle:
-                return stats
-            last = key
-            time.sleep(0.5)
-        return self.stats()
-
-    def stop(self) -> None:
-        self._sampling = False
-        self.proc.terminate()
-        self.proc.wait(60)
-
-
 # --- measurements -------------------------------------------------------------------------------------
 
 
@@ -256,7 +178,7 @@ def baseline(bodies: list[bytes], db: Path) -> float:
 
 
 def bench_otlp(tmp: Path, duration_s: float, procs: int, threads: int) -> dict[str, float]:
-    collector = CollectorProcess(tmp / "otlp.db")
+    collector = CollectorProc(tmp / "otlp.db", receivers=_RECEIVERS, sample_s=0.05)
     ctx = mp.get_context("spawn")
     try:
         queue = ctx.Queue()
@@ -310,7 +232,7 @@ def bench_udp(tmp: Path, rates: list[float], duration_s: float) -> list[dict[str
     out = []
     ctx = mp.get_context("spawn")
     for rate in rates:
-        collector = CollectorProcess(tmp / f"udp-{int(rate)}.db")
+        collector = CollectorProc(tmp / f"udp-{int(rate)}.db", receivers=_RECEIVERS, sample_s=0.05)
         try:
             queue = ctx.Queue()
             sender = ctx.Process(target=_udp_sender, args=(collector.addresses["xray-udp"], rate, duration_s, queue))
@@ -339,7 +261,7 @@ def bench_udp(tmp: Path, rates: list[float], duration_s: float) -> list[dict[str
 
 def bench_overload_rss(tmp: Path, duration_s: float) -> dict[str, float]:
     """Sustained overload: HTTP generators and a UDP blast at once against a small write queue."""
-    collector = CollectorProcess(tmp / "overload.db", "--max-queue-spans", "5000")
+    collector = CollectorProc(tmp / "overload.db", "--max-queue-spans", "5000", receivers=_RECEIVERS, sample_s=0.05)
     ctx = mp.get_context("spawn")
     try:
         idle_rss = collector.rss()

@@ -32,7 +32,7 @@ from typing import Any
 
 import orjson
 
-from benchmarks.bench_soak import CollectorProc
+from benchmarks.collector_process import CollectorProc
 
 HEADER = b'{"format":"json","version":1}\n'
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"

@@ -14,10 +14,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import multiprocessing as mp
-import os
 import queue
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -25,97 +22,10 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import psutil
+
+from benchmarks.collector_process import CollectorProc, Endpoints
 
 SPANS_PER_REQUEST = 100
-
-
-class Endpoints:
-    """The collector's addresses: what a client process needs (picklable)."""
-
-    def __init__(self, addresses: dict[str, tuple[str, int]]) -> None:
-        self.addresses = dict(addresses)
-
-    def http(self) -> http.client.HTTPConnection:
-        host, port = self.addresses["otlp-http"]
-        return http.client.HTTPConnection(host, port, timeout=60)
-
-
-class CollectorProc:
-    """``spanscope collect`` on ephemeral ports in a child process, with RSS sampling."""
-
-    def __init__(self, db: Path, *extra: str, receivers: tuple[str, ...] = ("xray-udp", "otlp-http", "otlp-grpc")):
-        args = []
-        for name in ("xray-udp", "otlp-http", "otlp-grpc"):
-            args += [f"--{name}", "127.0.0.1:0" if name in receivers else "off"]
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        env.pop("SPANSCOPE_TOKEN", None)
-        cmd = [sys.executable, "-m", "spanscope.tui.cli.main", "collect", "--db", str(db), *args]
-        self.proc = subprocess.Popen(
-            [*cmd, "--log-interval", "0", *extra],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            env=env,
-        )
-        self.db = db
-        self.addresses: dict[str, tuple[str, int]] = {}
-        assert self.proc.stdout is not None
-        deadline = time.monotonic() + 180
-        while len(self.addresses) < len(receivers):
-            line = self.proc.stdout.readline()
-            if not line or time.monotonic() > deadline:
-                raise RuntimeError("collector did not start")
-            if line.startswith("listening "):
-                _, name, address = line.split()
-                host, port = address.rsplit(":", 1)
-                self.addresses[name] = (host, int(port))
-        self.ps = psutil.Process(self.proc.pid)
-        self.samples: list[tuple[float, int]] = []  # (monotonic, rss)
-        self._stop = threading.Event()
-        self._sampler = threading.Thread(target=self._sample, daemon=True)
-        self._sampler.start()
-
-    def _sample(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.samples.append((time.monotonic(), self.ps.memory_info().rss))
-            except psutil.Error:
-                return
-            self._stop.wait(0.25)
-
-    @property
-    def peak_rss(self) -> int:
-        return max((r for _, r in self.samples), default=0)
-
-    def rss(self) -> int:
-        return int(self.ps.memory_info().rss)
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def http(self) -> http.client.HTTPConnection:
-        host, port = self.addresses["otlp-http"]
-        return http.client.HTTPConnection(host, port, timeout=60)
-
-    @property
-    def endpoints(self) -> Endpoints:
-        return Endpoints(self.addresses)
-
-    def stats(self) -> dict[str, int]:
-        conn = self.http()
-        try:
-            conn.request("GET", "/v1/stats")
-            stats: dict[str, int] = orjson.loads(conn.getresponse().read())
-            return stats
-        finally:
-            conn.close()
-
-    def stop(self) -> int:
-        self._stop.set()
-        if self.proc.poll() is None:
-            self.proc.terminate()
-        return self.proc.wait(120)
 
 
 # --- workload -----------------------------------------------------------------------------------------
