@@ -85,6 +85,7 @@ LAMBDA_ARN: Final = "aws.lambda.invoked_arn"
 CF_DISTRIBUTION: Final = "aws.cloudfront.distribution_id"
 CF_EVENT_TYPE: Final = "aws.cloudfront.event_type"
 CF_EDGE_LOCATION: Final = "aws.cloudfront.edge_location"
+CF_REQUEST_ID: Final = "aws.cloudfront.request_id"  # x-edge-request-id = X-Amz-Cf-Id = cf.config.requestId
 
 # --- Batch --------------------------------------------------------------------------------------------
 BATCH_JOB_ID: Final = "aws.batch.job.id"

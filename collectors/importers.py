@@ -14,7 +14,10 @@ Accepted shapes, per format:
 - ``otlp-json``: an ExportTraceServiceRequest per document or per line (the collector's file exporter),
   also wrapped in ``{"result": ...}`` as Jaeger's ``/api/v3/traces`` answers;
 - ``jaeger``: ``{"data": [trace, ...]}`` or a bare trace object, per document or per line;
-- ``zipkin``: a JSON list of v2 spans, per document or per line.
+- ``zipkin``: a JSON list of v2 spans, per document or per line;
+- ``cloudfront`` / ``cloudfront-realtime``: CloudFront standard or real-time access logs (tab-separated
+  lines, streamed), one edge span per request joined to the origin traces already in the store
+  (``collectors.edge_logs``).
 
 ``-`` reads stdin (``aws xray batch-get-traces ... | spanscope import -``). A file that is one JSON
 document (not JSON Lines) is parsed whole with orjson: its size is bounded by memory, not streamed.
@@ -28,9 +31,10 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any, Protocol, cast
 
 import orjson
+from spanscope.collectors.edge_logs import TraceSource, edge_chunks, looks_like_cloudfront
 from spanscope.collectors.errors import ImportFormatError
 from spanscope.collectors.formats import (
     RECORD_ERRORS,
@@ -60,6 +64,8 @@ DEFAULT_BATCH_SIZE = 20_000  # spans per store transaction: fewer commits (each 
 _HEAD_BYTES = 64 * 1024
 _GZIP_MAGIC = b"\x1f\x8b"
 _Reader = IO[bytes] | gzip.GzipFile
+LOG_FORMATS = ("cloudfront", "cloudfront-realtime")  # text logs, not JSON: read by collectors.edge_logs
+ALL_FORMATS = (*FORMATS, *LOG_FORMATS)
 
 
 class SpanSink(Protocol):
@@ -253,23 +259,51 @@ class _Replay:
         return self._head.read() + self._stream.read()
 
 
-def read_file(path: str | Path, fmt: str = "auto") -> tuple[str, Iterator[ParseResult]]:
+def _check_format(fmt: str) -> None:
+    if fmt != "auto" and fmt not in ALL_FORMATS:
+        raise ImportFormatError(f"unknown format {fmt!r}: expected auto or one of {', '.join(ALL_FORMATS)}")
+
+
+def read_file(
+    path: str | Path,
+    fmt: str = "auto",
+    *,
+    fields: Sequence[str] | None = None,
+    source: TraceSource | None = None,
+) -> tuple[str, Iterator[ParseResult]]:
     """(format, chunks of converted spans) for one file (``-`` is stdin); chunks come while reading.
 
-    Raises ImportFormatError when the format cannot be recognised, OSError when the file can't be read.
+    ``fields`` and ``source`` are for CloudFront logs: the real-time log's column list, and the store
+    whose origin traces edge spans join. Raises ImportFormatError when the format cannot be recognised,
+    OSError when the file can't be read.
     """
     name = str(path)
-    if fmt != "auto" and fmt not in FORMATS:
-        raise ImportFormatError(f"unknown format {fmt!r}: expected auto or one of {', '.join(FORMATS)}")
+    _check_format(fmt)
     handle = _open(name)
     try:
         head = handle.read(_HEAD_BYTES)
         if fmt == "auto":
-            fmt = detect_format(head)
+            fmt = looks_like_cloudfront(head) or detect_format(head)
     except BaseException:
         _close(handle, name)
         raise
-    return fmt, _chunks(_Replay(head, handle), fmt, lambda: _close(handle, name))
+    reader = _Replay(head, handle)
+    if fmt in LOG_FORMATS:
+        return fmt, _log_chunks(reader, fmt, fields, source, lambda: _close(handle, name))
+    return fmt, _chunks(reader, fmt, lambda: _close(handle, name))
+
+
+def _log_chunks(
+    reader: _Replay,
+    fmt: str,
+    fields: Sequence[str] | None,
+    source: TraceSource | None,
+    close: Callable[[], None],
+) -> Iterator[ParseResult]:
+    try:
+        yield from edge_chunks(iter(reader.readline, b""), fmt, fields=fields, source=source)
+    finally:
+        close()
 
 
 def _close(handle: _Reader, name: str) -> None:
@@ -349,13 +383,15 @@ def import_files(
     fmt: str = "auto",
     batch_size: int = DEFAULT_BATCH_SIZE,
     on_problem: Callable[[ImportProblem], None] | None = None,
+    fields: Sequence[str] | None = None,
 ) -> ImportReport:
     """Import trace files into ``sink`` (a Store) in batches; problems are collected and reported.
 
-    ``on_problem`` is called for each problem as it is found (the CLI prints them as they come).
+    ``on_problem`` is called for each problem as it is found (the CLI prints them as they come). CloudFront
+    log lines join the origin traces already in ``sink`` when it can be read (``iter_traces``).
     """
-    if fmt != "auto" and fmt not in FORMATS:
-        raise ImportFormatError(f"unknown format {fmt!r}: expected auto or one of {', '.join(FORMATS)}")
+    _check_format(fmt)
+    source = cast("TraceSource", sink) if hasattr(sink, "iter_traces") else None
     report = ImportReport()
     buffer: list[Span] = []
 
@@ -378,7 +414,9 @@ def import_files(
         file_report = FileReport(name)
         report.files.append(file_report)
         try:
-            file_report.format, chunks = read_file(raw_path, fmt)
+            file_report.format, chunks = read_file(raw_path, fmt, fields=fields, source=source)
+            if file_report.format in LOG_FORMATS:
+                flush()  # the join reads the store: the traces of earlier files must be in it
             for chunk in chunks:
                 for error in chunk.errors:
                     problem(name, error.position, error.reason)

@@ -90,12 +90,26 @@ def _is_sqs(event: object) -> bool:
     )
 
 
+def _header(event: object, name: str) -> str:
+    """An HTTP header of an API Gateway / function URL / ALB event (names compared case-insensitively)."""
+    headers = event.get("headers") if isinstance(event, Mapping) else None
+    if not isinstance(headers, Mapping):
+        return ""
+    for key, value in headers.items():
+        if isinstance(key, str) and key.lower() == name and isinstance(value, str):
+            return value
+    return ""
+
+
 def invocation_attributes(event: object, context: object, cold: bool, start_ns: int) -> dict[str, object]:
     """faas.* / cloud.* attributes of one invocation."""
     attrs: dict[str, object] = {c.FAAS_TRIGGER: trigger_of(event), c.FAAS_COLDSTART: cold}
     request_id = getattr(context, "aws_request_id", None)
     if isinstance(request_id, str):
         attrs[c.FAAS_INVOCATION_ID] = request_id
+    cf_id = _header(event, "x-amz-cf-id")
+    if cf_id:
+        attrs[c.CF_REQUEST_ID] = cf_id  # the x-edge-request-id of CloudFront's access log: joins its edge span
     arn = getattr(context, "invoked_function_arn", None)
     if isinstance(arn, str):
         attrs[c.LAMBDA_ARN] = arn

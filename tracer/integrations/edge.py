@@ -12,7 +12,7 @@ import functools
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Final, TypeVar, overload
+from typing import Any, TypeVar, overload
 
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from spanscope.tracer import conventions as c
@@ -23,7 +23,6 @@ from spanscope.tracer.propagation import XRAY_HEADER, extract, inject
 from spanscope.tracer.runtime import RUNTIME, configure, env_disabled, force_flush
 
 H = TypeVar("H", bound=Callable[..., Any])
-CF_REQUEST_ID: Final = "aws.cloudfront.request_id"
 
 
 def cf_record(event: object) -> Mapping[str, Any]:
@@ -69,7 +68,7 @@ def edge_attributes(cf: Mapping[str, Any], context: object, location: str) -> di
     if config.get("eventType"):
         attrs[c.CF_EVENT_TYPE] = str(config["eventType"])
     if config.get("requestId"):
-        attrs[CF_REQUEST_ID] = str(config["requestId"])
+        attrs[c.CF_REQUEST_ID] = str(config["requestId"])
     if location.startswith("edge:") and len(location) > 5:
         attrs[c.CF_EDGE_LOCATION] = location[5:]
     if os.environ.get("AWS_REGION"):

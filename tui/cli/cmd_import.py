@@ -1,4 +1,4 @@
-"""`spanscope import`: load trace files (X-Ray, OTLP JSON, Jaeger, Zipkin v2) into the store.
+"""`spanscope import`: load trace files (X-Ray, OTLP JSON, Jaeger, Zipkin v2) and CloudFront logs into the store.
 
 Each problem (a record skipped, a file that cannot be read or recognised) is one line on stderr as it
 is found; a summary per file and a total go to stdout. The exit status is 1 only when nothing at all
@@ -16,25 +16,37 @@ from spanscope.tui.cli.common import add_db_argument, open_store_for
 if TYPE_CHECKING:
     from spanscope.collectors.importers import ImportProblem
 
-FORMAT_CHOICES = ("auto", "xray", "otlp-json", "jaeger", "zipkin")
+FORMAT_CHOICES = ("auto", "xray", "otlp-json", "jaeger", "zipkin", "cloudfront", "cloudfront-realtime")
 MAX_PROBLEM_LINES = 1000
 
 
 def register(sub: Any) -> None:
     parser: argparse.ArgumentParser = sub.add_parser(
         "import",
-        help="load trace files: X-Ray documents or batch-get-traces output, OTLP JSON, Jaeger JSON, Zipkin v2",
+        help=(
+            "load trace files: X-Ray documents or batch-get-traces output, OTLP JSON, Jaeger JSON, Zipkin v2;"
+            " CloudFront standard and real-time access logs"
+        ),
         description=(
             "Load trace files into the store. The format is recognised from the content unless --format is"
             " given; JSON Lines files are streamed, gzip files are read as is. Bad records are skipped and"
             " reported on stderr with file, position and reason; the exit status is non-zero only if nothing"
-            " could be imported."
+            " could be imported. A CloudFront access log line becomes an edge span joined, by its"
+            " x-edge-request-id, to the origin trace already in the store that received it (X-Amz-Cf-Id)."
         ),
     )
     add_db_argument(parser)
     parser.add_argument("files", nargs="+", metavar="FILE", help="trace files to import (- reads stdin)")
     parser.add_argument(
         "--format", choices=FORMAT_CHOICES, default="auto", help="file format (default: recognised from content)"
+    )
+    parser.add_argument(
+        "--fields",
+        metavar="LIST",
+        help=(
+            "CloudFront real-time logs: the log configuration's fields, comma-separated, in order"
+            " (default: a '#Fields:' line in the file, else every documented field)"
+        ),
     )
     parser.set_defaults(func=run)
 
@@ -54,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"(more problems not shown; only the first {MAX_PROBLEM_LINES} are listed)", file=sys.stderr)
 
     with open_store_for(args) as store:
-        report = import_files(args.files, store, fmt=args.format, on_problem=show_problem)
+        fields = [f.strip() for f in args.fields.split(",") if f.strip()] if args.fields else None
+        report = import_files(args.files, store, fmt=args.format, on_problem=show_problem, fields=fields)
 
     for file in report.files:
         label = clean(file.path, max_length=300)
