@@ -43,6 +43,7 @@ class CollectorConfig:
     xray_udp: Address | None = ("127.0.0.1", 2000)
     otlp_http: Address | None = ("127.0.0.1", 4318)
     otlp_grpc: Address | None = ("127.0.0.1", 4317)
+    fec_udp: Address | None = None  # erasure-coded spool records from edge devices (tracer.fec); off by default
     auth_token: str | None = None
     forward_otlp: str | None = None
     forward_otlp_headers: dict[str, str] = field(default_factory=dict)
@@ -130,6 +131,7 @@ class Collector:
         self._map_stop = threading.Event()
         self._map_thread: threading.Thread | None = None
         self._udp: Any = None
+        self._fec: Any = None
         self._grpc: Any = None
         self._http_runner: Any = None
         self._log_task: asyncio.Task[None] | None = None
@@ -333,6 +335,14 @@ class Collector:
                 )
             self._udp.start()
             self.addresses["xray_udp"] = self._udp.address
+        if cfg.fec_udp is not None:
+            from spanscope.collectors.receivers.fec_udp import FecUDPReceiver
+
+            self._fec = FecUDPReceiver(
+                cfg.fec_udp[0], cfg.fec_udp[1], writer, self.counters, rcvbuf_bytes=cfg.udp_rcvbuf_bytes
+            )
+            self._fec.start()
+            self.addresses["fec_udp"] = self._fec.address
         if cfg.otlp_http is not None:
             from aiohttp import web
             from spanscope.collectors.receivers.otlp_http import OTLPHTTPHandlers
@@ -373,10 +383,10 @@ class Collector:
         for name, (host, _port) in self.addresses.items():
             if is_loopback(host):
                 continue
-            if name == "xray_udp":
+            if name in ("xray_udp", "fec_udp"):
                 self.warnings.append(
-                    f"X-Ray UDP receiver bound to non-loopback {host}: the X-Ray protocol has no "
-                    "authentication, anyone who can reach it can write spans"
+                    f"{'X-Ray' if name == 'xray_udp' else 'FEC'} UDP receiver bound to non-loopback {host}: "
+                    "the protocol has no authentication, anyone who can reach it can write spans"
                 )
             elif not self.config.auth_token:
                 self.warnings.append(
@@ -444,6 +454,9 @@ class Collector:
         if self._udp is not None:
             await asyncio.to_thread(self._udp.stop)
             self._udp = None
+        if self._fec is not None:
+            await asyncio.to_thread(self._fec.stop)
+            self._fec = None
         if self._grpc is not None:
             await self._grpc.stop(5.0)
             self._grpc = None

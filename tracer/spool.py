@@ -7,6 +7,10 @@ and appended to a :class:`DiskSpool`; a background thread forwards the spool, ol
 those bytes to the OTLP/HTTP endpoint with exponential backoff and jitter. While anything is spooled,
 new batches are appended behind it so spans arrive in the order they were exported.
 
+On a lossy uplink, ``fec=FecUplink((host, port))`` forwards every batch through the spool as
+erasure-coded UDP datagrams instead (:mod:`spanscope.tracer.fec`): the collector rebuilds lost datagrams
+from parity and acknowledges records once stored; what it did not acknowledge is sent again.
+
 The spool on disk: ``seg-<16 digits>.spool`` files of records ``b"SSP1" | length (u32 BE) | crc32 (u32
 BE) | payload``, each append flushed and fsynced; a new process never appends to an existing file, so a
 torn write can only be the tail of a file, where reading stops (the damaged record is counted). The read
@@ -40,7 +44,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
@@ -48,6 +52,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+if TYPE_CHECKING:
+    from spanscope.tracer.fec import FecUplink
 
 _logger = logging.getLogger(__name__)
 
@@ -402,7 +409,7 @@ class StoreAndForwardExporter(SpanExporter):
 
     def __init__(
         self,
-        inner: SpanExporter,
+        inner: SpanExporter | None,
         directory: str | os.PathLike[str],
         *,
         max_bytes: int = 64 * 1024 * 1024,
@@ -417,9 +424,11 @@ class StoreAndForwardExporter(SpanExporter):
         drain_batch_bytes: int = 1024 * 1024,
         shutdown_timeout_s: float = 5.0,
         fsync: bool = True,
+        fec: FecUplink | None = None,
     ) -> None:
-        self._inner = inner
-        self._endpoint = endpoint or _endpoint_of(inner)
+        self._inner: SpanExporter = inner if inner is not None else _NoExporter()
+        self._fec = fec
+        self._endpoint = endpoint or _endpoint_of(self._inner)
         self._headers = dict(headers) if headers is not None else _headers_from_environ()
         self._fixed_offset = clock_offset_ns
         self._offset_ns: int | None = clock_offset_ns
@@ -447,7 +456,7 @@ class StoreAndForwardExporter(SpanExporter):
             self._warn_once("spool-open", "span spool unusable, spans are not kept while offline: %r", error)
         # Probe with an empty request at start, and before draining while the offset is still unknown,
         # so that spans spooled offline are forwarded with the offset already estimated.
-        self._probe = probe_clock and clock_offset_ns is None
+        self._probe = probe_clock and clock_offset_ns is None and fec is None  # FEC: acks carry the clock
         self._startup_probe = self._probe
         self._thread = threading.Thread(target=self._run, name="spanscope-spool", daemon=True)
         self._thread.start()
@@ -470,7 +479,7 @@ class StoreAndForwardExporter(SpanExporter):
         with self._lock:
             online = self._online
             offset = self._offset_ns
-        if online and (spool is None or len(spool) == 0):
+        if online and self._fec is None and (spool is None or len(spool) == 0):
             stamped = _stamped(spans, offset) if offset is not None else spans
             if self._inner.export(stamped) is SpanExportResult.SUCCESS:
                 with self._lock:
@@ -528,6 +537,8 @@ class StoreAndForwardExporter(SpanExporter):
             self._thread.join(self._shutdown_timeout_s)
             if self._spool is not None:
                 self._spool.close()
+            if self._fec is not None:
+                self._fec.close()
             self._inner.shutdown()
         except Exception as error:
             self._warn_once(f"shutdown:{type(error).__name__}", "span spool shutdown failed: %r", error)
@@ -587,6 +598,8 @@ class StoreAndForwardExporter(SpanExporter):
             return True
         with self._lock:
             offset = self._offset_ns
+        if self._fec is not None:
+            return self._send_fec(spool, records, offset)
         body = b"".join(_stamp_payload(r.payload, offset) for r in records)
         ok, permanent = self._post(body)
         if ok or (permanent and len(records) == 1):
@@ -610,6 +623,25 @@ class StoreAndForwardExporter(SpanExporter):
                 self._single = True  # find the bad record: one per request
                 self._attempts += 1
                 return True
+            self._after_failure()
+        return True
+
+    def _send_fec(self, spool: DiskSpool, records: list[SpoolRecord], offset: int | None) -> bool:
+        """Send records over the FEC uplink; commit those acknowledged in order, back off only when none was."""
+        assert self._fec is not None
+        acked = self._fec.send([_stamp_payload(r.payload, offset) for r in records])
+        with self._lock:
+            if self._fixed_offset is None and self._fec.clock_offset_ns is not None:
+                self._offset_ns = self._fec.clock_offset_ns
+            if acked:
+                spool.commit(records[acked - 1])
+                self._stats.drained_batches += acked
+                self._stats.drain_requests += 1
+                self._online = True
+                self._failures = 0
+                self._attempts += 1
+                self._wake.notify_all()
+                return True  # what was not acknowledged is sent again at once: FEC already paid for the loss
             self._after_failure()
         return True
 
@@ -685,6 +717,19 @@ class StoreAndForwardExporter(SpanExporter):
 
 
 # --- helpers for the exporter ----------------------------------------------------------------------------
+
+
+class _NoExporter(SpanExporter):
+    """The live exporter of a spool that forwards everything over its FEC uplink."""
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return SpanExportResult.FAILURE
+
+    def shutdown(self) -> None:
+        pass
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
 
 
 def backoff_delay_s(failures: int, initial_s: float, maximum_s: float, *, rng: random.Random | None = None) -> float:

@@ -17,7 +17,7 @@ from typing import Any
 
 from spanscope.tui.cli.common import UsageError, add_db_argument
 
-_LABELS = {"xray_udp": "xray-udp", "otlp_http": "otlp-http", "otlp_grpc": "otlp-grpc"}
+_LABELS = {"xray_udp": "xray-udp", "otlp_http": "otlp-http", "otlp_grpc": "otlp-grpc", "fec_udp": "fec-udp"}
 
 
 def register(sub: Any) -> None:
@@ -34,6 +34,12 @@ def register(sub: Any) -> None:
     parser.add_argument("--xray-udp", metavar="H:P", default="127.0.0.1:2000", help="X-Ray daemon UDP address")
     parser.add_argument("--otlp-http", metavar="H:P", default="127.0.0.1:4318", help="OTLP/HTTP address")
     parser.add_argument("--otlp-grpc", metavar="H:P", default="127.0.0.1:4317", help="OTLP/gRPC address")
+    parser.add_argument(
+        "--fec-udp",
+        metavar="H:P",
+        default="off",
+        help="erasure-coded UDP from edge devices' spools (spanscope.tracer.fec; default: off)",
+    )
     parser.add_argument(
         "--auth-token",
         metavar="T",
@@ -93,6 +99,7 @@ def _config(args: argparse.Namespace) -> Any:
         xray_udp=addresses["xray_udp"],
         otlp_http=addresses["otlp_http"],
         otlp_grpc=addresses["otlp_grpc"],
+        fec_udp=addresses["fec_udp"],
         auth_token=token,
         forward_otlp=args.forward_otlp,
         forward_otlp_headers=headers,
