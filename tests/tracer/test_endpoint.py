@@ -128,3 +128,11 @@ def test_failure_message_reaches_a_plain_program_stderr() -> None:
     )
     assert out.returncode == 0, out.stderr
     assert f"to http://127.0.0.1:{port}/v1/traces (http/protobuf, set by configure(endpoint=...))" in out.stderr
+
+
+def test_docstring_examples() -> None:
+    import doctest
+
+    import spanscope.tracer.setup
+
+    assert doctest.testmod(spanscope.tracer.setup).failed == 0
