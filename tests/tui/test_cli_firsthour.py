@@ -166,4 +166,3 @@ def test_demo_summary_counts_map_nodes_as_map_does(tmp_path: Path) -> None:
     demo_line = render(build_report(traces, service_map=graph), [], top=5)[0]
     map_line = render_map_text(graph).splitlines()[0]
     assert demo_line.split(":")[1].split(",")[0].strip() == map_line.split(":")[1].split(",")[0].strip()
-
