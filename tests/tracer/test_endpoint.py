@@ -116,14 +116,14 @@ def test_first_export_failure_logs_url_and_variable(
 
 def test_failure_message_reaches_a_plain_program_stderr() -> None:
     port = closed_port()
+    script = (
+        "from spanscope.tracer import configure, force_flush, trace\n"
+        f"configure(endpoint='127.0.0.1:{port}')\n"
+        "trace(lambda: None)()\n"
+        "force_flush(10000)\n"
+    )
     out = run(
-        """
-        from spanscope.tracer import configure, force_flush, trace
-        import sys
-        configure(endpoint=f"127.0.0.1:{sys.argv[1]}")
-        trace(lambda: None)()
-        force_flush(10000)
-        """.replace("sys.argv[1]", str(port)),
+        script,
         {"OTEL_EXPORTER_OTLP_TIMEOUT": "1", "SPANSCOPE_EXIT_FLUSH_MILLIS": "200"},
     )
     assert out.returncode == 0, out.stderr
