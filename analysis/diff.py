@@ -116,6 +116,12 @@ class TraceDiff:
     nodes: list[DiffNode]
 
     @property
+    def critical_delta_ns(self) -> int:
+        """Change of the entry span's critical path: the sum of every node's contribution. It differs from
+        ``delta_ns`` by asynchronous work (queues, workflows) that ends after the entry span, or by orphans."""
+        return sum(n.contribution_ns for n in self.tree)
+
+    @property
     def delta_ns(self) -> int:
         """End-to-end change: B's duration minus A's."""
         return self.duration_b_ns - self.duration_a_ns

@@ -77,6 +77,21 @@ def test_faster_trace_ranks_what_saved_time_first() -> None:
     assert result.nodes[0].operation == "PutItem" and result.nodes[0].change == "faster"
 
 
+def test_asynchronous_work_after_the_entry_span_is_not_credited_to_the_critical_path() -> None:
+    def rows(consumer_ms: int) -> list[tuple[object, ...]]:
+        return [
+            ("root", None, 0, 50, {"service": "api", "operation": "POST /orders"}),
+            ("send", "root", 10, 20, {"service": "api", "operation": "send", "kind": Kind.PRODUCER}),
+            ("work", "send", 30, 30 + consumer_ms, {"service": "worker", "kind": Kind.CONSUMER}),
+        ]
+
+    result = diff_traces(build_trace(rows(100), trace="q1"), build_trace(rows(400), trace="q2"))
+    assert result.delta_ns == 300 * MS
+    assert result.critical_delta_ns == 0  # the request itself did not get slower
+    work = by_operation(result)["work"]
+    assert work.change == "slower" and work.duration_change_ns == 300 * MS
+
+
 def test_same_operation_under_different_parents_are_different_nodes() -> None:
     rows = [
         ("root", None, 0, 100, {"service": "api", "operation": "GET /"}),

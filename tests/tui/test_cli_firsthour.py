@@ -84,6 +84,7 @@ def test_diff_json_shape(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     cache = next(n for n in doc["nodes"] if n["operation"] == "cache get")
     assert cache["change"] == "missing" and cache["b"]["status"] is None and cache["b"]["count"] == 0
     assert sum(n["contribution"] for n in doc["nodes"]) == pytest.approx(doc["delta"])
+    assert doc["critical_path_delta"] == pytest.approx(doc["delta"])  # all synchronous: nothing outside
 
 
 def test_diff_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -49,6 +49,7 @@ def diff_to_json(result: TraceDiff) -> dict[str, Any]:
         "duration_a": result.duration_a_ns / 1e9,
         "duration_b": result.duration_b_ns / 1e9,
         "delta": result.delta_ns / 1e9,
+        "critical_path_delta": result.critical_delta_ns / 1e9,
         "counts": {c: result.count(c) for c in CHANGES},
         "nodes": nodes,
     }
@@ -78,6 +79,17 @@ def node_label(result: TraceDiff, node: DiffNode) -> str:
     return f"{parent.operation} › {own}"
 
 
+def outside_note(result: TraceDiff) -> str | None:
+    """What of the end-to-end change the contributions do not explain (more than 1 % of it), or None."""
+    outside = result.delta_ns - result.critical_delta_ns
+    if abs(outside) <= abs(result.delta_ns) // 100:
+        return None
+    return (
+        f"the entry span's critical path changed {signed_duration(result.critical_delta_ns)}; the other"
+        f" {signed_duration(outside)} is work outside it: asynchronous consumers, workflows, orphan spans"
+    )
+
+
 def render_diff(result: TraceDiff, *, top: int = 25) -> str:
     """The comparison as plain text: the two traces, the counts, then the ranked nodes."""
     from spanscope.collectors.model import xray_trace_id
@@ -89,8 +101,11 @@ def render_diff(result: TraceDiff, *, top: int = 25) -> str:
         f"A {xray_trace_id(result.trace_a)}  {format_duration(result.duration_a_ns)}",
         f"B {xray_trace_id(result.trace_b)}  {format_duration(result.duration_b_ns)}",
         f"end-to-end {signed_duration(result.delta_ns)}{pct}; " + ", ".join(f"{result.count(c)} {c}" for c in CHANGES),
-        "",
     ]
+    note = outside_note(result)
+    if note:
+        lines.append(f"({note})")
+    lines.append("")
     rows = [["contribution", "change", "A", "B", "path"]]
     for node in result.nodes[:top]:
         rows.append(

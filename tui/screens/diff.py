@@ -8,7 +8,7 @@ from spanscope.collectors.errors import SpanscopeError
 from spanscope.collectors.model import xray_trace_id
 from spanscope.tui.cli.common import format_duration
 from spanscope.tui.render import cells
-from spanscope.tui.render.diff import CHANGES, node_label, side_text, signed_duration
+from spanscope.tui.render.diff import CHANGES, node_label, outside_note, side_text, signed_duration
 from spanscope.tui.screens.base import SpanscopeScreen
 from spanscope.tui.widgets.nav_table import NavTable
 from textual import on, work
@@ -86,6 +86,9 @@ class DiffScreen(SpanscopeScreen):
         header.append("end-to-end ")
         header.append(signed_duration(delta), style="bold red" if delta > 0 else "bold green" if delta < 0 else "")
         header.append("   " + ", ".join(f"{result.count(c)} {c}" for c in CHANGES), style="dim")
+        note = outside_note(result)
+        if note:
+            header.append(f"\n{note}", style="dim")
         self.query_one("#diff-header", Static).update(header)
         table = self.table
         table.clear()
