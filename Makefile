@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 DEPS_STAMP := $(VENV)/.deps-installed
 
-.PHONY: venv demo test lint typecheck pytest bench clean
+.PHONY: venv demo test lint typecheck pytest bench clean FORCE
 
 $(DEPS_STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,7 +17,23 @@ $(DEPS_STAMP): pyproject.toml
 venv: $(DEPS_STAMP)
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps -e . --config-settings editable_mode=strict
 
-demo: venv
+# `make demo` re-maps the editable install only when the set of modules or pyproject.toml changed (the list of
+# files is rewritten only when it differs, so editing a module's code does not trigger a reinstall).
+MODULE_SET := $(VENV)/.module-set
+INSTALL_STAMP := $(VENV)/.editable-installed
+
+$(MODULE_SET): FORCE
+	@mkdir -p $(VENV)
+	@find tracer collectors analysis tui demo_apps \( -name '*.py' -o -name '*.tcss' -o -name py.typed \) | LC_ALL=C sort > $@.new
+	@if cmp -s $@.new $@; then rm -f $@.new; else mv $@.new $@; fi
+
+$(INSTALL_STAMP): $(DEPS_STAMP) $(MODULE_SET) pyproject.toml
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps -e . --config-settings editable_mode=strict
+	touch $@
+
+FORCE:
+
+demo: $(INSTALL_STAMP)
 	$(BIN)/spanscope demo
 
 lint: venv

@@ -10,7 +10,7 @@ service). ``spanscope.faas.init_duration_ns`` is the time the runtime spent init
 ...        for i, (d, cold) in enumerate([(100, False), (120, False), (500, True)])]
 >>> [(c.function, c.invocations, c.cold, c.cold_p50_ns, c.warm_p50_ns, c.init_share)
 ...  for c in cold_starts([Trace(tid, inv)])]
-[('fn', 3, 1, 500, 100, 0.6)]
+[('fn', 3, 1, 500, 100, 0.375)]
 """
 
 from __future__ import annotations
@@ -52,7 +52,8 @@ class ColdStartsPartial:
 
 @dataclass(frozen=True, slots=True)
 class ColdStartStats:
-    """One function's cold and warm invocations (ns). ``init_share``: init time over cold latency."""
+    """One function's cold and warm invocations (ns). ``init_share``: the share of the cold requests' time spent
+    initialising, init / (init + cold invocation time), in [0, 1] (init runs before the invocation's span)."""
 
     function: str
     invocations: int
@@ -109,7 +110,7 @@ def merge_cold_starts(partials: Iterable[ColdStartsPartial]) -> list[ColdStartSt
         c50, c95 = percentiles(acc.cold, (0.5, 0.95))
         w50, w95 = percentiles(acc.warm, (0.5, 0.95))
         cold_total = sum(acc.cold)
-        share = acc.init_ns / cold_total if cold_total else 0.0
+        share = acc.init_ns / (acc.init_ns + cold_total) if acc.init_ns + cold_total else 0.0
         out.append(
             ColdStartStats(
                 fn,

@@ -532,8 +532,14 @@ def configure(
     disabled: bool | None = None,
     processor: str = "auto",
     flush_timeout_millis: int | None = None,
+    endpoint: str | None = None,
+    protocol: str | None = None,
 ) -> None:
-    """Set the tracer up (see ``spanscope.tracer.setup.configure``). Never raises."""
+    """Set the tracer up (see ``spanscope.tracer.setup.configure``). Never raises.
+
+    ``endpoint`` (e.g. ``"http://127.0.0.1:4318"``) and ``protocol`` (``"http/protobuf"`` or ``"grpc"``)
+    say where OTLP spans go; by default the OTEL_EXPORTER_OTLP_* variables decide.
+    """
     try:
         from spanscope.tracer.setup import configure as _configure
 
@@ -548,6 +554,8 @@ def configure(
             disabled=disabled,
             processor=processor,
             flush_timeout_millis=flush_timeout_millis,
+            endpoint=endpoint,
+            protocol=protocol,
         )
     except Exception as exc:
         HEALTH.fail("configure_error", exc)

@@ -37,25 +37,44 @@ from spanscope.tracer.propagation import FALLBACK_SPAN
 from spanscope.tracer.runtime import RUNTIME, NoopBackend, OtelBackend, bounded_flush, env_disabled
 
 DEFAULT_XRAY_DAEMON = "127.0.0.1:2000"
+PROTOCOLS = ("http/protobuf", "grpc")
+OTLP_DEFAULTS = {"http/protobuf": "http://localhost:4318", "grpc": "http://localhost:4317"}
+ENDPOINT_HINT = (
+    "set OTEL_EXPORTER_OTLP_ENDPOINT (base URL) or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (full URL)"
+    " or call configure(endpoint=...); `spanscope collect` listens on 127.0.0.1:4318 (HTTP) and :4317 (gRPC)"
+)
+
+
+class LogText(str):
+    """A message that ``HEALTH.fail`` logs as written (it shows other details with ``repr``)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return str(self)
 
 
 class GuardedExporter(SpanExporter):
     """Wraps an exporter so its exceptions and failed exports are counted and logged once, never raised."""
 
-    def __init__(self, inner: SpanExporter, name: str) -> None:
+    def __init__(self, inner: SpanExporter, name: str, target: str | None = None) -> None:
         self.inner = inner
         self.name = name
+        self.target = target  # where the spans go and what set it, for the first failure's log line
         self.closed = False
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         try:
             result = self.inner.export(spans)
         except Exception as exc:
-            HEALTH.fail(f"exporter_error:{self.name}", exc)
+            HEALTH.fail(f"exporter_error:{self.name}", self._where(f"{type(exc).__name__}: {exc}"))
             return SpanExportResult.FAILURE
         if result is not SpanExportResult.SUCCESS:
-            HEALTH.fail(f"export_failed:{self.name}", f"{len(spans)} spans not exported")
+            HEALTH.fail(f"export_failed:{self.name}", self._where(f"{len(spans)} spans not exported"))
         return result
+
+    def _where(self, what: str) -> LogText:
+        return LogText(f"{what} to {self.target}" if self.target else what)
 
     def shutdown(self) -> None:
         """Shut the inner exporter down once; this also interrupts an export waiting between retries."""
@@ -212,50 +231,112 @@ def _root_ratio_bound(provider: TracerProvider) -> int | None:
     return None
 
 
+def otlp_protocol(protocol: str | None, environ: Mapping[str, str]) -> str:
+    """``http/protobuf`` or ``grpc``: the argument, else OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL, else http/protobuf.
+
+    >>> otlp_protocol(None, {"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}), otlp_protocol("http/protobuf", {})
+    ('grpc', 'http/protobuf')
+    """
+    value = (
+        protocol
+        or environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+        or environ.get("OTEL_EXPORTER_OTLP_PROTOCOL")
+        or "http/protobuf"
+    )
+    value = value.strip().lower()
+    if value == "http/json":
+        HEALTH.fail("otlp_http_json_unsupported", "using http/protobuf")
+        return "http/protobuf"
+    if value not in PROTOCOLS:
+        HEALTH.fail("unknown_otlp_protocol", LogText(f"{value!r}: expected http/protobuf or grpc; using http/protobuf"))
+        return "http/protobuf"
+    return value
+
+
+def otlp_endpoint(protocol: str, endpoint: str | None, environ: Mapping[str, str]) -> tuple[str, str]:
+    """The URL the OTLP exporter sends to and what set it, by the OpenTelemetry SDK's rules: for
+    http/protobuf the traces variable is the full URL and the base one gets ``/v1/traces`` appended.
+    ``configure(endpoint=...)`` takes a base URL (``/v1/traces`` appended when it has no path) or a
+    full one; an address without a scheme is taken as plain ``http://``.
+
+    >>> otlp_endpoint("http/protobuf", None, {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318/"})
+    ('http://c:4318/v1/traces', 'OTEL_EXPORTER_OTLP_ENDPOINT')
+    >>> otlp_endpoint("grpc", "127.0.0.1:4317", {})
+    ('http://127.0.0.1:4317', 'configure(endpoint=...)')
+    >>> otlp_endpoint("http/protobuf", None, {})
+    ('http://localhost:4318/v1/traces', 'the default')
+    """
+    grpc = protocol == "grpc"
+    if endpoint:
+        url = endpoint.strip()
+        if "://" not in url:
+            url = f"http://{url}"
+        if not grpc and url.split("://", 1)[1].rstrip("/").count("/") == 0:
+            url = f"{url.rstrip('/')}/v1/traces"
+        return url, "configure(endpoint=...)"
+    signal = environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    if signal:
+        return signal, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+    base = environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+    source = "OTEL_EXPORTER_OTLP_ENDPOINT" if base else "the default"
+    base = base or OTLP_DEFAULTS[protocol]
+    return (base if grpc else f"{base.removesuffix('/')}/v1/traces"), source
+
+
 def exporter_from_name(name: str, environ: Mapping[str, str]) -> SpanExporter | None:
     """An exporter for a name; None (counted, logged once) when unknown or its package is missing."""
+    return named_exporter(name, environ)[0]
+
+
+def named_exporter(
+    name: str, environ: Mapping[str, str], *, endpoint: str | None = None, protocol: str | None = None
+) -> tuple[SpanExporter | None, str | None]:
+    """An exporter for a name and a description of where it sends (None when unknown or unavailable,
+    counted and logged once). ``endpoint`` and ``protocol`` apply to the OTLP names."""
     key = name.strip().lower()
     try:
-        if key == "otlp":
-            protocol = (
-                environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
-                or environ.get("OTEL_EXPORTER_OTLP_PROTOCOL")
-                or "http/protobuf"
-            ).lower()
-            if protocol == "http/json":
-                HEALTH.fail("otlp_http_json_unsupported", "using http/protobuf")
-            key = "otlp-grpc" if protocol == "grpc" else "otlp-http"
-        if key == "otlp-http":
-            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        if key in ("otlp", "otlp-http", "otlp-grpc"):
+            chosen = {"otlp-http": "http/protobuf", "otlp-grpc": "grpc"}.get(key) or otlp_protocol(protocol, environ)
+            url, source = otlp_endpoint(chosen, endpoint, environ)
+            target = f"{url} ({chosen}, {_source_text(source)})"
+            if chosen == "http/protobuf":
+                from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-            return OTLPSpanExporter()
-        if key == "otlp-grpc":
+                return OTLPSpanExporter(endpoint=url), target
             from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
                 OTLPSpanExporter as GrpcSpanExporter,
             )
 
-            return GrpcSpanExporter()
+            return GrpcSpanExporter(endpoint=url), target
         if key == "console":
-            return ConsoleSpanExporter()
+            return ConsoleSpanExporter(), None
         if key == "memory":
             exporter = InMemorySpanExporter()
             RUNTIME.memory_exporter = exporter
-            return exporter
+            return exporter, None
         if key in ("xray-udp", "xray"):
             from spanscope.tracer.xray.exporter import XRayUdpExporter  # type: ignore[import-not-found,unused-ignore]
 
-            udp: SpanExporter = XRayUdpExporter(address=daemon_udp_address(environ.get("AWS_XRAY_DAEMON_ADDRESS")))
-            return udp
+            address = daemon_udp_address(environ.get("AWS_XRAY_DAEMON_ADDRESS"))
+            source = "AWS_XRAY_DAEMON_ADDRESS" if environ.get("AWS_XRAY_DAEMON_ADDRESS") else "the default"
+            udp: SpanExporter = XRayUdpExporter(address=address)
+            return udp, f"udp://{address} (X-Ray daemon protocol; {source})"
         if key == "none":
-            return None
+            return None, None
     except ImportError as exc:
         HEALTH.fail(f"exporter_unavailable:{key}", exc)
-        return None
+        return None, None
     except Exception as exc:
         HEALTH.fail(f"exporter_setup:{key}", exc)
-        return None
+        return None, None
     HEALTH.fail("unknown_exporter", name)
-    return None
+    return None, None
+
+
+def _source_text(source: str) -> str:
+    if source == "the default":
+        return f"the default; to change it {ENDPOINT_HINT}"
+    return f"set by {source}"
 
 
 def default_exporter_names(environ: Mapping[str, str]) -> list[str]:
@@ -307,6 +388,8 @@ def configure(
     disabled: bool | None = None,
     processor: str = "auto",
     flush_timeout_millis: int | None = None,
+    endpoint: str | None = None,
+    protocol: str | None = None,
 ) -> None:
     """Set the tracer up.
 
@@ -319,6 +402,11 @@ def configure(
     - ``tracer_provider``: use this provider; otherwise an application's global SDK provider is reused
       (its sampler and resource untouched; our exporters are added only when given explicitly).
     - ``disabled``: True makes every decorator a pass-through (as ``SPANSCOPE_DISABLED=1`` does).
+    - ``endpoint``: where OTLP spans go, e.g. ``"http://127.0.0.1:4318"`` (``spanscope collect``'s
+      default; ``/v1/traces`` is appended when the URL has no path) or ``"http://127.0.0.1:4317"`` for gRPC.
+      Default: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, then OTEL_EXPORTER_OTLP_ENDPOINT, then localhost.
+    - ``protocol``: ``"http/protobuf"`` (default) or ``"grpc"`` (default: OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL).
+      Giving ``endpoint`` or ``protocol`` without ``exporters`` means ``exporters=["otlp"]``.
     """
     environ = os.environ
     quiet_exporter_logs()
@@ -346,6 +434,8 @@ def configure(
             placement[c.LOCATION] = location
         provider = tracer_provider or app_provider()
         explicit: list[str | SpanExporter] | None = list(exporters) if exporters is not None else None
+        if explicit is None and (endpoint or protocol):
+            explicit = ["otlp"]
         if provider is not None:
             provider.add_span_processor(PlacementProcessor(placement))
             names: list[str | SpanExporter] = explicit or []
@@ -371,11 +461,15 @@ def configure(
             _register_exit()
             names = explicit if explicit is not None else list(default_exporter_names(environ))
         for item in names:
-            exporter = exporter_from_name(item, environ) if isinstance(item, str) else item
+            target = None
+            if isinstance(item, str):
+                exporter, target = named_exporter(item, environ, endpoint=endpoint, protocol=protocol)
+            else:
+                exporter = item
             if exporter is None:
                 continue
             label = item if isinstance(item, str) else type(item).__name__
-            guarded = GuardedExporter(exporter, label)
+            guarded = GuardedExporter(exporter, label, target)
             RUNTIME.exporters.setdefault(provider, []).append(guarded)
             simple = processor == "simple" or (
                 processor == "auto" and isinstance(exporter, InMemorySpanExporter | ConsoleSpanExporter)

@@ -148,7 +148,8 @@ def render(report: Any, verdicts: list[Any], *, top: int) -> list[str]:
     lines: list[str] = []
     smap = report.service_map
     if smap is not None:
-        lines.append(f"Service map: {len(smap.nodes)} nodes, {len(smap.edges)} edges")
+        services = sum(1 for n in smap.nodes if n.kind != "client")  # counted as `spanscope map` counts them
+        lines.append(f"Service map: {services} nodes, {len(smap.edges)} edges")
         rows = [
             [
                 clean(n.name, max_length=28),

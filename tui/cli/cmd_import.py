@@ -74,8 +74,11 @@ def run(args: argparse.Namespace) -> int:
         fmt = f" ({file.format})" if file.format else ""
         skipped = f", {file.problems} skipped" if file.problems else ""
         print(f"{label}{fmt}: {file.spans} spans{skipped}")
+    # The store keeps one record per (trace id, span id): a span repeated in the input is counted once above.
+    repeated = report.spans - report.inserted - report.replaced - report.unchanged
+    also = f", {repeated} repeated in the input (kept once)" if repeated > 0 else ""
     print(
         f"imported {report.spans} spans from {len(report.files)} file(s): {report.inserted} new,"
-        f" {report.replaced} replaced, {report.unchanged} already stored; {len(report.problems)} problem(s)"
+        f" {report.replaced} replaced, {report.unchanged} already stored{also}; {len(report.problems)} problem(s)"
     )
     return 0 if report.spans > 0 else 1

@@ -31,6 +31,7 @@ def run(args: argparse.Namespace) -> int:
         from spanscope.tui.cli.common import UsageError
 
         raise UsageError("--limit must be zero or more")
+    matched: int | None = None
     with open_store_for(args, readonly=True) as store:
         if args.filter:
             from spanscope.analysis.filters import compile_filter
@@ -40,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
             order = {s.trace_id: i for i, s in enumerate(summaries)}
             matching = {t.trace_id for t in store.iter_traces(trace_ids=order) if predicate(t)}
             summaries = [s for s in summaries if s.trace_id in matching]
+            matched = len(summaries)
             if limit is not None:
                 summaries = summaries[:limit]
         else:
@@ -49,4 +51,17 @@ def run(args: argparse.Namespace) -> int:
         print_json([s.to_json() for s in summaries])
     else:
         sys.stdout.write(render_traces_table(summaries, total=total))
+        if matched is not None:
+            sys.stdout.write(matched_line(matched, len(summaries)))
     return 0
+
+
+def matched_line(matched: int, shown: int) -> str:
+    """How many traces the filter matched (in the window), and how many of them the table shows.
+
+    >>> matched_line(120, 50)
+    '120 traces matched the filter (50 shown; --limit N for more)\\n'
+    """
+    noun = "trace" if matched == 1 else "traces"
+    more = f" ({shown} shown; --limit N for more)" if shown < matched else ""
+    return f"{matched:,} {noun} matched the filter{more}\n"

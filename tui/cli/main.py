@@ -11,7 +11,18 @@ from spanscope.collectors.errors import FilterSyntaxError, SpanscopeError
 from spanscope.tui.cli.common import UsageError
 
 # Each command is tui/cli/cmd_<name>.py with register(subparsers) and run(args) -> int.
-COMMANDS = ("collect", "import", "traces", "show", "map", "analyze", "tui", "demo", "export")
+COMMANDS = ("collect", "import", "traces", "show", "diff", "map", "analyze", "tui", "demo", "export")
+
+
+def version() -> str:
+    """The installed package's version."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as package_version
+
+    try:
+        return package_version("spanscope")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="spanscope",
         description="Distributed tracing and troubleshooting for Lambda, Lambda@Edge, Batch, EMR and edge devices.",
     )
+    parser.add_argument("--version", action="version", version=f"spanscope {version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         module = importlib.import_module(f"spanscope.tui.cli.cmd_{name}")

@@ -39,6 +39,7 @@ HELP = (
             ("", 'fault    responsetime > 1    annotation.customer = "c3"'),
             ("", 'service("api") { error }    edge("api", "db") { responsetime > 0.5 }'),
             ("s / r", "sort by the next column / reverse (or click a column header)"),
+            ("m", "mark a trace; marking a second compares the two (Diff screen, x swaps A and B)"),
             ("Esc", "back to the table"),
         ),
     ),

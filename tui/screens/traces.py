@@ -37,6 +37,7 @@ class TracesScreen(SpanscopeScreen):
         Binding("slash,f", "focus_filter", "Filter"),
         Binding("s", "sort_next", "Sort"),
         Binding("r", "sort_reverse", "Reverse"),
+        Binding("m", "mark", "Mark to compare", show=False),
         Binding("escape", "focus_table", "Table", show=False),
     ]
 
@@ -50,6 +51,7 @@ class TracesScreen(SpanscopeScreen):
         self.scanned = 0
         self.loading = False
         self._ordered: list[TraceSummary] = []
+        self.marked: list[str] = []  # trace ids marked with m; the second mark opens the Diff screen
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -194,6 +196,26 @@ class TracesScreen(SpanscopeScreen):
         self.sort_reverse = self.sort_column in (0, 2, 3, 4)
         self._render_rows()
         self.notify(f"sorted by {COLUMNS[self.sort_column][0]}", markup=False, timeout=1.5)
+
+    def action_mark(self) -> None:
+        """Mark the highlighted trace as A, then the next one as B: the Diff screen compares them."""
+        table = self.table
+        if not (0 <= table.cursor_row < len(self._ordered)):
+            return
+        trace_id = self._ordered[table.cursor_row].trace_id
+        if trace_id in self.marked:
+            self.marked.remove(trace_id)
+            self.notify("mark removed", markup=False, timeout=1.5)
+            return
+        self.marked.append(trace_id)
+        if len(self.marked) < 2:
+            self.notify("marked as A: mark another trace (m) to compare them", markup=False, timeout=3)
+            return
+        from spanscope.tui.screens.diff import DiffScreen
+
+        first, second = self.marked
+        self.marked = []
+        self.app.push_screen(DiffScreen(first, second))
 
     def action_sort_reverse(self) -> None:
         self.sort_reverse = not self.sort_reverse
