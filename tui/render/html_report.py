@@ -14,8 +14,9 @@ block, never executed) for tools to read back. Span-derived text is escaped by `
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import networkx as nx
@@ -384,3 +385,13 @@ def render_report_html(
         parts.append(json_script(MAP_DATA_ID, service_graph_json(graph)))
     parts.append("</main></body></html>\n")
     return "\n".join(parts)
+
+
+def write_html_report(path: Any, traces: Iterable[Trace], *, title: str = "spanscope post-mortem") -> Path:
+    """Analyze ``traces`` and write the HTML report to ``path`` (UTF-8); returns the path written."""
+    from spanscope.tui.render.report_inputs import analyze_for_html
+
+    report, inputs = analyze_for_html(traces)
+    target = Path(path)
+    target.write_text(render_report_html(report, inputs.graph(), inputs.worst_traces(), title=title), encoding="utf-8")
+    return target
