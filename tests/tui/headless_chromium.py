@@ -5,7 +5,7 @@ A minimal DevTools client on aiohttp's websocket: Chromium listens on an ephemer
 Network, Runtime and Log domains enabled, and the result holds every network request the page made,
 every console error or exception, the value of a probe expression, and PNG screenshots.
 
-    .venv/bin/python -m tests.tui.headless_chromium REPORT.html OUT.png   # a full-page screenshot
+    .venv/bin/python -m tests.tui.headless_chromium REPORT.html OUT.png [WIDTH [MAX_HEIGHT]]  # a screenshot
 """
 
 from __future__ import annotations
@@ -115,6 +115,7 @@ async def open_page(
     height: int = 900,
     clips: dict[str, str] | None = None,
     full_page: bool = True,
+    max_height: int | None = None,
 ) -> PageResult:
     """Load ``path`` (a file), evaluate ``probe`` (a JS expression returning JSON) and take screenshots.
 
@@ -177,6 +178,7 @@ async def open_page(
                             returnByValue=True,
                         )
                         w, h = size["result"]["value"]
+                        h = min(h, max_height) if max_height else h
                         shot = await tools.call(
                             "Page.captureScreenshot",
                             format="png",
@@ -270,7 +272,8 @@ def colours(data: bytes) -> dict[tuple[int, int, int], int]:
 def main(argv: list[str]) -> int:
     source, target = Path(argv[0]), Path(argv[1])
     width = int(argv[2]) if len(argv) > 2 else 1300
-    result = asyncio.run(open_page(source, width=width))
+    max_height = int(argv[3]) if len(argv) > 3 else None
+    result = asyncio.run(open_page(source, width=width, max_height=max_height))
     target.write_bytes(result.screenshots["page"])
     print(f"{target}: {len(result.requests)} requests, {len(result.errors)} errors", file=sys.stderr)
     return 0

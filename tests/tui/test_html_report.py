@@ -11,7 +11,7 @@ import pytest
 from spanscope.collectors.service_map import build_service_map
 from spanscope.collectors.store import open_store
 from spanscope.tui.cli.main import main
-from spanscope.tui.render.svg_map import layout_map, render_map_svg
+from spanscope.tui.render.svg_map import NODE_H, NODE_W, layout_map, render_map_svg
 
 from tests.fixtures.tui.sample_store import BASE_NS, sample_spans
 from tests.tui.html_report_fixtures import (
@@ -185,7 +185,7 @@ def test_layout_of_fifty_nodes_is_readable():
     boxes = sorted((p.x, p.y) for p in positions.values())
     for i, (x, y) in enumerate(boxes):
         for x2, y2 in boxes[i + 1 :]:
-            assert abs(x - x2) >= 178 or abs(y - y2) >= 52
+            assert abs(x - x2) >= NODE_W or abs(y - y2) >= NODE_H
     rows_per_column: dict[float, int] = {}
     for x, _y in boxes:
         rows_per_column[x] = rows_per_column.get(x, 0) + 1

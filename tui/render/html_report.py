@@ -38,7 +38,7 @@ MAP_DATA_ID = "spanscope-map"
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;color:#1d232b;margin:0;background:#f3f5f8}
-main{max-width:1280px;margin:0 auto;padding:18px 24px 60px}
+main{max-width:1440px;margin:0 auto;padding:18px 24px 60px}
 h1{font-size:22px;margin:6px 0 2px}h2{font-size:18px;margin:30px 0 8px;border-bottom:1px solid #d5dbe3;padding-bottom:4px}
 h3{font-size:14px;margin:14px 0 4px}
 section{background:#fff;border:1px solid #dde2e8;border-radius:8px;padding:4px 18px 16px;margin:16px 0}
@@ -119,7 +119,7 @@ def _map_section(graph: nx.DiGraph, group_by_location: bool) -> str:
         f'<p class="muted">{graph.number_of_nodes()} nodes, {graph.number_of_edges()} edges. Columns follow the calls '
         "from the entry points; bands group nodes by placement (region, edge location, device). Click a node for "
         "its response-time histogram.</p>",
-        f'<div class="scroll">{render_map_svg(graph, group_by_location=group_by_location, standalone=False, link_prefix="detail-")}</div>',
+        f'<div class="scroll">{render_map_svg(graph, group_by_location=group_by_location, standalone=False, link_prefix="detail-", min_scale=0.8)}</div>',
     ]
     nodes = sorted(
         (k for k in graph.nodes if graph.nodes[k]["stats"].total_count),

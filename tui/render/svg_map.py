@@ -39,7 +39,7 @@ from spanscope.collectors.service_map.stats import Statistics
 from spanscope.tui.render.map_text import format_seconds
 from spanscope.tui.render.svg_markup import attrs, num, text
 
-NODE_W, NODE_H = 178, 52
+NODE_W, NODE_H = 190, 52
 COL_W, ROW_H = 262, 68
 MARGIN = 20
 BAND_HEAD = 24
@@ -274,7 +274,7 @@ def _node(graph: nx.DiGraph, key: NodeKey, at: Placement, element_id: str, link_
     )
     pad = 14 if shape == "queue" else 8
     name = text(key[0], max_length=24)
-    kind_label = text(key[1] or ("service" if shape == "service" else ""), max_length=30)
+    kind_label = text(key[1] or ("service" if shape == "service" else ""), max_length=31)
     summary = f"{stats.total_count} req"
     if stats.total_count:
         summary += f" · p95 {format_seconds(stats.p95_s)}"
@@ -298,6 +298,15 @@ def _edge_path(
     if self_loop:
         x, y = a.x + NODE_W - 24, a.y
         return f"M{num(x)},{num(y)} C{num(x)},{num(y - 30)} {num(x + 40)},{num(y - 30)} {num(x + 24)},{num(y)}", x + 12, y - 24
+    if a.x == b.x:  # same column: an arc out to the right, clear of the boxes
+        sx, sy = a.x + source_w, a.y + NODE_H / 2
+        tx, ty = b.x + NODE_W + 2, b.y + NODE_H / 2
+        reach = sx + 28 + min(60.0, abs(ty - sy) / 4)
+        return (
+            f"M{num(sx)},{num(sy)} C{num(reach)},{num(sy)} {num(reach)},{num(ty)} {num(tx)},{num(ty)}",
+            reach - 6,
+            (sy + ty) / 2,
+        )
     if same_or_back:
         sx, sy = a.x + NODE_W / 2, a.y + NODE_H
         tx, ty = b.x + NODE_W / 2, b.y + NODE_H
@@ -381,7 +390,7 @@ def _legend(x: float, y: float) -> str:
 
 STYLE = (
     ".label{font:12px system-ui,sans-serif;fill:#1d232b}.label.name{font-weight:600}"
-    ".label.type{fill:#5b6675;font-size:10.5px}.label.stats{font-size:10.5px;fill:#39424d}"
+    ".label.type{fill:#5b6675;font-size:10px}.label.stats{font-size:10px;fill:#39424d}"
     ".edge-label{font:10px system-ui,sans-serif;fill:#39424d;paint-order:stroke;stroke:#fff;stroke-width:3px}"
     ".band-label{font:600 11px system-ui,sans-serif;fill:#5b6675}.legend{font:11px system-ui,sans-serif;fill:#39424d}"
 )
@@ -394,10 +403,13 @@ def render_map_svg(
     standalone: bool = True,
     link_prefix: str | None = None,
     max_nodes: int = MAX_NODES,
+    min_scale: float | None = None,
 ) -> str:
     """The map as one ``<svg>`` element (an XML document of its own when ``standalone``).
 
     ``link_prefix``: wrap each node in a link to ``#<prefix><node id>`` (the report's detail cards).
+    ``min_scale``: let a page shrink the drawing to its width, but not below this share of its size
+    (it scrolls beyond that, so labels stay readable).
     """
     layout = layout_map(graph, group_by_location=group_by_location, max_nodes=max_nodes)
     ids = element_ids(graph)
@@ -411,7 +423,9 @@ def render_map_svg(
     w, h = layout.width, layout.height
     out.append(
         f'<svg xmlns="http://www.w3.org/2000/svg" class="service-map" width="{num(w)}" height="{num(h)}" '
-        f'viewBox="0 0 {num(w)} {num(h)}" role="img" aria-label="service map">'
+        f'viewBox="0 0 {num(w)} {num(h)}" role="img" aria-label="service map"'
+        + (f' style="max-width:100%;height:auto;min-width:{num(w * min_scale)}px"' if min_scale else "")
+        + ">"
     )
     out.append(f"<title>service map: {len(shown)} nodes, {len(edges)} edges</title>")
     out.append(f"<style>{STYLE}</style><defs>")
