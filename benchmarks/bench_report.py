@@ -19,9 +19,10 @@ import random
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
-from benchmarks.bench_analyze import SPANS_PER_TRACE, make_trace
 from spanscope.analysis.report import build_report
 from spanscope.collectors.model import Kind, Span, Trace
 from spanscope.collectors.store import open_store
@@ -29,7 +30,10 @@ from spanscope.tui.render.html_report import render_report_html
 from spanscope.tui.render.report_inputs import analyze_for_html
 from spanscope.tui.render.report_json import report_to_json
 
+from benchmarks.bench_analyze import SPANS_PER_TRACE, make_trace
+
 CHUNK = 2_000
+T = TypeVar("T")
 
 
 def fill_store(path: Path, n_traces: int, seed: int = 7) -> int:
@@ -71,13 +75,15 @@ def wide_traces(services: int = 200, fanout: int = 5, seed: int = 3) -> list[Tra
         for j in range(fanout):
             callee = rng.randrange(services)
             spans.append(
-                Span(tid, f"{j + 2:016x}", root.span_id, f"svc{callee:03d}", "work", Kind.SERVER, base + 10, base + 10**7)
+                Span(
+                    tid, f"{j + 2:016x}", root.span_id, f"svc{callee:03d}", "work", Kind.SERVER, base + 10, base + 10**7
+                )
             )
         traces.append(Trace(tid, spans))
     return traces
 
 
-def timed(fn, *args):  # type: ignore[no-untyped-def]
+def timed(fn: Callable[..., T], *args: Any) -> tuple[float, float, T]:
     wall, cpu = time.perf_counter(), time.process_time()
     result = fn(*args)
     return time.perf_counter() - wall, time.process_time() - cpu, result

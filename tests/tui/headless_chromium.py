@@ -84,7 +84,8 @@ class _DevTools:
         reply = await asyncio.wait_for(future, 60)
         if "error" in reply:
             raise RuntimeError(f"{method}: {reply['error']}")
-        return reply.get("result", {})
+        result: dict[str, Any] = reply.get("result", {})
+        return result
 
     async def wait_for(self, method: str) -> None:
         while not any(e["method"] == method for e in self.events):
@@ -147,7 +148,11 @@ async def open_page(
                     for domain in ("Page", "Network", "Runtime", "Log"):
                         await tools.call(f"{domain}.enable")
                     await tools.call(
-                        "Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False
+                        "Emulation.setDeviceMetricsOverride",
+                        width=width,
+                        height=height,
+                        deviceScaleFactor=1,
+                        mobile=False,
                     )
                     await tools.call("Page.navigate", url=path.resolve().as_uri())
                     await tools.wait_for("Page.loadEventFired")
@@ -236,20 +241,20 @@ def decode_png(data: bytes) -> tuple[int, int, int, bytes]:
     previous = bytearray(stride)
     i = 0
     for _row in range(height):
-        kind = raw[i]
+        row_filter = raw[i]
         line = bytearray(raw[i + 1 : i + 1 + stride])
         i += 1 + stride
         for x in range(stride):
             a = line[x - channels] if x >= channels else 0
             b = previous[x]
             c = previous[x - channels] if x >= channels else 0
-            if kind == 1:
+            if row_filter == 1:
                 line[x] = (line[x] + a) & 255
-            elif kind == 2:
+            elif row_filter == 2:
                 line[x] = (line[x] + b) & 255
-            elif kind == 3:
+            elif row_filter == 3:
                 line[x] = (line[x] + (a + b) // 2) & 255
-            elif kind == 4:
+            elif row_filter == 4:
                 p = a + b - c
                 pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
                 predictor = a if pa <= pb and pa <= pc else (b if pb <= pc else c)

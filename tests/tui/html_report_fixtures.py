@@ -18,7 +18,7 @@ from tests.fixtures.tui.sample_store import sample_spans, shop_trace
 HOSTILE_NAMES = (
     "<script>alert(1)</script>",
     "</svg><img src=x onerror=alert(2)>",
-    "\"' onmouseover=\"alert(3)",
+    '"\' onmouseover="alert(3)',
     "gnp.\u202eexe\u2066 & </script><!--",
 )
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmarks.bench_report import fill_store, html_from_store, wide_traces
 from spanscope.tui.render.html_report import render_report_html
 from spanscope.tui.render.report_inputs import analyze_for_html
+
+from benchmarks.bench_report import fill_store, html_from_store, wide_traces
 
 
 def test_report_from_a_filled_store(tmp_path: Path):

@@ -95,7 +95,9 @@ def test_map_json_block_equals_map_json(shop_db: Path, tmp_path: Path, capsys: p
     assert block["Services"] == expected["Services"]
     # per node: the histogram card's percentiles are the map's
     page = html_of(capsys, shop_db, tmp_path)
-    cards = {(c["data-node"], c["data-type"]): c for c in Elements(page).with_class("div", "card") if c.get("data-node")}
+    cards = {
+        (c["data-node"], c["data-type"]): c for c in Elements(page).with_class("div", "card") if c.get("data-node")
+    }
     for service in expected["Services"]:
         if not service["SummaryStatistics"]["TotalCount"]:
             continue
@@ -123,7 +125,14 @@ def test_every_section_is_drawn(shop_db: Path, tmp_path: Path, capsys: pytest.Ca
 
 
 def test_baseline_windows_draw_before_after_bars(shop_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
-    window = ["--since", str(BASE_S + 13 * 60), "--baseline-since", str(BASE_S), "--baseline-until", str(BASE_S + 12 * 60)]
+    window = [
+        "--since",
+        str(BASE_S + 13 * 60),
+        "--baseline-since",
+        str(BASE_S),
+        "--baseline-until",
+        str(BASE_S + 12 * 60),
+    ]
     expected = json.loads(run_cli(capsys, "analyze", "--db", str(shop_db), "--format", "json", *window))
     assert expected["baseline"]["growth"], "the sample store's incident should grow an operation"
     page = html_of(capsys, shop_db, tmp_path, *window)
@@ -148,7 +157,9 @@ def test_hostile_span_text_stays_inert(hostile_db: Path, tmp_path: Path, capsys:
     names = {a.get("data-name") for a in doc.with_class("g", "node")}
     assert {n.replace("\u202e", "").replace("\u2066", "") for n in HOSTILE_NAMES} <= names
     report = embedded_json(page, "spanscope-report")
-    assert set(HOSTILE_NAMES) <= {h["service"] for h in report["hotspots"]} | {h["operation"] for h in report["hotspots"]}
+    assert set(HOSTILE_NAMES) <= {h["service"] for h in report["hotspots"]} | {
+        h["operation"] for h in report["hotspots"]
+    }
     for svg in inline_svgs(page):
         ET.fromstring(svg)
     # the standalone map too

@@ -39,7 +39,8 @@ MAP_DATA_ID = "spanscope-map"
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;color:#1d232b;margin:0;background:#f3f5f8}
 main{max-width:1440px;margin:0 auto;padding:18px 24px 60px}
-h1{font-size:22px;margin:6px 0 2px}h2{font-size:18px;margin:30px 0 8px;border-bottom:1px solid #d5dbe3;padding-bottom:4px}
+h1{font-size:22px;margin:6px 0 2px}
+h2{font-size:18px;margin:30px 0 8px;border-bottom:1px solid #d5dbe3;padding-bottom:4px}
 h3{font-size:14px;margin:14px 0 4px}
 section{background:#fff;border:1px solid #dde2e8;border-radius:8px;padding:4px 18px 16px;margin:16px 0}
 .summary{display:flex;flex-wrap:wrap;gap:10px;margin:12px 0}
@@ -73,10 +74,10 @@ def _pct(share: float | None) -> str:
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[object]], numeric: set[int] | None = None) -> str:
     numeric = numeric or set()
-    head = "".join(f'<th{" class=n" if i in numeric else ""}>{text(h)}</th>' for i, h in enumerate(headers))
+    head = "".join(f"<th{' class=n' if i in numeric else ''}>{text(h)}</th>" for i, h in enumerate(headers))
     body = []
     for row in rows:
-        cells = "".join(f'<td{" class=n" if i in numeric else ""}>{text(c)}</td>' for i, c in enumerate(row))
+        cells = "".join(f"<td{' class=n' if i in numeric else ''}>{text(c)}</td>" for i, c in enumerate(row))
         body.append(f"<tr>{cells}</tr>")
     return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
 
@@ -105,7 +106,7 @@ def _stats_card(title: str, subtitle: str, stats: Statistics, element_id: str, e
         **extra,
     }
     return (
-        f"<div{attrs(data)}><h3><span class=\"state {state}\"></span>{text(title, max_length=120)}</h3>"
+        f'<div{attrs(data)}><h3><span class="state {state}"></span>{text(title, max_length=120)}</h3>'
         f'<div class="muted">{text(subtitle, max_length=120)}</div><div class="muted">{text(figures)}</div>'
         f"<div>{text(latency)}</div>"
         f"{histogram(stats.histogram, {'p50': stats.p50_s, 'p95': stats.p95_s, 'p99': stats.p99_s})}</div>"
@@ -119,19 +120,27 @@ def _map_section(graph: nx.DiGraph, group_by_location: bool) -> str:
         f'<p class="muted">{graph.number_of_nodes()} nodes, {graph.number_of_edges()} edges. Columns follow the calls '
         "from the entry points; bands group nodes by placement (region, edge location, device). Click a node for "
         "its response-time histogram.</p>",
-        f'<div class="scroll">{render_map_svg(graph, group_by_location=group_by_location, standalone=False, link_prefix="detail-", min_scale=0.8)}</div>',
     ]
+    drawing = render_map_svg(
+        graph, group_by_location=group_by_location, standalone=False, link_prefix="detail-", min_scale=0.8
+    )
+    parts.append(f'<div class="scroll">{drawing}</div>')
     nodes = sorted(
         (k for k in graph.nodes if graph.nodes[k]["stats"].total_count),
         key=lambda k: (-graph.nodes[k]["stats"].fault_count, -graph.nodes[k]["stats"].total_count, ids[k]),
     )
-    parts.append("<h3>Nodes: response times</h3><div class=\"cards\">")
+    parts.append('<h3>Nodes: response times</h3><div class="cards">')
     for key in nodes[:MAX_DETAILS]:
         data = graph.nodes[key]
         where = f" · {data['location']}" if data.get("location") else ""
         parts.append(
-            _stats_card(key[0], f"{key[1] or 'service'} · {data['kind']}{where}", data["stats"], f"detail-{ids[key]}",
-                        {"data-node": key[0], "data-type": key[1]})
+            _stats_card(
+                key[0],
+                f"{key[1] or 'service'} · {data['kind']}{where}",
+                data["stats"],
+                f"detail-{ids[key]}",
+                {"data-node": key[0], "data-type": key[1]},
+            )
         )
     parts.append("</div>")
     if len(nodes) > MAX_DETAILS:
@@ -146,8 +155,13 @@ def _map_section(graph: nx.DiGraph, group_by_location: bool) -> str:
     for caller, callee, stats in edges[:MAX_DETAILS]:
         kind = "asynchronous (link)" if graph.edges[caller, callee]["asynchronous"] else "calls"
         parts.append(
-            _stats_card(f"{caller[0]} → {callee[0]}", kind, stats, f"edge-{ids[caller]}-{ids[callee]}",
-                        {"data-source": caller[0], "data-target": callee[0]})
+            _stats_card(
+                f"{caller[0]} → {callee[0]}",
+                kind,
+                stats,
+                f"edge-{ids[caller]}-{ids[callee]}",
+                {"data-source": caller[0], "data-target": callee[0]},
+            )
         )
     parts.append("</div>")
     if len(edges) > MAX_DETAILS:
@@ -176,8 +190,17 @@ def _hotspots(doc: dict[str, Any]) -> str:
         _table(
             ["#", "service", "operation", "critical path", "self", "calls", "p50", "p95", "p99"],
             [
-                [i, h["service"], h["operation"], format_seconds(h["critical_path_s"]), format_seconds(h["self_s"]),
-                 h["count"], format_seconds(h["p50_s"]), format_seconds(h["p95_s"]), format_seconds(h["p99_s"])]
+                [
+                    i,
+                    h["service"],
+                    h["operation"],
+                    format_seconds(h["critical_path_s"]),
+                    format_seconds(h["self_s"]),
+                    h["count"],
+                    format_seconds(h["p50_s"]),
+                    format_seconds(h["p95_s"]),
+                    format_seconds(h["p99_s"]),
+                ]
                 for i, h in enumerate(rows[:TOP], 1)
             ],
             {0, 3, 4, 5, 6, 7, 8},
@@ -198,12 +221,18 @@ def _chains(doc: dict[str, Any]) -> str:
     for i, chain in enumerate(rows[:TOP], 1):
         hops = [(h["service"], h["operation"]) for h in chain["path"]]
         stopped = chain["stopped_by"]
+        drawing = chain_path(
+            hops,
+            stopped_by=(stopped["service"], stopped["operation"]) if stopped else None,
+            count=chain["count"],
+            uid=f"chain{i}",
+        )
         ids = ", ".join(chain["trace_ids"][:5]) + (" …" if len(chain["trace_ids"]) > 5 else "")
         data = {"class": "chain", "data-rank": i, "data-count": chain["count"]}
         parts.append(
             f"<div{attrs(data)}><h3>{i}. {chain['count']}× from {text(_op(chain['origin']))}</h3>"
             f'<div class="scroll">'
-            f"{chain_path(hops, stopped_by=(stopped['service'], stopped['operation']) if stopped else None, count=chain['count'], uid=f'chain{i}')}"
+            f"{drawing}"
             f'</div><div class="muted">traces: <span class="tid">{text(ids)}</span></div></div>'
         )
     return "".join(parts) + "</section>"
@@ -224,16 +253,26 @@ def _stragglers(doc: dict[str, Any]) -> str:
         )
         for i, s in enumerate(rows[:TOP], 1)
     ]
-    parts.append(paired_bars(pairs, legend=("siblings' median", "straggler"), css_class="chart pairs stragglers",
-                             label="stragglers"))
+    parts.append(
+        paired_bars(
+            pairs, legend=("siblings' median", "straggler"), css_class="chart pairs stragglers", label="stragglers"
+        )
+    )
     why = {True: "explained by input size", False: "not explained by input size", None: "input size unknown"}
     parts.append(
         _table(
             ["#", "task", "parent", "duration", "median", "siblings", "lost", "why"],
             [
-                [i, f"{s['service']} {s['operation']} {s['label'] or ''}", _op(s["parent"]),
-                 format_seconds(s["value_s"]), format_seconds(s["median_s"]), s["siblings"],
-                 format_seconds(s["lost_s"]), why.get(s["explained_by_input"], "")]
+                [
+                    i,
+                    f"{s['service']} {s['operation']} {s['label'] or ''}",
+                    _op(s["parent"]),
+                    format_seconds(s["value_s"]),
+                    format_seconds(s["median_s"]),
+                    s["siblings"],
+                    format_seconds(s["lost_s"]),
+                    why.get(s["explained_by_input"], ""),
+                ]
                 for i, s in enumerate(rows[:TOP], 1)
             ],
             {0, 3, 4, 5, 6},
@@ -257,8 +296,9 @@ def _cold_starts(doc: dict[str, Any]) -> str:
         for i, c in enumerate(rows[:TOP], 1)
     ]
     parts.append('<p class="muted">Median duration of warm against cold invocations, per function.</p>')
-    parts.append(paired_bars(pairs, legend=("warm p50", "cold p50"), css_class="chart pairs cold-starts",
-                             label="cold starts"))
+    parts.append(
+        paired_bars(pairs, legend=("warm p50", "cold p50"), css_class="chart pairs cold-starts", label="cold starts")
+    )
     rate_bars = [Bar(c["function"], c["cold_start_rate"], data={"data-rank": i}) for i, c in enumerate(rows[:TOP], 1)]
     parts.append("<h3>Cold-start rate</h3>")
     parts.append(ranked_bars(rate_bars, fmt=_pct, css_class="chart bars cold-rate", label="cold-start rate"))
@@ -266,9 +306,16 @@ def _cold_starts(doc: dict[str, Any]) -> str:
         _table(
             ["function", "cold / invocations", "rate", "init (total)", "init share", "cold p50", "warm p50", "penalty"],
             [
-                [c["function"], f"{c['cold_count']}/{c['invocations']}", _pct(c["cold_start_rate"]),
-                 format_seconds(c["init_s"]), _pct(c["init_share"]), format_seconds(c["cold_p50_s"]),
-                 format_seconds(c["warm_p50_s"]), format_seconds(c["penalty_s"])]
+                [
+                    c["function"],
+                    f"{c['cold_count']}/{c['invocations']}",
+                    _pct(c["cold_start_rate"]),
+                    format_seconds(c["init_s"]),
+                    _pct(c["init_share"]),
+                    format_seconds(c["cold_p50_s"]),
+                    format_seconds(c["warm_p50_s"]),
+                    format_seconds(c["penalty_s"]),
+                ]
                 for c in rows[:TOP]
             ],
             {1, 2, 3, 4, 5, 6, 7},
@@ -290,8 +337,12 @@ def _baseline(doc: dict[str, Any], window: tuple[int, int] | None) -> str:
     growth = base["growth"][:TOP]
     if growth:
         pairs = [
-            Pair(_op(g), g["baseline_per_trace_s"], g["critical_path_per_trace_s"],
-                 data={"data-rank": i, "data-growth-s": g["growth_s"]})
+            Pair(
+                _op(g),
+                g["baseline_per_trace_s"],
+                g["critical_path_per_trace_s"],
+                data={"data-rank": i, "data-growth-s": g["growth_s"]},
+            )
             for i, g in enumerate(growth, 1)
         ]
         parts.append(paired_bars(pairs, legend=("baseline", "now"), css_class="chart pairs baseline", label="baseline"))
@@ -302,7 +353,10 @@ def _baseline(doc: dict[str, Any], window: tuple[int, int] | None) -> str:
         parts.append(
             _table(
                 ["attribute", "value", "share of slow traces", "share in the baseline"],
-                [[a["key"], a["value"], _pct(a["slow_share"]), _pct(a["baseline_share"])] for a in base["attributes"][:TOP]],
+                [
+                    [a["key"], a["value"], _pct(a["slow_share"]), _pct(a["baseline_share"])]
+                    for a in base["attributes"][:TOP]
+                ],
                 {2, 3},
             )
         )
@@ -356,14 +410,12 @@ def render_report_html(
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; "
-        "img-src data:\">",
+        'img-src data:">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         '<meta name="generator" content="spanscope">',
         f"<title>{text(title)}</title><style>{CSS}</style></head><body><main>",
-        f"<h1>{text(title)}</h1><div class=\"muted\">generated {text(generated)}</div>",
-        '<div class="summary">'
-        + "".join(f"<div>{text(k)}<b>{text(v)}</b></div>" for k, v in summary)
-        + "</div>",
+        f'<h1>{text(title)}</h1><div class="muted">generated {text(generated)}</div>',
+        '<div class="summary">' + "".join(f"<div>{text(k)}<b>{text(v)}</b></div>" for k, v in summary) + "</div>",
     ]
     for note in doc["notes"]:
         parts.append(f'<p class="muted">note: {text(note)}</p>')

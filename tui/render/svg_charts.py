@@ -22,8 +22,7 @@ Format = Callable[[float], str]
 
 FONT = "font:12px system-ui,sans-serif;fill:#1d232b"
 _STYLE = (
-    f".t{{{FONT}}}.s{{font:10.5px system-ui,sans-serif;fill:#5b6675}}"
-    ".v{font:11px system-ui,sans-serif;fill:#1d232b}"
+    f".t{{{FONT}}}.s{{font:10.5px system-ui,sans-serif;fill:#5b6675}}.v{{font:11px system-ui,sans-serif;fill:#1d232b}}"
 )
 
 
@@ -217,7 +216,11 @@ def chain_path(
     rows = max(1, math.ceil(len(boxes) / per_row))
     width = per_row * box_w + (per_row - 1) * gap + 8
     height = rows * (box_h + 18) + 4
-    colours = {"origin": ("#f9d3d0", "#d32f2f"), "propagated": ("#fde7c4", "#ef8f00"), "stopped": ("#eef0f3", "#5b6675")}
+    colours = {
+        "origin": ("#f9d3d0", "#d32f2f"),
+        "propagated": ("#fde7c4", "#ef8f00"),
+        "stopped": ("#eef0f3", "#5b6675"),
+    }
     out = [_svg_open(width, height, "chart chain", label)]
     out.append(
         f'<defs><marker id="arrow-{uid}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '

@@ -200,8 +200,9 @@ def _node_title(graph: nx.DiGraph, key: NodeKey) -> str:
             f"ok {stats.ok_count}, errors {stats.error_other}, throttles {stats.throttle_count}, "
             f"faults {stats.fault_count}"
         )
-        lines.append(f"p50 {format_seconds(stats.p50_s)}, p95 {format_seconds(stats.p95_s)}, "
-                     f"p99 {format_seconds(stats.p99_s)}")
+        lines.append(
+            f"p50 {format_seconds(stats.p50_s)}, p95 {format_seconds(stats.p95_s)}, p99 {format_seconds(stats.p99_s)}"
+        )
     if data.get("location"):
         lines.append(describe_location(str(data["location"]))[1])
     return "\n".join(lines)
@@ -260,7 +261,8 @@ def _node(graph: nx.DiGraph, key: NodeKey, at: Placement, element_id: str, link_
     if shape == "client":
         r = NODE_H / 2
         parts.append(
-            f'<circle cx="{num(x + r)}" cy="{num(y + r)}" r="{num(r)}" fill="#ffffff" stroke="#5b6675" stroke-width="1.5"/>'
+            f'<circle cx="{num(x + r)}" cy="{num(y + r)}" r="{num(r)}" fill="#ffffff" stroke="#5b6675" '
+            'stroke-width="1.5"/>'
         )
         parts.append(f'<text x="{num(x + r)}" y="{num(y + r + 4)}" text-anchor="middle" class="label">client</text>')
         parts.append("</g>")
@@ -297,7 +299,11 @@ def _edge_path(
 ) -> tuple[str, float, float]:
     if self_loop:
         x, y = a.x + NODE_W - 24, a.y
-        return f"M{num(x)},{num(y)} C{num(x)},{num(y - 30)} {num(x + 40)},{num(y - 30)} {num(x + 24)},{num(y)}", x + 12, y - 24
+        return (
+            f"M{num(x)},{num(y)} C{num(x)},{num(y - 30)} {num(x + 40)},{num(y - 30)} {num(x + 24)},{num(y)}",
+            x + 12,
+            y - 24,
+        )
     if a.x == b.x:  # same column: an arc out to the right, clear of the boxes
         sx, sy = a.x + source_w, a.y + NODE_H / 2
         tx, ty = b.x + NODE_W + 2, b.y + NODE_H / 2

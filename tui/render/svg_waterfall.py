@@ -83,8 +83,9 @@ def render_waterfall_svg(trace: Trace, *, max_rows: int = MAX_ROWS) -> str:
         )
         for start, end in stretches:
             cx = LABEL_W + (start - rows.start_ns) * scale
+            cw = max(1.0, (end - start) * scale)
             out.append(
-                f'<rect class="cp" x="{num(cx)}" y="{num(y + ROW_H - 5)}" width="{num(max(1.0, (end - start) * scale))}" '
+                f'<rect class="cp" x="{num(cx)}" y="{num(y + ROW_H - 5)}" width="{num(cw)}" '
                 f'height="3" fill="{CRITICAL}"/>'
             )
         label_x = min(x0 + w + 5, LABEL_W + BAR_W + 4)
