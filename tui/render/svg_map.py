@@ -452,9 +452,10 @@ def render_map_svg(
             f'<text x="{MARGIN}" y="{num(top + 16)}" class="band-label">{text(label, max_length=80)}</text></g>'
         )
     labelled = len(edges) <= 150
+    spread = 6.0 if len(edges) <= 60 else 3.0  # dense maps get thinner edges
     for key in edges:
         calls = _calls(graph.edges[key])
-        width = 1.2 + 6.0 * (math.log1p(calls) / math.log1p(most) if most else 0.0)
+        width = 1.0 + spread * (math.log1p(calls) / math.log1p(most) if most else 0.0)
         out.append(_edge(graph, key, layout, width, labelled))
     for key, at in shown.items():
         out.append(_node(graph, key, at, ids[key], link_prefix))
