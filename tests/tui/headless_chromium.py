@@ -62,7 +62,6 @@ class _DevTools:
         self.next_id = 0
         self.waiting: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self.events: list[dict[str, Any]] = []
-        self.event_seen = asyncio.Event()
         self.reader = asyncio.create_task(self._read())
 
     async def _read(self) -> None:
@@ -74,7 +73,6 @@ class _DevTools:
                 self.waiting.pop(data["id"]).set_result(data)
             elif "method" in data:
                 self.events.append(data)
-                self.event_seen.set()
 
     async def call(self, method: str, **params: Any) -> dict[str, Any]:
         self.next_id += 1
@@ -87,10 +85,19 @@ class _DevTools:
         result: dict[str, Any] = reply.get("result", {})
         return result
 
-    async def wait_for(self, method: str) -> None:
-        while not any(e["method"] == method for e in self.events):
-            self.event_seen.clear()
-            await asyncio.wait_for(self.event_seen.wait(), 60)
+
+async def _loaded(tools: _DevTools, url: str) -> None:
+    """Wait until the page at ``url`` (not the first about:blank) has finished loading."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + START_TIMEOUT_S
+    while loop.time() < deadline:
+        state = await tools.call(
+            "Runtime.evaluate", expression="[location.href, document.readyState]", returnByValue=True
+        )
+        if state.get("result", {}).get("value") == [url, "complete"]:
+            return
+        await asyncio.sleep(0.05)
+    raise RuntimeError(f"{url} did not finish loading")
 
 
 async def _devtools_port(user_dir: Path, proc: asyncio.subprocess.Process) -> int:
@@ -154,8 +161,9 @@ async def open_page(
                         deviceScaleFactor=1,
                         mobile=False,
                     )
-                    await tools.call("Page.navigate", url=path.resolve().as_uri())
-                    await tools.wait_for("Page.loadEventFired")
+                    url = path.resolve().as_uri()
+                    await tools.call("Page.navigate", url=url)
+                    await _loaded(tools, url)
                     value = await tools.call("Runtime.evaluate", expression=probe, returnByValue=True)
                     result.probe = value.get("result", {}).get("value")
                     for name, selector in (clips or {}).items():

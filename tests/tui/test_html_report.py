@@ -218,3 +218,27 @@ def test_map_svg_groups_by_location(tmp_path: Path, capsys: pytest.CaptureFixtur
     root = ET.fromstring(svg.encode())
     ns = "{http://www.w3.org/2000/svg}"
     assert len([g for g in root.iter(f"{ns}g") if "node" in g.get("class", "").split()]) == graph.number_of_nodes()
+
+
+def test_demo_writer_and_an_empty_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    """`spanscope demo` writes its report with write_html_report; an empty store still gives a valid page."""
+    from spanscope.analysis.report import build_report
+    from spanscope.collectors.model import Trace
+    from spanscope.tui.render.html_report import write_html_report
+    from spanscope.tui.render.report_json import report_to_json
+
+    spans = sample_spans()
+    by_trace: dict[str, list] = {}
+    for span in spans:
+        by_trace.setdefault(span.trace_id, []).append(span)
+    traces = [Trace(tid, group) for tid, group in by_trace.items()]
+    target = write_html_report(tmp_path / "spans.db.report.html", traces, title="demo")
+    page = target.read_text(encoding="utf-8")
+    expected = json.loads(json.dumps(report_to_json(build_report(traces))))
+    assert embedded_json(page, "spanscope-report") == expected
+    assert Elements(page).with_class("svg", "service-map")
+
+    empty = write_store(tmp_path / "empty.db", [])
+    page = html_of(capsys, empty, tmp_path)
+    assert embedded_json(page, "spanscope-report")["traces"] == 0
+    assert "service-map" not in page and 'id="hotspots"' in page
