@@ -422,10 +422,10 @@ def render_report_html(
     if graph is not None and graph.number_of_nodes():
         parts.append(_map_section(graph, group_by_location))
     parts.append(_hotspots(doc))
+    parts.append(_baseline(doc, baseline_window))
     parts.append(_chains(doc))
     parts.append(_stragglers(doc))
     parts.append(_cold_starts(doc))
-    parts.append(_baseline(doc, baseline_window))
     parts.append(_worst(worst_traces))
     parts.append(
         '<details><summary>Data</summary><p class="muted">This file embeds the report as '
