@@ -27,7 +27,13 @@ def register(sub: Any) -> None:
     parser.add_argument("--filter", metavar="EXPR", help="X-Ray filter expression applied to both windows")
     parser.add_argument("--baseline-since", metavar="T", help="start of the baseline window to compare with")
     parser.add_argument("--baseline-until", metavar="T", help="end of the baseline window")
-    parser.add_argument("--format", choices=("md", "json"), default="md", help="Markdown (default) or JSON")
+    parser.add_argument(
+        "--format",
+        choices=("md", "json", "html"),
+        default="md",
+        help="Markdown (default), JSON, or a self-contained HTML file with the drawn map and charts",
+    )
+    parser.add_argument("--output", metavar="FILE", help="write the report to FILE instead of stdout")
     parser.add_argument(
         "--cp-tolerance",
         type=float,
@@ -68,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
     if args.engine or args.source:
         if not (args.engine and args.source):
             raise UsageError("--engine and --source go together (the archive written by `spanscope export`)")
+        if args.format == "html":
+            raise UsageError("--format html reads the store (it draws traces): it does not run on --engine")
         if predicate is not None or base_since is not None or since is not None or until is not None:
             raise UsageError("--engine runs over the whole archive: --filter, windows and baselines need the store")
         from spanscope.analysis.engines import run_engine
@@ -86,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
             if predicate(trace):
                 yield trace
 
+    if args.format == "html":
+        return _write_html(args, matching, (since, until), (base_since, base_until))
     with open_store_for(args, readonly=True) as store:
         current = matching(store.iter_traces(since_ns=since, until_ns=until))
         baseline = (
@@ -96,12 +106,56 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _write_html(
+    args: argparse.Namespace,
+    matching: Callable[[Iterator[Any]], Iterator[Any]],
+    window_ns: tuple[int | None, int | None],
+    baseline_ns: tuple[int | None, int | None],
+) -> int:
+    from spanscope.tui.render.html_report import render_report_html
+    from spanscope.tui.render.report_inputs import analyze_for_html
+
+    base_since, base_until = baseline_ns
+    with open_store_for(args, readonly=True) as store:
+        current = matching(store.iter_traces(since_ns=window_ns[0], until_ns=window_ns[1]))
+        baseline = (
+            matching(store.iter_traces(since_ns=base_since, until_ns=base_until)) if base_since is not None else None
+        )
+        report, inputs = analyze_for_html(current, baseline=baseline, overlap_tolerance=args.cp_tolerance)
+    window_pair = (base_since, base_until) if base_since is not None and base_until is not None else None
+    page = render_report_html(report, inputs.graph(), inputs.worst_traces(), baseline_window=window_pair)
+    _output(page, args)
+    return 0
+
+
+def _output(page: str, args: argparse.Namespace) -> None:
+    if not args.output:
+        sys.stdout.write(page)
+        return
+    from pathlib import Path
+
+    try:
+        Path(args.output).expanduser().write_text(page, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+    print(f"wrote {args.output}", file=sys.stderr)
+
+
 def _emit(report: Any, args: argparse.Namespace) -> None:
     if args.format == "json":
         from spanscope.tui.render.report_json import report_to_json
 
-        print_json(report_to_json(report))
+        if not args.output:
+            print_json(report_to_json(report))
+            return
+        import contextlib
+        import io
+
+        buffer = io.StringIO()
+        with contextlib.redirect_stdout(buffer):
+            print_json(report_to_json(report))
+        _output(buffer.getvalue(), args)
     else:
         from spanscope.tui.render.report_md import render_report_markdown
 
-        sys.stdout.write(render_report_markdown(report, top=args.top))
+        _output(render_report_markdown(report, top=args.top), args)

@@ -262,6 +262,13 @@ def run(args: argparse.Namespace) -> int:
     out.write("\n")
     out.write("\n".join(render(report, verdicts, top=args.top)) + "\n\n")
     out.write(f"Injected truth: {result.truth_path}\n")
+    try:
+        from spanscope.tui.render.html_report import write_html_report
+
+        html_path = write_html_report(Path(f"{db_path}.report.html"), _traces, title="spanscope demo post-mortem")
+        out.write(f"HTML report: {html_path}\n")
+    except (OSError, ImportError) as exc:
+        out.write(f"warning: the HTML report was not written: {exc}\n")
     db_arg = f" --db {shlex.quote(str(db_path))}"
     out.write(f"Next: spanscope tui{db_arg}\n")
     also = f"spanscope analyze{db_arg}, spanscope map{db_arg}, spanscope traces{db_arg} --filter 'fault'"

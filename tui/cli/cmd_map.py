@@ -22,12 +22,12 @@ from spanscope.tui.cli.common import (
     window,
 )
 
-FORMATS = ("text", "json", "dot", "mermaid")
+FORMATS = ("text", "json", "dot", "mermaid", "svg")
 
 
 def register(sub: Any) -> None:
     parser: argparse.ArgumentParser = sub.add_parser(
-        "map", help="service map (X-Ray semantics) as text, json (GetServiceGraph shape), dot or mermaid"
+        "map", help="service map (X-Ray semantics) as text, json (GetServiceGraph shape), dot, mermaid or svg"
     )
     add_db_argument(parser)
     add_window_arguments(parser)
@@ -89,6 +89,10 @@ def run(args: argparse.Namespace) -> int:
         from spanscope.tui.render.map_graphviz import render_map_dot
 
         sys.stdout.write(render_map_dot(graph, group_by_location=group, changes=changes))
+    elif args.format == "svg":
+        from spanscope.tui.render.svg_map import render_map_svg
+
+        sys.stdout.write(render_map_svg(graph, group_by_location=group))
     elif args.format == "mermaid":
         from spanscope.tui.render.map_graphviz import render_map_mermaid
 
