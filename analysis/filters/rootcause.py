@@ -1,8 +1,9 @@
 """Root causes of a trace as X-Ray's filter language sees them: the service, the entity path and the message.
 
 A fault, error or throttle root cause is a span that failed with that status while no synchronous
-child failed (failure role ``origin``); as for the ``error`` keyword, throttles are errors too. The response-time root cause is the span with the most
-critical-path time; its ``coverage`` is that time over the trace's end-to-end response time.
+child failed (failure role ``origin``); as for the ``error`` keyword, throttles are errors too. The
+response-time root cause is the span with the most critical-path time; its ``coverage`` is that
+time over the trace's end-to-end response time.
 Each root cause is described, as in X-Ray's ``TraceSummary.FaultRootCauses``, by its service node
 (name, type, inferred, root) and by the entity path inside that service: the spans from the
 service's entry span down to the root-cause span (``index`` 0 is the entry, ``first``/``last`` its ends).

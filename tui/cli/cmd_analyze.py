@@ -48,7 +48,6 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from spanscope.analysis.filters import compile_filter
     from spanscope.analysis.report import build_report
     from spanscope.collectors.model import Trace
 
@@ -64,11 +63,11 @@ def run(args: argparse.Namespace) -> int:
         base_since, base_until = parse_time(args.baseline_since), parse_time(args.baseline_until)
         if base_since > base_until:
             raise UsageError("--baseline-since is after --baseline-until")
-    predicate: Callable[[Trace], bool] | None = compile_filter(args.filter) if args.filter else None
+    predicate: Callable[[Trace], bool] | None = None
     if args.engine or args.source:
         if not (args.engine and args.source):
             raise UsageError("--engine and --source go together (the archive written by `spanscope export`)")
-        if predicate is not None or base_since is not None or since is not None or until is not None:
+        if args.filter or base_since is not None or since is not None or until is not None:
             raise UsageError("--engine runs over the whole archive: --filter, windows and baselines need the store")
         from spanscope.analysis.engines import run_engine
 
@@ -87,6 +86,10 @@ def run(args: argparse.Namespace) -> int:
                 yield trace
 
     with open_store_for(args, readonly=True) as store:
+        if args.filter:
+            from spanscope.tui.cli.store_filter import store_filter
+
+            predicate = store_filter(store, args.filter).predicate
         current = matching(store.iter_traces(since_ns=since, until_ns=until))
         baseline = (
             matching(store.iter_traces(since_ns=base_since, until_ns=base_until)) if base_since is not None else None

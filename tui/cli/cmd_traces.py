@@ -33,12 +33,13 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--limit must be zero or more")
     with open_store_for(args, readonly=True) as store:
         if args.filter:
-            from spanscope.analysis.filters import compile_filter
+            from spanscope.tui.cli.store_filter import store_filter
 
-            predicate = compile_filter(args.filter)
+            search = store_filter(store, args.filter)
             summaries = store.summaries(since_ns=since, until_ns=until, service=args.service)
-            order = {s.trace_id: i for i, s in enumerate(summaries)}
-            matching = {t.trace_id for t in store.iter_traces(trace_ids=order) if predicate(t)}
+            candidates = search.candidate_ids(store, since_ns=since, until_ns=until, service=args.service)
+            order = [s.trace_id for s in summaries if candidates is None or s.trace_id in candidates]
+            matching = {t.trace_id for t in store.iter_traces(trace_ids=order) if search.predicate(t)}
             summaries = [s for s in summaries if s.trace_id in matching]
             if limit is not None:
                 summaries = summaries[:limit]
