@@ -112,7 +112,7 @@ def test_groups_add_list_use_remove(tmp_path, capsys):
     db = tmp_path / "spans.db"
     _two_traces(db)
     assert main(["groups", "add", "slow", "responsetime > 5", "--db", str(db)]) == 0
-    assert main(["groups", "add", "bad", "fault OR group.name = \"slow\"", "--db", str(db)]) == 0
+    assert main(["groups", "add", "bad", 'fault OR group.name = "slow"', "--db", str(db)]) == 0
     capsys.readouterr()
     assert main(["groups", "list", "--json", "--db", str(db)]) == 0
     listed = json.loads(capsys.readouterr().out)["Groups"]

@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from spanscope.collectors.model import Trace
 
 from spanscope.tui.cli.common import (
     UsageError,
@@ -29,6 +32,12 @@ def register(sub: Any) -> None:
     parser.add_argument("--baseline-until", metavar="T", help="end of the baseline window")
     parser.add_argument("--format", choices=("md", "json"), default="md", help="Markdown (default) or JSON")
     parser.add_argument(
+        "--select",
+        metavar="SEL",
+        help="BubbleUp: attribute values that set a selection apart from the rest of the window: 'errors', "
+        "'latency:LOW-HIGH' (seconds or pNN; an end may be empty) or a filter expression (JSON key bubbleup)",
+    )
+    parser.add_argument(
         "--cp-tolerance",
         type=float,
         default=0.01,
@@ -49,7 +58,6 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from spanscope.analysis.report import build_report
-    from spanscope.collectors.model import Trace
 
     if not 0 <= args.cp_tolerance < 1:
         raise UsageError("--cp-tolerance must be a fraction in [0, 1)")
@@ -67,8 +75,10 @@ def run(args: argparse.Namespace) -> int:
     if args.engine or args.source:
         if not (args.engine and args.source):
             raise UsageError("--engine and --source go together (the archive written by `spanscope export`)")
-        if args.filter or base_since is not None or since is not None or until is not None:
-            raise UsageError("--engine runs over the whole archive: --filter, windows and baselines need the store")
+        if args.filter or args.select or base_since is not None or since is not None or until is not None:
+            raise UsageError(
+                "--engine runs over the whole archive: --filter, --select, windows and baselines need the store"
+            )
         from spanscope.analysis.engines import run_engine
 
         _emit(
@@ -91,20 +101,49 @@ def run(args: argparse.Namespace) -> int:
 
             predicate = store_filter(store, args.filter).predicate
         current = matching(store.iter_traces(since_ns=since, until_ns=until))
+        selection = None
+        facts: list[Any] = []
+        if args.select:
+            from spanscope.analysis.bubbleup import parse_selection
+            from spanscope.tui.cli.store_filter import store_filter
+
+            selection = parse_selection(args.select, lambda text: store_filter(store, text).predicate)
+            current = _tap(current, facts, selection.predicate)
         baseline = (
             matching(store.iter_traces(since_ns=base_since, until_ns=base_until)) if base_since is not None else None
         )
         report = build_report(current, baseline=baseline, overlap_tolerance=args.cp_tolerance)
-    _emit(report, args)
+    bubble = None
+    if selection is not None:
+        from spanscope.analysis.bubbleup import bubbleup_facts
+
+        bubble = bubbleup_facts(facts, selection, top=max(20, args.top))
+    _emit(report, args, bubble)
     return 0
 
 
-def _emit(report: Any, args: argparse.Namespace) -> None:
+def _tap(traces: Iterator[Trace], facts: list[Any], predicate: Callable[[Trace], bool] | None) -> Iterator[Trace]:
+    """The traces unchanged, with BubbleUp's facts of each collected on the way to the report."""
+    from spanscope.analysis.bubbleup import trace_facts
+
+    for trace in traces:
+        facts.append(trace_facts(trace, predicate))
+        yield trace
+
+
+def _emit(report: Any, args: argparse.Namespace, bubble: Any = None) -> None:
     if args.format == "json":
         from spanscope.tui.render.report_json import report_to_json
 
-        print_json(report_to_json(report))
+        document = report_to_json(report)
+        if bubble is not None:
+            document["bubbleup"] = bubble.to_json()
+        print_json(document)
     else:
         from spanscope.tui.render.report_md import render_report_markdown
 
         sys.stdout.write(render_report_markdown(report, top=args.top))
+        if bubble is not None:
+            from spanscope.tui.render.bubbleup_md import render_bubbleup_markdown
+
+            sys.stdout.write(render_bubbleup_markdown(bubble, top=args.top))
