@@ -56,6 +56,13 @@ def test_attribute_search_on_the_jaeger_genai_trace(genai_db, capsys, expression
     assert (GENAI_ID in traces_json(genai_db, expression, capsys)) is found
 
 
+def test_traces_filter_says_how_many_traces_matched(genai_db, capsys):
+    assert main(["traces", "--db", str(genai_db), "--filter", 'annotation.http.route = "/api/graphql"']) == 0
+    out = capsys.readouterr().out
+    assert "1-4a1b2c3d-4e5f60718293a4b5c6d7e8f9" in out
+    assert out.endswith("1 of 2 traces in the window match the filter\n")
+
+
 def test_pushdown_needles_are_required_values_only():
     node = parse_filter(
         'attribute.http.route = "/api/graphql" AND service("a") { annotation.t CONTAINS "gold" } '

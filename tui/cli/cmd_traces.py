@@ -31,6 +31,7 @@ def run(args: argparse.Namespace) -> int:
         from spanscope.tui.cli.common import UsageError
 
         raise UsageError("--limit must be zero or more")
+    matched_line = ""
     with open_store_for(args, readonly=True) as store:
         if args.filter:
             from spanscope.tui.cli.store_filter import store_filter
@@ -40,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
             candidates = search.candidate_ids(store, since_ns=since, until_ns=until, service=args.service)
             order = [s.trace_id for s in summaries if candidates is None or s.trace_id in candidates]
             matching = {t.trace_id for t in store.iter_traces(trace_ids=order) if search.predicate(t)}
+            matched_line = f"{len(matching)} of {len(summaries)} traces in the window match the filter\n"
             summaries = [s for s in summaries if s.trace_id in matching]
             if limit is not None:
                 summaries = summaries[:limit]
@@ -49,5 +51,5 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json([s.to_json() for s in summaries])
     else:
-        sys.stdout.write(render_traces_table(summaries, total=total))
+        sys.stdout.write(render_traces_table(summaries, total=total) + matched_line)
     return 0
