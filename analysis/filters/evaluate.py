@@ -43,7 +43,14 @@ from spanscope.analysis.filters.grammar import (
     Service,
     parse_filter,
 )
-from spanscope.analysis.filters.rootcause import Entity, is_inferred_call, node_name, node_type, root_causes
+from spanscope.analysis.filters.rootcause import (
+    Entity,
+    entry_index,
+    is_inferred_call,
+    node_name,
+    node_type,
+    root_causes,
+)
 from spanscope.collectors import conventions as cv
 from spanscope.collectors.errors import FilterSyntaxError
 from spanscope.collectors.model import AttrValue, Span, Status, Trace
@@ -242,15 +249,7 @@ def _sel_matches(selector: Selector, service: str, span: Span, node_type: str) -
 
 def _service_entry(trace: Trace, i: int) -> Span:
     """The span through which the request entered the service of span ``i`` (its segment)."""
-    spans = trace.spans
-    service = spans[i].service
-    node = i
-    for _ in range(len(spans)):
-        p = trace.parent(node)
-        if p is None or spans[p].service != service:
-            break
-        node = p
-    return spans[node]
+    return trace.spans[entry_index(trace, i)]
 
 
 def _edge_spans(trace: Trace, source: Selector, target: Selector) -> list[Span]:

@@ -188,3 +188,20 @@ def test_groups_table_is_a_migration_of_an_older_store(tmp_path):
 def test_group_name_without_groups_says_where_groups_come_from():
     with pytest.raises(FilterSyntaxError, match=r"needs the store's saved groups \(spanscope groups add"):
         compile_filter('group.name = "slow"')
+
+
+@pytest.mark.parametrize(
+    ("expression", "found"),
+    [
+        ('rootcause.responsetime.service { name = "Scorekeep" AND coverage > 0.9 }', True),
+        ('rootcause.responsetime.service { type = "AWS::ElasticBeanstalk::Environment" AND root }', True),
+        ("rootcause.responsetime.service { coverage > 0.99 }", False),
+        ("rootcause.fault.service { root }", False),
+        ('service("DynamoDB") { inferred } AND type = "AWS::ElasticBeanstalk::Environment"', True),
+    ],
+)
+def test_root_causes_on_the_aws_cli_xray_sample(tmp_path, capsys, expression, found):
+    db = tmp_path / "spans.db"
+    with open_store(db) as store:
+        import_files([FIXTURES / "xray_import" / "aws-cli-batch-get-traces.json"], store)
+    assert bool(traces_json(db, expression, capsys)) is found
