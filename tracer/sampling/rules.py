@@ -23,7 +23,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SamplingRule", "SamplingRulesError", "load_rules_file", "parse_local_rules", "parse_sampling_rule_records"]
+__all__ = [
+    "SamplingRule",
+    "SamplingRulesError",
+    "load_rules_file",
+    "parse_local_rules",
+    "parse_sampling_rule_records",
+    "wildcard",
+]
 
 DEFAULT_PRIORITY = 10_000  # X-Ray's Default rule comes after every other
 

@@ -17,6 +17,7 @@ True
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -29,7 +30,7 @@ from opentelemetry.sdk.trace.sampling import Decision, ParentBased, Sampler, Sam
 from opentelemetry.trace import Link, SpanKind, get_current_span
 from opentelemetry.trace.span import TraceState
 from opentelemetry.util.types import Attributes
-from spanscope.tracer.sampling.rules import SamplingRule, load_rules_file
+from spanscope.tracer.sampling.rules import SamplingRule, load_rules_file, wildcard
 
 __all__ = ["SERVICE_TYPES", "Reservoir", "XRayRulesSampler"]
 
@@ -74,7 +75,7 @@ class Reservoir:
 def _text(attributes: Mapping[str, Any], *keys: str) -> str:
     for key in keys:
         value = attributes.get(key)
-        if isinstance(value, str) and value:
+        if value and isinstance(value, str):
             return value
     return ""
 
@@ -89,12 +90,39 @@ class XRayRulesSampler(Sampler):
         resource: Mapping[str, Any] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self._clock = clock
         self.rules = list(rules)
         self._reservoirs = [Reservoir(r.reservoir_size, clock) for r in self.rules]
+        # per rule: [requests, sampled, borrowed] since the last statistics snapshot
+        self._stats = [[0, 0, 0] for _ in self.rules]
         res = dict(resource or {})
         self._service_name = _text(res, "service.name")
         self._service_type = SERVICE_TYPES.get(_text(res, "cloud.platform"), "")
         self._resource_arn = _text(res, *_ARN_KEYS)
+        self._compile()
+
+    def _compile(self) -> None:
+        """Per rule that can match this process's resource: the request-level checks it needs (the
+        resource fields are fixed, so they are decided once here, keeping a decision cheap)."""
+        plan: list[tuple[int, tuple[tuple[int, Callable[[str], bool]], ...], tuple[tuple[str, Any], ...]]] = []
+        needs_host = False
+        for i, rule in enumerate(self.rules):
+            fixed = (
+                (rule.service_name, self._service_name),
+                (rule.service_type, self._service_type),
+                (rule.resource_arn, self._resource_arn),
+            )
+            if not all(wildcard(pattern)(value) for pattern, value in fixed):
+                continue
+            checks = tuple(
+                (field_index, wildcard(pattern))
+                for field_index, pattern in enumerate((rule.url_path, rule.http_method, rule.host))
+                if pattern != "*"
+            )
+            needs_host = needs_host or any(f == 2 for f, _m in checks)
+            plan.append((i, checks, tuple((k, wildcard(v)) for k, v in rule.attributes.items())))
+        self._plan = plan
+        self._needs_host = needs_host
 
     @classmethod
     def from_file(
@@ -105,23 +133,33 @@ class XRayRulesSampler(Sampler):
 
     def rule_for(self, attributes: Mapping[str, Any]) -> int | None:
         """The position of the first rule a request with these span attributes matches."""
-        url = _text(attributes, "url.full", "http.url")
-        path = _text(attributes, "url.path", "http.target") or (urlsplit(url).path if url else "")
-        host = _text(attributes, "server.address", "http.host", "net.host.name") or (
-            urlsplit(url).hostname or "" if url else ""
-        )
-        method = _text(attributes, "http.request.method", "http.method")
-        for i, rule in enumerate(self.rules):
-            if rule.matches(
-                service_name=self._service_name,
-                service_type=self._service_type,
-                host=host,
-                http_method=method,
-                url_path=path,
-                resource_arn=self._resource_arn,
-                attributes=attributes,
-            ):
-                return i
+        get = attributes.get
+        path = get("url.path") or get("http.target")
+        url = None
+        if not (path and isinstance(path, str)):
+            url = get("url.full") or get("http.url")
+            path = urlsplit(url).path if url and isinstance(url, str) else ""
+        method = get("http.request.method") or get("http.method")
+        if not isinstance(method, str):
+            method = ""
+        host = ""
+        if self._needs_host:
+            host = _text(attributes, "server.address", "http.host", "net.host.name")
+            if not host:
+                url = url if url is not None else get("url.full") or get("http.url")
+                host = (urlsplit(url).hostname or "") if url and isinstance(url, str) else ""
+        values = (path, method, host)
+        for i, checks, attribute_checks in self._plan:
+            for field_index, match in checks:
+                if not match(values[field_index]):
+                    break
+            else:
+                for key, match in attribute_checks:
+                    actual = get(key)
+                    if not (isinstance(actual, str) and match(actual)):
+                        break
+                else:
+                    return i
         return None
 
     def should_sample(
@@ -138,9 +176,43 @@ class XRayRulesSampler(Sampler):
         sampled = False
         if index is not None:
             rule = self.rules[index]
-            sampled = self._reservoirs[index].take() or (trace_id & (_BOUND - 1)) < rule.fixed_rate * _BOUND
+            stats = self._stats[index]
+            stats[0] += 1
+            borrowed = self._reservoirs[index].take()
+            sampled = borrowed or (trace_id & (_BOUND - 1)) < rule.fixed_rate * _BOUND
+            if sampled:
+                stats[1] += 1
+                stats[2] += borrowed
         state = get_current_span(parent_context).get_span_context().trace_state
         return SamplingResult(Decision.RECORD_AND_SAMPLE if sampled else Decision.DROP, None, state)
+
+    def replace_rules(self, rules: Sequence[SamplingRule]) -> None:
+        """New rules (from a remote source); statistics of rules that stay are kept."""
+        old = {r.name: i for i, r in enumerate(self.rules)}
+        stats = [self._stats[old[r.name]] if r.name in old else [0, 0, 0] for r in rules]
+        reservoirs = [Reservoir(r.reservoir_size, self._clock) for r in rules]
+        self.rules, self._reservoirs, self._stats = list(rules), reservoirs, stats
+        self._compile()
+
+    def take_statistics(self) -> list[tuple[str, int, int, int]]:
+        """``(rule name, requests, sampled, borrowed)`` per rule since the last call, then reset."""
+        out = []
+        for rule, stats in zip(self.rules, self._stats, strict=True):
+            out.append((rule.name, stats[0], stats[1], stats[2]))
+            stats[0] = stats[1] = stats[2] = 0
+        return out
+
+    def apply_targets(self, targets: Mapping[str, tuple[float, int | None]]) -> None:
+        """Set each named rule's fixed rate and, when given, its reservoir quota per second (X-Ray's
+        ``SamplingTargetDocuments``: the fleet's reservoir shared out among its processes)."""
+        for i, rule in enumerate(self.rules):
+            target = targets.get(rule.name)
+            if target is None:
+                continue
+            rate, quota = target
+            self.rules[i] = dataclasses.replace(rule, fixed_rate=min(max(rate, 0.0), 1.0))  # same patterns
+            if quota is not None:
+                self._reservoirs[i] = Reservoir(max(0, quota), self._clock)
 
     def get_description(self) -> str:
         return f"XRayRulesSampler{{{len(self.rules)} rules}}"

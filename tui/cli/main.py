@@ -11,7 +11,7 @@ from spanscope.collectors.errors import FilterSyntaxError, SpanscopeError
 from spanscope.tui.cli.common import UsageError
 
 # Each command is tui/cli/cmd_<name>.py with register(subparsers) and run(args) -> int.
-COMMANDS = ("collect", "import", "traces", "show", "map", "analyze", "tui", "demo", "export", "groups")
+COMMANDS = ("collect", "import", "traces", "show", "map", "analyze", "tui", "demo", "export", "groups", "sampling")
 
 
 def build_parser() -> argparse.ArgumentParser:
