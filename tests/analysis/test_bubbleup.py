@@ -156,5 +156,13 @@ def test_analyze_select_in_json_and_markdown(tmp_path, capsys):
 
     assert main(["analyze", "--db", str(db), "--format", "json"]) == 0
     assert "bubbleup" not in json.loads(capsys.readouterr().out)
+    # --filter goes through the store's text search; a list attribute matches by element
+    hot = 'attribute.aws.dynamodb.table_names = "orders-hot"'
+    assert main(["analyze", "--db", str(db), "--format", "json", "--filter", hot]) == 0
+    assert json.loads(capsys.readouterr().out)["traces"] == 15
+    route = 'attribute.http.route = "/orders"'
+    assert main(["analyze", "--db", str(db), "--format", "json", "--filter", route, "--select", "latency:0.5-"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["traces"] == 60 and document["bubbleup"]["selected_traces"] == 6
     assert main(["analyze", "--db", str(db), "--select", "latency:x-"]) != 0
     assert "latency band end 'x'" in capsys.readouterr().err

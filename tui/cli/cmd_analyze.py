@@ -71,7 +71,6 @@ def run(args: argparse.Namespace) -> int:
         base_since, base_until = parse_time(args.baseline_since), parse_time(args.baseline_until)
         if base_since > base_until:
             raise UsageError("--baseline-since is after --baseline-until")
-    predicate: Callable[[Trace], bool] | None = None
     if args.engine or args.source:
         if not (args.engine and args.source):
             raise UsageError("--engine and --source go together (the archive written by `spanscope export`)")
@@ -87,31 +86,25 @@ def run(args: argparse.Namespace) -> int:
         )
         return 0
 
-    def matching(traces: Iterator[Trace]) -> Iterator[Trace]:
-        if predicate is None:
-            yield from traces
-            return
-        for trace in traces:
-            if predicate(trace):
-                yield trace
-
     with open_store_for(args, readonly=True) as store:
-        if args.filter:
-            from spanscope.tui.cli.store_filter import store_filter
+        from spanscope.tui.cli.store_filter import store_filter
 
-            predicate = store_filter(store, args.filter).predicate
-        current = matching(store.iter_traces(since_ns=since, until_ns=until))
+        search = store_filter(store, args.filter) if args.filter else None
+
+        def window_traces(start: int | None, end: int | None) -> Iterator[Trace]:
+            if search is None:
+                return store.iter_traces(since_ns=start, until_ns=end)
+            return search.traces(store, since_ns=start, until_ns=end)  # the store's text search first
+
+        current = window_traces(since, until)
         selection = None
         facts: list[Any] = []
         if args.select:
             from spanscope.analysis.bubbleup import parse_selection
-            from spanscope.tui.cli.store_filter import store_filter
 
             selection = parse_selection(args.select, lambda text: store_filter(store, text).predicate)
             current = _tap(current, facts, selection.predicate)
-        baseline = (
-            matching(store.iter_traces(since_ns=base_since, until_ns=base_until)) if base_since is not None else None
-        )
+        baseline = window_traces(base_since, base_until) if base_since is not None else None
         report = build_report(current, baseline=baseline, overlap_tolerance=args.cp_tolerance)
     bubble = None
     if selection is not None:
