@@ -22,6 +22,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -35,6 +36,7 @@ from spanscope.collectors.errors import (
     StoreVersionError,
     TraceNotFoundError,
 )
+from spanscope.collectors.groups import GROUPS_SCHEMA
 from spanscope.collectors.model import (
     Kind,
     Span,
@@ -47,7 +49,7 @@ from spanscope.collectors.model import (
     normalize_trace_id,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 APPLICATION_ID = 0x5350534E  # "SPSN": marks a file as a spanscope store
 _SQLITE_HEADER = b"SQLite format 3\x00"
 _CHUNK = 400  # keys per IN (...) query, well under SQLite's variable limit
@@ -100,6 +102,7 @@ _MIGRATIONS: dict[int, Sequence[str]] = {
             PRIMARY KEY (service, trace_id)
         ) WITHOUT ROWID""",
     ),
+    1: GROUPS_SCHEMA,  # saved filter groups (collectors.groups)
 }
 
 
@@ -225,6 +228,15 @@ class Store:
     def schema_version(self) -> int:
         with self._lock:
             return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+
+    @contextmanager
+    def connection(self) -> Iterator[sqlite3.Connection]:
+        """The connection under the store's lock, for a module that owns a table of it (collectors.groups)."""
+        with self._lock:
+            try:
+                yield self._conn
+            except sqlite3.DatabaseError as exc:
+                raise _translate(exc, self.path) from exc
 
     # writing -------------------------------------------------------------------------------------
     def write_spans(self, spans: Iterable[Span]) -> WriteResult:
@@ -417,6 +429,40 @@ class Store:
         with self._lock:
             rows = self._conn.execute(f"SELECT t.trace_id FROM traces t{where} ORDER BY t.trace_id", params)  # noqa: S608 (only ? placeholders and fixed column names are interpolated)
             return [row[0] for row in rows]
+
+    def trace_ids_containing(
+        self,
+        needles: Sequence[str],
+        *,
+        since_ns: int | None = None,
+        until_ns: int | None = None,
+        service: str | None = None,
+    ) -> set[str]:
+        """Ids of traces in the window whose stored span or resource text contains every needle.
+
+        A cheap superset for filter pushdown (``spanscope.analysis.filters.pushdown``): each needle is
+        matched byte for byte in the stored JSON of span bodies and resources, without decoding them.
+        Only plain ASCII needles are exact there (no quotes, backslashes or control characters); the
+        caller evaluates the filter on the candidates.
+        """
+        where, params = _window_clause(since_ns, until_ns, service)
+        scope = f"SELECT t.trace_id FROM traces t{where}"  # noqa: S608 (only ? placeholders and fixed column names are interpolated)
+        found: set[str] | None = None
+        for needle in needles:
+            blob = needle.encode()
+            sql = (
+                "SELECT DISTINCT s.trace_id FROM spans s WHERE s.trace_id IN ("  # noqa: S608 (fixed SQL; values are ? placeholders)
+                + scope
+                + ") AND (instr(s.body, ?) > 0 OR s.resource_id IN (SELECT id FROM resources WHERE instr(body, ?) > 0))"
+            )
+            with self._lock:
+                ids = {row[0] for row in self._conn.execute(sql, [*params, blob, blob])}
+            found = ids if found is None else found & ids
+            if not found:
+                return set()
+        if found is None:
+            return set(self.trace_ids(since_ns=since_ns, until_ns=until_ns, service=service))
+        return found
 
     def iter_traces(
         self,

@@ -5,6 +5,13 @@ fields of its entry span, ``duration`` of the whole trace, ``user`` and annotati
 ``partial`` when any span is still in progress. Inside ``service(...) { }`` and ``edge(...) { }`` the
 same keywords describe one node's span at a time (an entry span of the service, or a client span
 for an inferred downstream node such as DynamoDB); the block is true when any such span matches.
+Inside ``rootcause.KIND.LEVEL { }`` they describe the root causes' service nodes, entities or
+messages (``spanscope.analysis.filters.rootcause``).
+
+``attribute.KEY`` reads any span attribute, else the resource attribute of that key (keys with dots
+are taken whole). ``annotation.KEY`` reads X-Ray annotations; a span that has none (data from
+OpenTelemetry, Jaeger or Zipkin) lets its attributes stand in, so ``annotation.http.route`` finds
+Jaeger tags. ``group.name = "NAME"`` is replaced by the saved group's expression (``groups``).
 
 >>> from spanscope.collectors.model import Span, Status, Trace
 >>> tid = "5759e988bd862e3fe1be46a994272793"
@@ -20,28 +27,42 @@ False
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Final
+from collections.abc import Callable, Mapping
+from typing import Final, TypeAlias
 
 from spanscope.analysis.filters.grammar import (
+    KEYED_PREFIXES,
     And,
     Compare,
     Edge,
     Node,
     Not,
     Or,
+    RootCause,
     Selector,
     Service,
     parse_filter,
 )
+from spanscope.analysis.filters.rootcause import (
+    Entity,
+    entry_index,
+    is_inferred_call,
+    node_name,
+    node_type,
+    root_causes,
+)
 from spanscope.collectors import conventions as cv
-from spanscope.collectors.model import Span, Status, Trace
+from spanscope.collectors.errors import FilterSyntaxError
+from spanscope.collectors.model import AttrValue, Span, Status, Trace
 
-__all__ = ["TracePredicate", "compile_filter", "compile_node"]
+__all__ = ["GROUP_ARN_PREFIX", "TracePredicate", "compile_filter", "compile_node", "expand_groups", "group_arn"]
 
 TracePredicate = Callable[[Trace], bool]
-# (trace, subject span or None for the whole trace) -> bool
-_Pred = Callable[[Trace, Span | None], bool]
+# What keywords describe: one span (inside service()/edge()), one root-cause element, or None (the trace)
+Subject: TypeAlias = Span | Entity
+# (trace, subject or None for the whole trace) -> bool
+_Pred = Callable[[Trace, Subject | None], bool]
+GROUP_ARN_PREFIX: Final = "arn:spanscope:xray:local:group/"
 
 _STRING_ATTRS: Final[dict[str, tuple[str, ...]]] = {
     "http.url": (cv.HTTP_URL, cv.HTTP_URL_OLD),
@@ -49,12 +70,26 @@ _STRING_ATTRS: Final[dict[str, tuple[str, ...]]] = {
     "http.useragent": (cv.HTTP_USER_AGENT, cv.HTTP_USER_AGENT_OLD),
     "http.clientip": (cv.HTTP_CLIENT_IP, cv.HTTP_CLIENT_IP_OLD),
     "user": (cv.USER, "user"),
+    "availabilityzone": (cv.CLOUD_AZ, "availability_zone"),
+    "instance.id": ("host.id", "aws.ec2.instance_id", "ec2.instance_id", "instance_id"),
+    "resource.arn": ("cloud.resource_id", cv.LAMBDA_ARN, "aws.ecs.task.arn", "faas.id", "aws.arn", "resource_arn"),
 }
+# keywords whose value may be on the resource (the process) rather than the span
+_RESOURCE_KEYWORDS: Final = frozenset({"availabilityzone", "instance.id", "resource.arn"})
 
 
-def compile_filter(expression: str) -> TracePredicate:
-    """A predicate over traces for an X-Ray filter expression (raises FilterSyntaxError)."""
-    pred = compile_node(parse_filter(expression))
+def group_arn(name: str) -> str:
+    """The ARN a saved group answers to in ``group.arn = "..."``."""
+    return GROUP_ARN_PREFIX + name
+
+
+def compile_filter(expression: str, *, groups: Mapping[str, str] | None = None) -> TracePredicate:
+    """A predicate over traces for an X-Ray filter expression (raises FilterSyntaxError).
+
+    ``groups`` maps saved group names to their filter expressions (``spanscope groups``); without
+    it ``group.name``/``group.arn`` are an error that says where groups come from.
+    """
+    pred = compile_node(expand_groups(parse_filter(expression), groups, expression=expression))
 
     def matches(trace: Trace) -> bool:
         return pred(trace, None)
@@ -62,8 +97,62 @@ def compile_filter(expression: str) -> TracePredicate:
     return matches
 
 
+def expand_groups(
+    node: Node, groups: Mapping[str, str] | None, *, expression: str = "", _seen: tuple[str, ...] = ()
+) -> Node:
+    """``node`` with every ``group.name``/``group.arn`` comparison replaced by the group's parsed expression."""
+    if isinstance(node, Compare) and node.keyword in ("group.name", "group.arn"):
+        value = str(node.value)
+        name = value
+        if node.keyword == "group.arn":
+            if not value.startswith(GROUP_ARN_PREFIX):
+                raise FilterSyntaxError(
+                    f"filter expression: column {node.column}: expected a group ARN starting with "
+                    f"{GROUP_ARN_PREFIX}, found {value!r}",
+                    expression=expression,
+                    column=node.column,
+                )
+            name = value[len(GROUP_ARN_PREFIX) :]
+        if groups is None:
+            raise FilterSyntaxError(
+                f"filter expression: column {node.column}: {node.keyword} needs the store's saved groups "
+                "(spanscope groups add NAME EXPR), which this caller does not have",
+                expression=expression,
+                column=node.column,
+            )
+        if name not in groups:
+            known = ", ".join(sorted(groups)) or "none saved"
+            raise FilterSyntaxError(
+                f"filter expression: column {node.column}: no group named {name!r} (groups: {known})",
+                expression=expression,
+                column=node.column,
+            )
+        if name in _seen:
+            raise FilterSyntaxError(
+                f"filter expression: column {node.column}: group {name!r} refers to itself "
+                f"({' -> '.join((*_seen, name))})",
+                expression=expression,
+                column=node.column,
+            )
+        inner = expand_groups(parse_filter(groups[name]), groups, expression=groups[name], _seen=(*_seen, name))
+        return Not(inner) if node.op == "!=" else inner
+    if isinstance(node, Not):
+        return Not(expand_groups(node.item, groups, expression=expression, _seen=_seen))
+    if isinstance(node, And | Or):
+        items = tuple(expand_groups(n, groups, expression=expression, _seen=_seen) for n in node.items)
+        return And(items) if isinstance(node, And) else Or(items)
+    if isinstance(node, Service | Edge | RootCause) and node.body is not None:
+        body = expand_groups(node.body, groups, expression=expression, _seen=_seen)
+        if isinstance(node, Service):
+            return Service(node.selector, body)
+        if isinstance(node, Edge):
+            return Edge(node.source, node.target, body)
+        return RootCause(node.kind, node.level, body)
+    return node
+
+
 def compile_node(node: Node) -> _Pred:
-    """The predicate of one syntax tree node."""
+    """The predicate of one syntax tree node (groups already expanded)."""
     if isinstance(node, Compare):
         return _compare(node)
     if isinstance(node, Not):
@@ -77,18 +166,31 @@ def compile_node(node: Node) -> _Pred:
         return lambda t, s: any(p(t, s) for p in alts)
     if isinstance(node, Service):
         return _service(node)
+    if isinstance(node, RootCause):
+        return _rootcause(node)
     return _edge(node)
 
 
+def _rootcause(node: RootCause) -> _Pred:
+    body = compile_node(node.body)
+    kind, level = node.kind, node.level
+
+    def pred(trace: Trace, _subject: Subject | None) -> bool:
+        for cause in root_causes(trace, kind):
+            if level == "service":
+                subjects: tuple[Entity, ...] = (cause.service,)
+            elif level == "entity":
+                subjects = cause.path
+            else:
+                subjects = (cause.cause,)
+            if any(body(trace, e) for e in subjects):
+                return True
+        return False
+
+    return pred
+
+
 # --- node selection -------------------------------------------------------------------------------
-
-
-def _node_type(span: Span) -> str:
-    if span.namespace == "aws" and span.remote_service:
-        return f"AWS::{span.remote_service}"
-    if span.namespace == "remote" and span.remote_service:
-        return "remote"
-    return span.origin
 
 
 def _type_matches(wanted: str | None, span: Span, actual: str) -> bool:
@@ -111,7 +213,7 @@ def _node_spans(trace: Trace, selector: Selector) -> list[Span]:
             span.remote_service
             and span.namespace in ("aws", "remote")
             and (name is None or span.remote_service == name)
-            and _type_matches(selector.type, span, _node_type(span))
+            and _type_matches(selector.type, span, node_type(span))
         ):
             out.append(span)
         if name is not None and span.service != name:
@@ -130,7 +232,7 @@ def _service(node: Service) -> _Pred:
     body = compile_node(node.body) if node.body is not None else None
     selector = node.selector
 
-    def pred(trace: Trace, _subject: Span | None) -> bool:
+    def pred(trace: Trace, _subject: Subject | None) -> bool:
         nodes = _node_spans(trace, selector)
         if body is None:
             return bool(nodes)
@@ -147,15 +249,7 @@ def _sel_matches(selector: Selector, service: str, span: Span, node_type: str) -
 
 def _service_entry(trace: Trace, i: int) -> Span:
     """The span through which the request entered the service of span ``i`` (its segment)."""
-    spans = trace.spans
-    service = spans[i].service
-    node = i
-    for _ in range(len(spans)):
-        p = trace.parent(node)
-        if p is None or spans[p].service != service:
-            break
-        node = p
-    return spans[node]
+    return trace.spans[entry_index(trace, i)]
 
 
 def _edge_spans(trace: Trace, source: Selector, target: Selector) -> list[Span]:
@@ -166,7 +260,7 @@ def _edge_spans(trace: Trace, source: Selector, target: Selector) -> list[Span]:
     for i, _depth in trace.preorder():
         span = spans[i]
         if span.remote_service and span.namespace in ("aws", "remote"):
-            if _sel_matches(target, span.remote_service, span, _node_type(span)):
+            if _sel_matches(target, span.remote_service, span, node_type(span)):
                 entry = _service_entry(trace, i)
                 if _sel_matches(source, span.service, entry, entry.origin):
                     out.append(span)
@@ -189,7 +283,7 @@ def _edge(node: Edge) -> _Pred:
     body = compile_node(node.body) if node.body is not None else None
     source, target = node.source, node.target
 
-    def pred(trace: Trace, _subject: Span | None) -> bool:
+    def pred(trace: Trace, _subject: Subject | None) -> bool:
         calls = _edge_spans(trace, source, target)
         if body is None:
             return bool(calls)
@@ -201,8 +295,12 @@ def _edge(node: Edge) -> _Pred:
 # --- keywords ---------------------------------------------------------------------------------------
 
 
-def _subject(trace: Trace, span: Span | None) -> Span | None:
-    return span if span is not None else trace.root
+def _span_of(subject: Subject | None) -> Span | None:
+    return subject.span if isinstance(subject, Entity) else subject
+
+
+def _subject(trace: Trace, subject: Subject | None) -> Span | None:
+    return _span_of(subject) if subject is not None else trace.root
 
 
 def _status_flag(keyword: str, span: Span | None) -> bool:
@@ -216,40 +314,96 @@ def _status_flag(keyword: str, span: Span | None) -> bool:
     return status is Status.FAULT
 
 
-def _bool_value(keyword: str, trace: Trace, span: Span | None) -> bool:
+def _bool_value(keyword: str, trace: Trace, subject: Subject | None) -> bool:
+    span = _span_of(subject)
     if keyword == "partial":
         if span is not None:
             return span.in_progress
         return any(s.in_progress for s in trace.spans)
-    return _status_flag(keyword, _subject(trace, span))
+    if keyword in ("root", "inferred", "remote", "first", "last"):
+        return _node_flag(keyword, trace, subject)
+    return _status_flag(keyword, _subject(trace, subject))
 
 
-def _number_value(keyword: str, trace: Trace, span: Span | None) -> float | None:
-    if keyword == "http.status":
-        subject = _subject(trace, span)
-        if subject is None:
+def _node_flag(keyword: str, trace: Trace, subject: Subject | None) -> bool:
+    if isinstance(subject, Entity):
+        return bool(getattr(subject, keyword))
+    if subject is None:  # the trace: it has a root; it has an inferred/remote node
+        if keyword == "root":
+            return bool(trace.spans)
+        if keyword == "inferred":
+            return any(is_inferred_call(s) for s in trace.spans)
+        if keyword == "remote":
+            return any(_is_remote(s) for s in trace.spans)
+        return False
+    if keyword == "root":
+        root = trace.root
+        return root is not None and not is_inferred_call(subject) and subject.service == root.service
+    if keyword == "inferred":
+        return is_inferred_call(subject)
+    if keyword == "remote":
+        return _is_remote(subject)
+    return False  # first/last describe an element of a root cause's entity path
+
+
+def _is_remote(span: Span) -> bool:
+    return span.namespace == "remote" or any(x.remote for x in span.exceptions)
+
+
+def _number_value(keyword: str, trace: Trace, subject: Subject | None) -> float | None:
+    if keyword in ("index", "coverage"):
+        if not isinstance(subject, Entity):
             return None
-        code = cv.http_status(subject.attributes)
+        return float(subject.index) if keyword == "index" else subject.coverage
+    if keyword == "http.status":
+        span = _subject(trace, subject)
+        if span is None:
+            return None
+        code = cv.http_status(span.attributes)
         return None if code is None else float(code)
-    if keyword == "duration" and span is None:
+    if keyword == "duration" and subject is None:
         if not trace.spans:
             return None
         return max(0, trace.end_ns - trace.start_ns) / 1e9
-    subject = _subject(trace, span)
-    return None if subject is None else subject.duration_ns / 1e9
+    span = _subject(trace, subject)
+    return None if span is None else span.duration_ns / 1e9
 
 
-def _string_values(keyword: str, trace: Trace, span: Span | None) -> list[str]:
-    keys = _STRING_ATTRS[keyword]
-    if keyword == "user" and span is None:
-        subjects: list[Span] = trace.spans
+def _messages(span: Span) -> list[str]:
+    out = [x.message for x in span.exceptions if x.message]
+    if span.status_message:
+        out.append(span.status_message)
+    return out
+
+
+def _string_values(keyword: str, trace: Trace, subject: Subject | None) -> list[str]:
+    spans: list[Span]
+    if subject is None:
+        if keyword in ("user", "name", "type", "message") or keyword in _RESOURCE_KEYWORDS:
+            spans = trace.spans
+        else:
+            spans = [] if trace.root is None else [trace.root]
     else:
-        subject = _subject(trace, span)
-        subjects = [] if subject is None else [subject]
+        spans = [subject.span if isinstance(subject, Entity) else subject]
+    if keyword == "name":
+        if isinstance(subject, Entity):
+            return [subject.name]
+        names = {node_name(s) for s in spans} | {x.type for s in spans for x in s.exceptions if subject is None}
+        return sorted(n for n in names if n)
+    if keyword == "type":
+        if isinstance(subject, Entity):
+            return [subject.type]
+        return sorted({t for t in (node_type(s) for s in spans) if t})
+    if keyword == "message":
+        return [m for s in spans for m in _messages(s)]
+    keys = _STRING_ATTRS[keyword]
+    on_resource = keyword in _RESOURCE_KEYWORDS
     out: list[str] = []
-    for s in subjects:
+    for s in spans:
         for key in keys:
             value = s.attributes.get(key)
+            if value is None and on_resource:
+                value = s.resource.get(key)
             if isinstance(value, str):
                 out.append(value)
                 break
@@ -273,32 +427,48 @@ _STRING_CMP: Final[dict[str, Callable[[str, str], bool]]] = {
 }
 
 
-def _annotation_values(key: str, trace: Trace, span: Span | None) -> list[object]:
-    subjects = trace.spans if span is None else [span]
+def _keyed_values(prefix: str, key: str, trace: Trace, subject: Subject | None) -> list[object]:
+    """Values of ``annotation.KEY`` or ``attribute.KEY`` on the subject span (or any span of the trace).
+
+    A list-valued attribute contributes each element. Annotations fall back to attributes on spans
+    that carry no X-Ray annotations at all.
+    """
+    span = _span_of(subject)
+    spans = trace.spans if span is None else [span]
     out: list[object] = []
-    for s in subjects:
-        if key in s.annotations:
-            out.append(s.annotations[key])
+    for s in spans:
+        if prefix == "annotation" and s.annotations:
+            if key in s.annotations:
+                out.append(s.annotations[key])
+            continue
+        value: AttrValue = s.attributes.get(key)
+        if value is None:
+            value = s.resource.get(key)
+        if isinstance(value, list):
+            out.extend(v for v in value if v is not None)
+        elif value is not None:
+            out.append(value)
     return out
 
 
 def _compare(node: Compare) -> _Pred:
     keyword, op, value = node.keyword, node.op, node.value
-    if keyword.startswith("annotation."):
-        return _annotation(keyword[len("annotation.") :], op, value)
+    for prefix in KEYED_PREFIXES:
+        if keyword.startswith(prefix + "."):
+            return _keyed(prefix, keyword[len(prefix) + 1 :], op, value)
     if op == "" or isinstance(value, bool):
         want = value if op in ("", "=") else not value
 
-        def boolean(trace: Trace, span: Span | None) -> bool:
-            return _bool_value(keyword, trace, span) == want
+        def boolean(trace: Trace, subject: Subject | None) -> bool:
+            return _bool_value(keyword, trace, subject) == want
 
         return boolean
     if isinstance(value, float):
         ncmp = _NUMBER_CMP[op]
         nval = value
 
-        def number(trace: Trace, span: Span | None) -> bool:
-            actual = _number_value(keyword, trace, span)
+        def number(trace: Trace, subject: Subject | None) -> bool:
+            actual = _number_value(keyword, trace, subject)
             return actual is not None and ncmp(actual, nval)
 
         return number
@@ -306,8 +476,8 @@ def _compare(node: Compare) -> _Pred:
     sval = value
     negative = op == "!="
 
-    def string(trace: Trace, span: Span | None) -> bool:
-        values = _string_values(keyword, trace, span)
+    def string(trace: Trace, subject: Subject | None) -> bool:
+        values = _string_values(keyword, trace, subject)
         if negative:
             return all(scmp(v, sval) for v in values) if values else True
         return any(scmp(v, sval) for v in values)
@@ -315,9 +485,9 @@ def _compare(node: Compare) -> _Pred:
     return string
 
 
-def _annotation(key: str, op: str, value: str | float | bool) -> _Pred:
-    def pred(trace: Trace, span: Span | None) -> bool:
-        values = _annotation_values(key, trace, span)
+def _keyed(prefix: str, key: str, op: str, value: str | float | bool) -> _Pred:
+    def pred(trace: Trace, subject: Subject | None) -> bool:
+        values = _keyed_values(prefix, key, trace, subject)
         if op == "":
             return bool(values)
         if op == "!=":

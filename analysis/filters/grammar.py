@@ -2,13 +2,21 @@
 
     expr       := and ( "OR" and )*
     and        := unary ( ["AND"] unary )*            juxtaposition means AND, as in ``ok !partial``
-    unary      := "!" unary | "(" expr ")" | call | comparison
+    unary      := "!" unary | "(" expr ")" | call | rootcause | comparison
     call       := "service" "(" [selector] ")" ["{" expr "}"]
                 | "edge" "(" selector "," selector ")" ["{" expr "}"]
                 | "id" "(" idargs ")"                   (alone: a trace that has that node)
     selector   := STRING | "id" "(" idargs ")"
     idargs     := ("name" | "type") ":" STRING ( "," ... )*
+    rootcause  := "rootcause." KIND "." LEVEL "{" expr "}"
+                  KIND: fault | error | throttle | responsetime; LEVEL: service | entity | message
     comparison := KEYWORD [ operator value ]
+                  KEYWORD also: annotation.KEY, annotation[KEY], attribute.KEY, attribute[KEY] (keys with dots),
+                  group.name, group.arn; the root-cause keywords (index, coverage, first, last) only
+                  inside a rootcause block
+
+Keywords that need data spanscope does not keep (``json``: X-Ray's root-cause JSON documents) are
+rejected with an error that says so.
 
 >>> parse_filter('responsetime > 5 AND service("api") { fault }')
 And(items=(Compare(keyword='responsetime', op='>', value=5.0, column=1), \
@@ -31,14 +39,47 @@ __all__ = [
     "Node",
     "Not",
     "Or",
+    "RootCause",
     "Selector",
     "Service",
     "parse_filter",
 ]
 
-BOOLEAN_KEYWORDS = frozenset({"ok", "error", "fault", "throttle", "partial"})
-NUMBER_KEYWORDS = frozenset({"responsetime", "duration", "http.status"})
-STRING_KEYWORDS = frozenset({"http.url", "http.method", "http.useragent", "http.clientip", "user"})
+BOOLEAN_KEYWORDS = frozenset(
+    {"ok", "error", "fault", "throttle", "partial", "root", "inferred", "remote", "first", "last"}
+)
+NUMBER_KEYWORDS = frozenset({"responsetime", "duration", "http.status", "index", "coverage"})
+STRING_KEYWORDS = frozenset(
+    {
+        "http.url",
+        "http.method",
+        "http.useragent",
+        "http.clientip",
+        "user",
+        "name",
+        "type",
+        "message",
+        "availabilityzone",
+        "instance.id",
+        "resource.arn",
+        "group.name",
+        "group.arn",
+    }
+)
+# keywords that describe one element of a root cause (an entity of its path): only inside rootcause.* { }
+ROOTCAUSE_ONLY_KEYWORDS = frozenset({"index", "coverage", "first", "last"})
+ROOTCAUSE_KINDS = ("fault", "error", "throttle", "responsetime")
+ROOTCAUSE_LEVELS = ("service", "entity", "message")
+GROUP_KEYWORDS = frozenset({"group.name", "group.arn"})
+# prefixes of keywords whose value's type decides the operators: annotation.KEY and attribute.KEY
+KEYED_PREFIXES = ("annotation", "attribute")
+# keywords of X-Ray's language that need data spanscope does not keep, and what to use instead
+UNSUPPORTED_KEYWORDS: dict[str, str] = {
+    "json": "X-Ray's root-cause JSON documents (rootcause.json = #[...]), which spanscope does not keep; "
+    "use rootcause.fault.service { ... } or rootcause.fault.entity { ... }",
+    "rootcause.json": "X-Ray's root-cause JSON documents (rootcause.json = #[...]), which spanscope does not keep; "
+    "use rootcause.fault.service { ... } or rootcause.fault.entity { ... }",
+}
 NUMBER_OPS = ("=", "!=", "<", "<=", ">", ">=")
 STRING_OPS = ("=", "!=", "CONTAINS", "BEGINSWITH", "ENDSWITH")
 MAX_NESTING = 40
@@ -92,7 +133,17 @@ class Edge:
     body: Node | None
 
 
-Node = Compare | Not | And | Or | Service | Edge
+@dataclass(frozen=True, slots=True)
+class RootCause:
+    """``rootcause.KIND.LEVEL { body }``: a root cause of the trace (fault, error, throttle or response time)
+    whose service, entity (an element of the path inside the service) or message matches ``body``."""
+
+    kind: str
+    level: str
+    body: Node
+
+
+Node = Compare | Not | And | Or | Service | Edge | RootCause
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +216,12 @@ def _tokenize(text: str) -> list[_Tok]:
                 j += 1
             toks.append(_Tok("word", text[i:j], col))
             i = j
+        elif ch == "#" and text[i + 1 : i + 2] == "[":
+            raise FilterSyntaxError(
+                f"filter expression: column {col}: a JSON value (#[...]) needs {UNSUPPORTED_KEYWORDS['json']}",
+                expression=text,
+                column=col,
+            )
         else:
             raise _error(text, col, "a keyword, '(', '!' or a value", repr(ch))
     toks.append(_Tok("end", "", n + 1))
@@ -185,6 +242,7 @@ class _Parser:
         self.toks = _tokenize(text)
         self.pos = 0
         self.depth = 0
+        self.rootcause_depth = 0
 
     # helpers -----------------------------------------------------------------------------------
     def peek(self) -> _Tok:
@@ -263,7 +321,24 @@ class _Parser:
         lower = tok.text.lower()
         if lower in ("service", "edge", "id") and self.toks[self.pos + 1].kind == "(":
             return self.call(lower)
+        if lower.startswith("rootcause.") and lower != "rootcause.json":
+            return self.rootcause()
         return self.comparison()
+
+    def rootcause(self) -> Node:
+        tok = self.take()
+        parts = tok.text.lower().split(".")
+        if len(parts) != 3 or parts[1] not in ROOTCAUSE_KINDS or parts[2] not in ROOTCAUSE_LEVELS:
+            kinds, levels = "|".join(ROOTCAUSE_KINDS), "|".join(ROOTCAUSE_LEVELS)
+            raise _error(self.text, tok.column, f"rootcause.{{{kinds}}}.{{{levels}}}", repr(tok.text))
+        if self.peek().kind != "{":
+            raise _error(self.text, self.peek().column, f"'{{' after {tok.text}", self.peek().describe())
+        self.rootcause_depth += 1
+        body = self.body()
+        self.rootcause_depth -= 1
+        if body is None:  # unreachable: the '{' was checked above
+            raise _error(self.text, tok.column, f"'{{' after {tok.text}", "nothing")
+        return RootCause(parts[1], parts[2], body)
 
     def call(self, which: str) -> Node:
         self.take()
@@ -322,16 +397,35 @@ class _Parser:
     def comparison(self) -> Node:
         tok = self.take()
         keyword = tok.text.lower()
-        is_annotation = keyword.startswith("annotation.") or keyword.startswith("annotation[")
-        if is_annotation:
-            key = tok.text[len("annotation") :]
+        prefix = next((p for p in KEYED_PREFIXES if keyword.startswith((p + ".", p + "["))), "")
+        is_keyed = bool(prefix)
+        if is_keyed:
+            key = tok.text[len(prefix) :]
             key = key[1:] if key.startswith(".") else key.strip("[]")
             if not key:
-                raise _error(self.text, tok.column + 11, "an annotation key after 'annotation.'", "nothing")
-            keyword = "annotation." + key
+                raise _error(self.text, tok.column + len(prefix) + 1, f"a key after '{prefix}.'", "nothing")
+            keyword = f"{prefix}.{key}"
+        elif keyword in UNSUPPORTED_KEYWORDS:
+            raise FilterSyntaxError(
+                f"filter expression: column {tok.column}: {tok.text} needs {UNSUPPORTED_KEYWORDS[keyword]}",
+                expression=self.text,
+                column=tok.column,
+            )
         elif keyword not in BOOLEAN_KEYWORDS | NUMBER_KEYWORDS | STRING_KEYWORDS:
             known = ", ".join(sorted(BOOLEAN_KEYWORDS | NUMBER_KEYWORDS | STRING_KEYWORDS))
-            raise _error(self.text, tok.column, f"a keyword ({known}, annotation.KEY)", repr(tok.text))
+            raise _error(
+                self.text,
+                tok.column,
+                f"a keyword ({known}, annotation.KEY, attribute.KEY, rootcause.KIND.LEVEL {{ }})",
+                repr(tok.text),
+            )
+        elif keyword in ROOTCAUSE_ONLY_KEYWORDS and not self.rootcause_depth:
+            raise _error(
+                self.text,
+                tok.column,
+                f"{keyword} inside a root-cause block (e.g. rootcause.fault.entity {{ {keyword} ... }})",
+                repr(tok.text),
+            )
         op_tok = self.peek()
         op = ""
         if op_tok.kind == "op":
@@ -339,7 +433,7 @@ class _Parser:
         elif op_tok.kind == "word" and op_tok.text.upper() in STRING_OPS:
             op = op_tok.text.upper()
         if not op:
-            if keyword in BOOLEAN_KEYWORDS or is_annotation:
+            if keyword in BOOLEAN_KEYWORDS or is_keyed:
                 return Compare(keyword, "", True, tok.column)
             ops = NUMBER_OPS if keyword in NUMBER_KEYWORDS else STRING_OPS
             raise _error(self.text, op_tok.column, f"an operator after {tok.text} ({' '.join(ops)})", op_tok.describe())
@@ -351,12 +445,17 @@ class _Parser:
                 raise _error(self.text, op_tok.column, f"a number operator ({' '.join(NUMBER_OPS)})", repr(op))
             val = self.expect("num", f"a number after {tok.text} {op}")
             return Compare(keyword, op, float(val.text), tok.column)
+        if keyword in GROUP_KEYWORDS:
+            if op not in ("=", "!="):
+                raise _error(self.text, op_tok.column, f"'=' or '!=' after {tok.text}", repr(op))
+            gval = self.expect("str", f"a quoted group {keyword[6:]} after {tok.text} {op}")
+            return Compare(keyword, op, gval.text, tok.column)
         if keyword in STRING_KEYWORDS:
             if op not in STRING_OPS:
                 raise _error(self.text, op_tok.column, f"a string operator ({' '.join(STRING_OPS)})", repr(op))
             sval = self.expect("str", f"a quoted string after {tok.text} {op}")
             return Compare(keyword, op, sval.text, tok.column)
-        # annotation: the value's type decides which operators apply
+        # annotation / attribute: the value's type decides which operators apply
         vtok = self.peek()
         if vtok.kind == "str":
             self.take()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from spanscope.analysis.filters import compile_filter, parse_filter
 from spanscope.collectors.errors import FilterSyntaxError, SpanscopeError
-from spanscope.collectors.model import Kind, Status
+from spanscope.collectors.model import Kind, SpanException, Status
 
 from tests.builders import build_trace
 
@@ -18,9 +18,17 @@ ROOT_ATTRS = {
 }
 
 
+ROOT_RESOURCE = {
+    "cloud.availability_zone": "us-east-1a",
+    "host.id": "i-0abc1234",
+    "cloud.resource_id": "arn:aws:lambda:us-east-1:123456789012:function:api",
+    "service.version": "1.2.0",
+}
+
+
 def sample(*, root_status=Status.OK, partial=False, status_code=200):
     attrs = dict(ROOT_ATTRS, **{"http.response.status_code": status_code})
-    return build_trace(
+    trace = build_trace(
         [
             (
                 "root",
@@ -34,6 +42,7 @@ def sample(*, root_status=Status.OK, partial=False, status_code=200):
                     "attributes": attrs,
                     "origin": "AWS::Lambda::Function",
                     "annotations": {"account": "12345", "tier": 2, "beta": True},
+                    "resource": ROOT_RESOURCE,
                 },
             ),
             (
@@ -71,6 +80,9 @@ def sample(*, root_status=Status.OK, partial=False, status_code=200):
             ),
         ]
     )
+    ddb = next(s for s in trace.spans if s.remote_service == "DynamoDB")
+    ddb.exceptions = [SpanException("ProvisionedThroughputExceededException", "Rate exceeded: capacity", remote=True)]
+    return trace
 
 
 T = sample()
@@ -159,6 +171,59 @@ CASES = [
     ('edge(id(name: "orders", type: "AWS::EC2::Instance"), "DynamoDB")', False),
     ('edge(id(name: "api", type: "AWS::Lambda::Function"), id(name: "orders", type: "AWS::ECS::Container"))', True),
     ('service("api.example.com") { fault = true OR responsetime > 2.5 } AND annotation.account = "12345"', False),
+    # attribute.KEY: any span or resource attribute, keys with dots, typed like annotations
+    ('attribute.enduser.id = "alice"', True),
+    ('attribute.http.request.method = "POST"', True),
+    ('attribute[client.address] BEGINSWITH "203."', True),
+    ("attribute.http.response.status_code >= 200", True),
+    ("attribute.http.response.status_code < 200", False),
+    ('attribute.service.version = "1.2.0"', True),
+    ('attribute.cloud.availability_zone ENDSWITH "1a"', True),
+    ("attribute.url.full", True),
+    ("attribute.nope", False),
+    ('attribute.enduser.id != "alice"', False),
+    ('service("orders") { attribute.enduser.id = "alice" }', True),
+    ('service("api") { attribute.enduser.id = "alice" }', False),
+    # annotation.KEY falls back to attributes on spans without annotations (orders has none, api has some)
+    ('annotation.enduser.id = "alice"', True),
+    ('annotation.http.request.method = "POST"', False),
+    # name / type / message / availabilityzone / instance.id / resource.arn
+    ('name = "orders"', True),
+    ('name = "DynamoDB"', True),
+    ('name = "nope"', False),
+    ('name = "ProvisionedThroughputExceededException"', True),
+    ('type = "AWS::ECS::Container"', True),
+    ('service("orders") { type = "AWS::ECS::Container" }', True),
+    ('message CONTAINS "capacity"', True),
+    ('service("orders") { message CONTAINS "capacity" }', False),
+    ('availabilityzone = "us-east-1a"', True),
+    ('availabilityzone = "us-east-1b"', False),
+    ('instance.id = "i-0abc1234"', True),
+    ('resource.arn ENDSWITH ":function:api"', True),
+    # node keywords
+    ("root", True),
+    ("inferred", True),
+    ("remote", True),
+    ('service("orders") { remote }', False),
+    ('service("DynamoDB") { remote }', True),
+    ('service("api") { root }', True),
+    ('service("orders") { root }', False),
+    ('service("DynamoDB") { inferred }', True),
+    ('service("orders") { inferred }', False),
+    # root causes: the fault starts at DynamoDB (inferred), the throttle at cache
+    ('rootcause.fault.service { name = "DynamoDB" AND inferred AND type = "AWS::DynamoDB" }', True),
+    ('rootcause.fault.service { name = "orders" }', False),
+    ('rootcause.throttle.service { name = "cache" AND !root }', True),
+    ('rootcause.error.service { name = "cache" }', True),
+    ('rootcause.error.service { name = "DynamoDB" }', False),
+    ('rootcause.throttle.entity { name = "cache" AND first AND last AND index = 0 }', True),
+    ("rootcause.fault.entity { index >= 1 }", False),
+    ("rootcause.fault.entity { remote }", True),
+    ('rootcause.fault.message { message CONTAINS "capacity" }', True),
+    ('rootcause.throttle.message { message CONTAINS "capacity" }', False),
+    ('rootcause.responsetime.service { name = "DynamoDB" AND coverage > 0.7 }', True),
+    ("rootcause.responsetime.entity { coverage > 0.8 }", False),
+    ('fault OR rootcause.fault.service { name = "DynamoDB" }', True),
 ]
 
 
@@ -176,7 +241,7 @@ def test_every_keyword_and_operator_is_in_the_table():
         STRING_OPS,
     )
 
-    text = " ".join(e for e, _ in CASES)
+    text = " ".join(e for e, _ in CASES) + " ".join(e for e, _c, _x in ERRORS)
     for word in BOOLEAN_KEYWORDS | NUMBER_KEYWORDS | STRING_KEYWORDS:
         assert word in text
     for op in (*NUMBER_OPS, *STRING_OPS):
@@ -214,6 +279,15 @@ ERRORS = [
     ('annotation.x < "s"', 14, "a string operator"),
     ("annotation.x = ", 16, "a value after annotation.x ="),
     ("((((" * 20 + "ok" + "))))" * 20, 41, "at most 40 levels of nesting"),
+    ("attribute. = 1", 11, "a key after 'attribute.'"),
+    ('attribute.x < "s"', 13, "a string operator"),
+    ("index = 0", 1, "index inside a root-cause block"),
+    ("coverage > 0.5", 1, "coverage inside a root-cause block"),
+    ("rootcause.fault.nodes { ok }", 1, "rootcause.{fault|error|throttle|responsetime}.{service|entity|message}"),
+    ("rootcause.fault.service ok", 25, "'{' after rootcause.fault.service"),
+    ('group.name CONTAINS "x"', 12, "'=' or '!=' after group.name"),
+    ("name = 5", 8, "a quoted string after name ="),
+    ('group.arn = "x"', 1, "a group ARN starting with arn:spanscope:xray:local:group/"),
 ]
 
 

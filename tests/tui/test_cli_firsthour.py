@@ -109,9 +109,12 @@ def test_traces_filter_prints_how_many_matched(tmp_path: Path, capsys: pytest.Ca
     db = tmp_path / "s.db"
     seed(db)
     assert main(["traces", "--db", str(db), "--filter", "responsetime > 0.1"]) == 0
-    assert capsys.readouterr().out.splitlines()[-1] == "1 trace matched the filter"
+    assert capsys.readouterr().out.splitlines()[-1] == "1 of 2 traces in the window matched the filter"
     assert main(["traces", "--db", str(db), "--filter", "responsetime >= 0", "--limit", "1"]) == 0
-    assert capsys.readouterr().out.splitlines()[-1] == "2 traces matched the filter (1 shown; --limit N for more)"
+    assert (
+        capsys.readouterr().out.splitlines()[-1]
+        == "2 of 2 traces in the window matched the filter (1 shown; --limit N for more)"
+    )
     assert main(["traces", "--db", str(db), "--filter", "responsetime > 0.1", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)  # the JSON stays a plain list
     assert isinstance(doc, list) and len(doc) == 1

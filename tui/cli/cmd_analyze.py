@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from spanscope.collectors.model import Trace
 
 from spanscope.tui.cli.common import (
     UsageError,
@@ -35,6 +38,12 @@ def register(sub: Any) -> None:
     )
     parser.add_argument("--output", metavar="FILE", help="write the report to FILE instead of stdout")
     parser.add_argument(
+        "--select",
+        metavar="SEL",
+        help="BubbleUp: attribute values that set a selection apart from the rest of the window: 'errors', "
+        "'latency:LOW-HIGH' (seconds or pNN; an end may be empty) or a filter expression (JSON key bubbleup)",
+    )
+    parser.add_argument(
         "--cp-tolerance",
         type=float,
         default=0.01,
@@ -54,9 +63,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from spanscope.analysis.filters import compile_filter
     from spanscope.analysis.report import build_report
-    from spanscope.collectors.model import Trace
 
     if not 0 <= args.cp_tolerance < 1:
         raise UsageError("--cp-tolerance must be a fraction in [0, 1)")
@@ -70,14 +77,15 @@ def run(args: argparse.Namespace) -> int:
         base_since, base_until = parse_time(args.baseline_since), parse_time(args.baseline_until)
         if base_since > base_until:
             raise UsageError("--baseline-since is after --baseline-until")
-    predicate: Callable[[Trace], bool] | None = compile_filter(args.filter) if args.filter else None
     if args.engine or args.source:
         if not (args.engine and args.source):
             raise UsageError("--engine and --source go together (the archive written by `spanscope export`)")
         if args.format == "html":
             raise UsageError("--format html reads the store (it draws traces): it does not run on --engine")
-        if predicate is not None or base_since is not None or since is not None or until is not None:
-            raise UsageError("--engine runs over the whole archive: --filter, windows and baselines need the store")
+        if args.filter or args.select or base_since is not None or since is not None or until is not None:
+            raise UsageError(
+                "--engine runs over the whole archive: --filter, --select, windows and baselines need the store"
+            )
         from spanscope.analysis.engines import run_engine
 
         _emit(
@@ -86,42 +94,48 @@ def run(args: argparse.Namespace) -> int:
         )
         return 0
 
-    def matching(traces: Iterator[Trace]) -> Iterator[Trace]:
-        if predicate is None:
-            yield from traces
-            return
-        for trace in traces:
-            if predicate(trace):
-                yield trace
-
-    if args.format == "html":
-        return _write_html(args, matching, (since, until), (base_since, base_until))
     with open_store_for(args, readonly=True) as store:
-        current = matching(store.iter_traces(since_ns=since, until_ns=until))
-        baseline = (
-            matching(store.iter_traces(since_ns=base_since, until_ns=base_until)) if base_since is not None else None
-        )
+        from spanscope.tui.cli.store_filter import store_filter
+
+        search = store_filter(store, args.filter) if args.filter else None
+
+        def window_traces(start: int | None, end: int | None) -> Iterator[Trace]:
+            if search is None:
+                return store.iter_traces(since_ns=start, until_ns=end)
+            return search.traces(store, since_ns=start, until_ns=end)  # the store's text search first
+
+        current = window_traces(since, until)
+        selection = None
+        facts: list[Any] = []
+        if args.select:
+            from spanscope.analysis.bubbleup import parse_selection
+
+            selection = parse_selection(args.select, lambda text: store_filter(store, text).predicate)
+            current = _tap(current, facts, selection.predicate)
+        baseline = window_traces(base_since, base_until) if base_since is not None else None
+        if args.format == "html":
+            return _write_html(args, current, baseline, (base_since, base_until))
         report = build_report(current, baseline=baseline, overlap_tolerance=args.cp_tolerance)
-    _emit(report, args)
+    bubble = None
+    if selection is not None:
+        from spanscope.analysis.bubbleup import bubbleup_facts
+
+        bubble = bubbleup_facts(facts, selection, top=max(20, args.top))
+    _emit(report, args, bubble)
     return 0
 
 
 def _write_html(
     args: argparse.Namespace,
-    matching: Callable[[Iterator[Any]], Iterator[Any]],
-    window_ns: tuple[int | None, int | None],
+    current: Iterator[Trace],
+    baseline: Iterator[Trace] | None,
     baseline_ns: tuple[int | None, int | None],
 ) -> int:
     from spanscope.tui.render.html_report import render_report_html
     from spanscope.tui.render.report_inputs import analyze_for_html
 
+    report, inputs = analyze_for_html(current, baseline=baseline, overlap_tolerance=args.cp_tolerance)
     base_since, base_until = baseline_ns
-    with open_store_for(args, readonly=True) as store:
-        current = matching(store.iter_traces(since_ns=window_ns[0], until_ns=window_ns[1]))
-        baseline = (
-            matching(store.iter_traces(since_ns=base_since, until_ns=base_until)) if base_since is not None else None
-        )
-        report, inputs = analyze_for_html(current, baseline=baseline, overlap_tolerance=args.cp_tolerance)
     window_pair = (base_since, base_until) if base_since is not None and base_until is not None else None
     page = render_report_html(report, inputs.graph(), inputs.worst_traces(), baseline_window=window_pair)
     _output(page, args)
@@ -141,21 +155,38 @@ def _output(page: str, args: argparse.Namespace) -> None:
     print(f"wrote {args.output}", file=sys.stderr)
 
 
-def _emit(report: Any, args: argparse.Namespace) -> None:
-    if args.format == "json":
-        from spanscope.tui.render.report_json import report_to_json
+def _tap(traces: Iterator[Trace], facts: list[Any], predicate: Callable[[Trace], bool] | None) -> Iterator[Trace]:
+    """The traces unchanged, with BubbleUp's facts of each collected on the way to the report."""
+    from spanscope.analysis.bubbleup import trace_facts
 
-        if not args.output:
-            print_json(report_to_json(report))
-            return
+    for trace in traces:
+        facts.append(trace_facts(trace, predicate))
+        yield trace
+
+
+def _emit(report: Any, args: argparse.Namespace, bubble: Any = None) -> None:
+    if args.format == "json":
         import contextlib
         import io
 
+        from spanscope.tui.render.report_json import report_to_json
+
+        document = report_to_json(report)
+        if bubble is not None:
+            document["bubbleup"] = bubble.to_json()
+        if not args.output:
+            print_json(document)
+            return
         buffer = io.StringIO()
         with contextlib.redirect_stdout(buffer):
-            print_json(report_to_json(report))
+            print_json(document)
         _output(buffer.getvalue(), args)
     else:
         from spanscope.tui.render.report_md import render_report_markdown
 
-        _output(render_report_markdown(report, top=args.top), args)
+        text = render_report_markdown(report, top=args.top)
+        if bubble is not None:
+            from spanscope.tui.render.bubbleup_md import render_bubbleup_markdown
+
+            text += render_bubbleup_markdown(bubble, top=args.top)
+        _output(text, args)

@@ -32,6 +32,7 @@ def register(sub: Any) -> None:
     add_db_argument(parser)
     add_window_arguments(parser)
     parser.add_argument("--filter", metavar="EXPR", help="X-Ray filter expression: only traces that match")
+    parser.add_argument("--group", metavar="NAME", help="only traces of a saved group (spanscope groups)")
     parser.add_argument("--format", choices=FORMATS, default="text", help="output format (default text)")
     parser.add_argument("--baseline-since", metavar="T", help="start of a baseline window to compare with")
     parser.add_argument("--baseline-until", metavar="T", help="end of the baseline window")
@@ -53,6 +54,10 @@ def _baseline_window(args: argparse.Namespace) -> tuple[int, int] | None:
     return since, until
 
 
+def _quoted(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def run(args: argparse.Namespace) -> int:
     from spanscope.collectors.service_map import build_service_map
     from spanscope.collectors.service_map.compare import compare_maps
@@ -60,13 +65,17 @@ def run(args: argparse.Namespace) -> int:
 
     since, until = window(args)
     baseline_window = _baseline_window(args)
-    predicate = None
-    if args.filter:
-        from spanscope.analysis.filters import compile_filter
-
-        predicate = compile_filter(args.filter)
+    expression = args.filter
+    if args.group is not None:
+        named = f"group.name = {_quoted(args.group)}"
+        expression = named if not expression else f"({expression}) AND {named}"
     group = args.group_by == "location"
     with open_store_for(args, readonly=True) as store:
+        predicate = None
+        if expression:
+            from spanscope.tui.cli.store_filter import store_filter
+
+            predicate = store_filter(store, expression).predicate
         graph = build_service_map(store.iter_traces(since_ns=since, until_ns=until), predicate=predicate)
         baseline = None
         if baseline_window is not None:

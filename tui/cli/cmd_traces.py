@@ -32,14 +32,17 @@ def run(args: argparse.Namespace) -> int:
 
         raise UsageError("--limit must be zero or more")
     matched: int | None = None
+    in_window = 0
     with open_store_for(args, readonly=True) as store:
         if args.filter:
-            from spanscope.analysis.filters import compile_filter
+            from spanscope.tui.cli.store_filter import store_filter
 
-            predicate = compile_filter(args.filter)
+            search = store_filter(store, args.filter)
             summaries = store.summaries(since_ns=since, until_ns=until, service=args.service)
-            order = {s.trace_id: i for i, s in enumerate(summaries)}
-            matching = {t.trace_id for t in store.iter_traces(trace_ids=order) if predicate(t)}
+            candidates = search.candidate_ids(store, since_ns=since, until_ns=until, service=args.service)
+            order = [s.trace_id for s in summaries if candidates is None or s.trace_id in candidates]
+            matching = {t.trace_id for t in store.iter_traces(trace_ids=order) if search.predicate(t)}
+            in_window = len(summaries)
             summaries = [s for s in summaries if s.trace_id in matching]
             matched = len(summaries)
             if limit is not None:
@@ -52,16 +55,15 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(render_traces_table(summaries, total=total))
         if matched is not None:
-            sys.stdout.write(matched_line(matched, len(summaries)))
+            sys.stdout.write(matched_line(matched, len(summaries), in_window))
     return 0
 
 
-def matched_line(matched: int, shown: int) -> str:
-    """How many traces the filter matched (in the window), and how many of them the table shows.
+def matched_line(matched: int, shown: int, window: int) -> str:
+    """How many of the window's traces the filter matched, and how many of them the table shows.
 
-    >>> matched_line(120, 50)
-    '120 traces matched the filter (50 shown; --limit N for more)\\n'
+    >>> matched_line(120, 50, 400)
+    '120 of 400 traces in the window matched the filter (50 shown; --limit N for more)\\n'
     """
-    noun = "trace" if matched == 1 else "traces"
     more = f" ({shown} shown; --limit N for more)" if shown < matched else ""
-    return f"{matched:,} {noun} matched the filter{more}\n"
+    return f"{matched:,} of {window:,} traces in the window matched the filter{more}\n"

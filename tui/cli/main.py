@@ -11,7 +11,20 @@ from spanscope.collectors.errors import FilterSyntaxError, SpanscopeError
 from spanscope.tui.cli.common import UsageError
 
 # Each command is tui/cli/cmd_<name>.py with register(subparsers) and run(args) -> int.
-COMMANDS = ("collect", "import", "traces", "show", "diff", "map", "analyze", "tui", "demo", "export")
+COMMANDS = (
+    "collect",
+    "import",
+    "traces",
+    "show",
+    "diff",
+    "map",
+    "analyze",
+    "tui",
+    "demo",
+    "export",
+    "groups",
+    "sampling",
+)
 
 
 def version() -> str:
