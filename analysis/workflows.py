@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from spanscope.analysis.cold_starts import INITIALIZATION, initialization_ns
 from spanscope.analysis.stats import percentiles
 from spanscope.collectors import conventions as cv
 from spanscope.collectors.model import Kind, Span, Trace
@@ -43,13 +44,13 @@ __all__ = [
     "WorkflowStats",
     "WorkflowsPartial",
     "build_workflow",
+    "continuation_credits",
     "follow_links",
     "hop_kind",
     "initialization_ns",
     "merge_workflows",
 ]
 
-INITIALIZATION = "Initialization"  # X-Ray's name for a Lambda function's init subsegment
 MAX_WORKFLOW_TRACES = 100
 MAX_ANCESTOR_STEPS = 64
 QUEUE_WAIT = "queue wait"
@@ -118,18 +119,6 @@ class Workflow:
             key = p.piece or "compute"
             out[key] = out.get(key, 0) + p.duration_ns
         return out
-
-
-def initialization_ns(span: Span) -> int:
-    """The init duration of a recorded cold start (``faas.coldstart`` true), else 0."""
-    attrs = span.attributes
-    flag = attrs.get(cv.FAAS_COLDSTART)
-    if not (flag is True or (isinstance(flag, str) and flag.lower() == "true")):
-        return 0
-    init = attrs.get(cv.FAAS_INIT_DURATION_NS)
-    if isinstance(init, int | float) and not isinstance(init, bool) and init > 0:
-        return int(init)
-    return 0
 
 
 def hop_kind(cause: Span, span: Span) -> str:
@@ -467,45 +456,40 @@ def _piece(forest: _Forest, g: int, s: int, e: int, piece: str) -> PathPiece:
 # --- across workflows (analyze) -----------------------------------------------------------------------
 
 
-@dataclass(slots=True)
-class _EntryAcc:
-    durations: list[int] = field(default_factory=list)
-    pieces: dict[str, int] = field(default_factory=dict)
-    hops: int = 0
+def continuation_credits(workflow: Workflow, after_ns: int) -> dict[tuple[str, str], int]:
+    """Nanoseconds of the end-to-end path after ``after_ns`` (the entry's return) per (service, operation):
+    span self time under its name, a cold start as ``(function, "Initialization")``; hop gaps are not
+    operations and are left out."""
+    out: dict[tuple[str, str], int] = {}
+    for p in workflow.path:
+        if p.end_ns <= after_ns or (p.piece and p.piece != INITIALIZATION):
+            continue
+        key = (p.service, p.piece or p.name)
+        out[key] = out.get(key, 0) + p.end_ns - max(p.start_ns, after_ns)
+    return out
 
 
 @dataclass(slots=True)
 class WorkflowsPartial:
-    """Per-workflow (or merged) state of the ``workflows`` section; ``merge`` is associative."""
+    """Per-workflow (or merged) state of the ``workflows`` section, keyed by the entry trace id (a later
+    workflow of the same entry replaces the earlier one); ``merge`` is associative."""
 
-    entries: dict[tuple[str, str], _EntryAcc] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
+    items: dict[str, tuple[tuple[str, str], int, dict[str, int], int]] = field(default_factory=dict)
 
     def add(self, workflow: Workflow) -> None:
         first = workflow.traces[0] if workflow.traces else None
         root = first.root if first is not None else None
-        if root is None:
+        if first is None or root is None:
             return
-        key = (root.service, root.name)
-        acc = self.entries.get(key)
-        if acc is None:
-            acc = self.entries[key] = _EntryAcc()
-        acc.durations.append(workflow.duration_ns)
-        acc.hops += len(workflow.hops)
-        for kind, ns in workflow.time_by_piece().items():
-            acc.pieces[kind] = acc.pieces.get(kind, 0) + ns
+        self.items[first.trace_id] = (
+            (root.service, root.name),
+            workflow.duration_ns,
+            workflow.time_by_piece(),
+            len(workflow.hops),
+        )
 
     def merge(self, other: WorkflowsPartial) -> WorkflowsPartial:
-        for key, acc in other.entries.items():
-            mine = self.entries.get(key)
-            if mine is None:
-                self.entries[key] = _EntryAcc(list(acc.durations), dict(acc.pieces), acc.hops)
-            else:
-                mine.durations.extend(acc.durations)
-                mine.hops += acc.hops
-                for kind, ns in acc.pieces.items():
-                    mine.pieces[kind] = mine.pieces.get(kind, 0) + ns
-        self.notes.extend(other.notes)
+        self.items.update(other.items)
         return self
 
 
@@ -528,24 +512,32 @@ class WorkflowStats:
 
 def merge_workflows(partials: Iterable[WorkflowsPartial]) -> list[WorkflowStats]:
     """Entry operations whose workflows cross at least one asynchronous hop, slowest p95 first."""
-    total = WorkflowsPartial()
+    durations: dict[tuple[str, str], list[int]] = {}
+    pieces: dict[tuple[str, str], dict[str, int]] = {}
+    hops: dict[tuple[str, str], int] = {}
     for part in partials:
-        total.merge(part)
+        for key, duration, by_piece, n_hops in part.items.values():
+            if not n_hops:
+                continue
+            durations.setdefault(key, []).append(duration)
+            hops[key] = hops.get(key, 0) + n_hops
+            mine = pieces.setdefault(key, {})
+            for kind, ns in by_piece.items():
+                mine[kind] = mine.get(kind, 0) + ns
     out = []
-    for (service, operation), acc in total.entries.items():
-        if not acc.hops:
-            continue
-        p50, p95, p99 = percentiles(acc.durations, (0.5, 0.95, 0.99))
-        path = sum(acc.pieces.values()) or 1
-        queue = acc.pieces.get(QUEUE_WAIT, 0) / path
-        cold = acc.pieces.get(INITIALIZATION, 0) / path
-        compute = acc.pieces.get("compute", 0) / path
+    for key, values in durations.items():
+        p50, p95, p99 = percentiles(values, (0.5, 0.95, 0.99))
+        by_piece = pieces[key]
+        path = sum(by_piece.values()) or 1
+        queue = by_piece.get(QUEUE_WAIT, 0) / path
+        cold = by_piece.get(INITIALIZATION, 0) / path
+        compute = by_piece.get("compute", 0) / path
         out.append(
             WorkflowStats(
-                service,
-                operation,
-                len(acc.durations),
-                acc.hops,
+                key[0],
+                key[1],
+                len(values),
+                hops[key],
                 int(p50),
                 int(p95),
                 int(p99),

@@ -35,6 +35,7 @@ def register(sub: Any) -> None:
         metavar="F",
         help="sibling overlap tolerated on the critical path, as a fraction of the parent's duration (0 = strict)",
     )
+    parser.add_argument("--no-adjust", action="store_true", help="analyse raw span times (no clock-skew adjustment)")
     parser.add_argument("--top", type=int, default=10, metavar="N", help="rows per Markdown section (default 10)")
     parser.add_argument(
         "--engine",
@@ -91,7 +92,13 @@ def run(args: argparse.Namespace) -> int:
         baseline = (
             matching(store.iter_traces(since_ns=base_since, until_ns=base_until)) if base_since is not None else None
         )
-        report = build_report(current, baseline=baseline, overlap_tolerance=args.cp_tolerance)
+        report = build_report(
+            current,
+            baseline=baseline,
+            overlap_tolerance=args.cp_tolerance,
+            load_traces=lambda ids: store.iter_traces(trace_ids=ids),
+            adjust_skew=not args.no_adjust,
+        )
     _emit(report, args)
     return 0
 

@@ -178,6 +178,31 @@ def render_report_markdown(report: Report, *, top: int = TOP) -> str:
         lines.append("No Lambda invocations with a cold-start flag.")
     lines.append("")
 
+    lines += ["## Workflows", ""]
+    if report.workflows:
+        lines.append("Entry operations whose work crosses asynchronous hops: end-to-end latency and its path.")
+        lines.append("")
+        rows = [
+            [
+                _op(w.service, w.operation),
+                str(w.count),
+                _s(w.p50_ns),
+                _s(w.p95_ns),
+                _s(w.p99_ns),
+                f"{w.queue_wait_share:.0%}",
+                f"{w.cold_start_share:.0%}",
+                f"{w.compute_share:.0%}",
+                f"{w.other_wait_share:.0%}",
+            ]
+            for w in report.workflows[:top]
+        ]
+        lines += _table(
+            ["entry", "workflows", "p50", "p95", "p99", "queue wait", "cold start", "compute", "other waits"], rows
+        )
+    else:
+        lines.append("No workflow crosses an asynchronous hop.")
+    lines.append("")
+
     lines += ["## Service map", ""]
     if report.service_map is None:
         lines.append("(Optional section: no service map was built for this report.)")
