@@ -263,11 +263,18 @@ def build_report(
 
     ``service_map``: a NetworkX graph to summarize; None builds one from the same traces with
     ``spanscope.collectors.service_map`` (left out, with a note, if that is unavailable); False skips it.
-    ``load_traces(ids)`` reads traces back by id (the store's ``iter_traces(trace_ids=...)``): with it,
-    a trace whose root links to another trace joins that trace's workflow. ``adjust_skew`` corrects clock
+    ``load_traces(ids)`` reads traces back by id (the store's ``iter_traces(trace_ids=...)``; for a list
+    of traces, the list itself): with it, a trace whose root links to another trace joins that trace's
+    workflow, and its time counts where it lies on that workflow's end-to-end critical path. ``adjust_skew`` corrects clock
     skew as traces are read (:func:`spanscope.analysis.skew.adjust_clock_skew`).
     """
     notes: list[str] = []
+    if load_traces is None and isinstance(traces, Sequence):  # traces in memory: joined among themselves
+        index = {t.trace_id: t for t in traces}
+
+        def load_traces(ids: Sequence[str]) -> list[Trace]:
+            return [index[i] for i in ids if i in index]
+
     accumulator: Any = None
     if service_map is None:
         try:

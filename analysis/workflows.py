@@ -27,7 +27,7 @@ and so on back to the first unit. Iterative, and bounded: cycles of links stop a
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from spanscope.analysis.cold_starts import INITIALIZATION, initialization_ns
@@ -49,6 +49,7 @@ __all__ = [
     "hop_kind",
     "initialization_ns",
     "merge_workflows",
+    "one_timeline",
 ]
 
 MAX_WORKFLOW_TRACES = 100
@@ -182,16 +183,34 @@ def follow_links(
             frontier.append(got)
     notes = []
     if missing:
-        notes.append(f"{len(missing)} linked trace(s) are not in the store")
+        notes.append(f"{len(missing):,} linked trace(s) are not in the store")
     left_out -= set(members)
     if left_out:
-        notes.append(f"{len(left_out)} more linked trace(s) not followed (at most {max_traces} traces per workflow)")
+        notes.append(f"{len(left_out):,} more linked trace(s) not followed (at most {max_traces} traces per workflow)")
     return list(members.values()), notes
 
 
 def _link_targets(trace: Trace) -> set[str]:
     own = trace.trace_id
     return {lk.trace_id for s in trace.spans for lk in s.links if lk.trace_id != own}
+
+
+def one_timeline(workflow: Workflow) -> Trace:
+    """The member traces as one Trace for display: a root that links to a span of another member hangs
+    under that span (copies; the members are not changed). Its id is the first member's."""
+    traces = workflow.traces
+    present = {(t.trace_id, s.span_id) for t in traces for s in t.spans}
+    spans: list[Span] = []
+    for t in traces:
+        for s in t.spans:
+            if s.parent_id is None or t.position(s.parent_id) is None:
+                cause = next(
+                    (lk for lk in s.links if lk.trace_id != t.trace_id and (lk.trace_id, lk.span_id) in present), None
+                )
+                if cause is not None:
+                    s = replace(s, parent_id=cause.span_id)
+            spans.append(s)
+    return Trace(traces[0].trace_id if traces else "", spans)
 
 
 # --- the end-to-end path ------------------------------------------------------------------------------
