@@ -265,8 +265,8 @@ def build_report(
     ``spanscope.collectors.service_map`` (left out, with a note, if that is unavailable); False skips it.
     ``load_traces(ids)`` reads traces back by id (the store's ``iter_traces(trace_ids=...)``; for a list
     of traces, the list itself): with it, a trace whose root links to another trace joins that trace's
-    workflow, and its time counts where it lies on that workflow's end-to-end critical path. ``adjust_skew`` corrects clock
-    skew as traces are read (:func:`spanscope.analysis.skew.adjust_clock_skew`).
+    workflow, and its time counts where it lies on that workflow's end-to-end critical path.
+    ``adjust_skew`` corrects clock skew as traces are read (:func:`spanscope.analysis.skew.adjust_clock_skew`).
     """
     notes: list[str] = []
     if load_traces is None and isinstance(traces, Sequence):  # traces in memory: joined among themselves

@@ -133,7 +133,7 @@ def test_cold_start_gap_is_initialization_of_the_function_not_caller_self_time()
     assert ranked[0] == ("orders-api", INITIALIZATION)
     # and on an end-to-end path
     w = build_workflow([t])
-    assert [p.piece for p in w.path if p.service == "orders-api"][0] == INITIALIZATION
+    assert next(p.piece for p in w.path if p.service == "orders-api") == INITIALIZATION
 
 
 def test_link_cycle_missing_traces_and_fan_out_are_bounded_and_reported() -> None:
