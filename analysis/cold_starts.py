@@ -37,14 +37,15 @@ INITIALIZATION = "Initialization"  # X-Ray's name for a Lambda function's init s
 
 
 def initialization_ns(span: Span) -> int:
-    """The init duration of a recorded cold start (``faas.coldstart`` true with an init duration), else 0."""
+    """The init (SnapStart: restore) duration of a recorded cold start (``faas.coldstart`` true), else 0."""
     attrs = span.attributes
     flag = attrs.get(cv.FAAS_COLDSTART)
     if not (flag is True or (isinstance(flag, str) and flag.lower() == "true")):
         return 0
-    init = attrs.get(cv.FAAS_INIT_DURATION_NS)
-    if isinstance(init, int | float) and not isinstance(init, bool) and init > 0:
-        return int(init)
+    for key in (cv.FAAS_INIT_DURATION_NS, cv.FAAS_RESTORE_DURATION_NS):  # SnapStart: its restore
+        init = attrs.get(key)
+        if isinstance(init, int | float) and not isinstance(init, bool) and init > 0:
+            return int(init)
     return 0
 
 
@@ -160,9 +161,7 @@ def cold_starts_partial(trace: Trace) -> ColdStartsPartial:
             acc = part.functions[fn] = _FnAcc()
         if cold:
             acc.cold.append(span.duration_ns)
-            init = attrs.get(cv.FAAS_INIT_DURATION_NS)
-            if isinstance(init, int | float) and not isinstance(init, bool) and init > 0:
-                acc.init_ns += int(init)
+            acc.init_ns += initialization_ns(span)
         else:
             acc.warm.append(span.duration_ns)
     return part
