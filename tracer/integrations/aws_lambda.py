@@ -101,7 +101,7 @@ def _register_restore_hook() -> None:
     if os.environ.get(INIT_TYPE_ENV) != SNAP_START:
         return
     try:
-        from snapshot_restore_py import register_after_restore  # type: ignore[import-not-found]
+        from snapshot_restore_py import register_after_restore
 
         register_after_restore(lambda: _RESTORED_NS.append(time.time_ns()))
     except Exception:  # not in a SnapStart runtime: restore time unknown
