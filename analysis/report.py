@@ -33,6 +33,7 @@ from spanscope.analysis.hotspots import (
     compare_with_baseline,
     merge_hotspots,
 )
+from spanscope.analysis.ranks import StallingRank, StallingRanksPartial, merge_stalling_ranks, stalling_ranks_partial
 from spanscope.analysis.skew import adjust_clock_skew
 from spanscope.analysis.stragglers import Straggler, StragglersPartial, merge_stragglers, stragglers_partial
 from spanscope.analysis.workflows import (
@@ -95,6 +96,7 @@ class Report:
     stragglers: list[Straggler]
     cold_starts: list[ColdStartStats]
     workflows: list[WorkflowStats] = field(default_factory=list)
+    stalling_ranks: list[StallingRank] = field(default_factory=list)
     skew_adjusted_traces: int = 0
     failed_traces: int = 0
     baseline: BaselineComparison | None = None
@@ -258,6 +260,7 @@ def build_report(
     overlap_tolerance: float = 0.01,
     load_traces: LoadTraces | None = None,
     adjust_skew: bool = True,
+    min_group: int = 5,
 ) -> Report:
     """Analyze ``traces`` (and compare with ``baseline`` traces when given).
 
@@ -288,6 +291,7 @@ def build_report(
     folder = _HotspotFolder(hot, tolerance=overlap_tolerance, attrs=want_attrs, load=load_traces)
     fails = FailureChainsPartial()
     strag = StragglersPartial()
+    ranks = StallingRanksPartial()
     cold = ColdStartsPartial()
     n_traces = n_spans = failed = skewed = 0
     start = end = 0
@@ -304,7 +308,8 @@ def build_report(
         if any(s.status.failed for s in trace.spans):
             failed += 1
         fails.merge(failure_chains_partial(trace))
-        strag.merge(stragglers_partial(trace))
+        strag.merge(stragglers_partial(trace, min_group=min_group))
+        ranks.merge(stalling_ranks_partial(trace))
         cold.merge(cold_starts_partial(trace))
         t0, t1 = trace.start_ns, trace.end_ns
         if t0 and (not start or t0 < start):
@@ -343,6 +348,7 @@ def build_report(
         stragglers=merge_stragglers([strag]),
         cold_starts=merge_cold_starts([cold]),
         workflows=merge_workflows([folder.flows]),
+        stalling_ranks=merge_stalling_ranks([ranks]),
         skew_adjusted_traces=skewed,
         failed_traces=failed,
         baseline=comparison,

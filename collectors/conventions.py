@@ -113,6 +113,8 @@ HPC_RANK: Final = "spanscope.hpc.rank"
 HPC_STEP: Final = "spanscope.hpc.step"
 HPC_COMPUTE_NS: Final = "spanscope.hpc.compute_ns"
 HPC_BARRIER_WAIT_NS: Final = "spanscope.hpc.barrier_wait_ns"
+HPC_PLACEMENT_GROUP: Final = "aws.ec2.placement_group"
+HPC_EFA: Final = "spanscope.hpc.efa"
 
 # --- edge devices -------------------------------------------------------------------------------------
 DEVICE_ID: Final = "spanscope.device.id"

@@ -36,6 +36,13 @@ def register(sub: Any) -> None:
         help="sibling overlap tolerated on the critical path, as a fraction of the parent's duration (0 = strict)",
     )
     parser.add_argument("--no-adjust", action="store_true", help="analyse raw span times (no clock-skew adjustment)")
+    parser.add_argument(
+        "--min-group",
+        type=int,
+        default=5,
+        metavar="N",
+        help="smallest fan-out (array, ranks, tasks) compared for stragglers (default 5)",
+    )
     parser.add_argument("--top", type=int, default=10, metavar="N", help="rows per Markdown section (default 10)")
     parser.add_argument(
         "--engine",
@@ -57,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--cp-tolerance must be a fraction in [0, 1)")
     if args.top < 1:
         raise UsageError("--top must be 1 or more")
+    if args.min_group < 2:
+        raise UsageError("--min-group must be 2 or more")
     since, until = window(args)
     if bool(args.baseline_since) != bool(args.baseline_until):
         raise UsageError("--baseline-since and --baseline-until go together")
@@ -98,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
             overlap_tolerance=args.cp_tolerance,
             load_traces=lambda ids: store.iter_traces(trace_ids=ids),
             adjust_skew=not args.no_adjust,
+            min_group=args.min_group,
         )
     _emit(report, args)
     return 0

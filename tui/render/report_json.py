@@ -95,6 +95,22 @@ def report_to_json(report: Report) -> dict[str, Any]:
             }
             for w in report.workflows
         ],
+        "stalling_ranks": [
+            {
+                "trace_id": r.trace_id,
+                "service": r.service,
+                "rank": r.rank,
+                "steps_stalled": r.steps_stalled,
+                "steps": r.steps,
+                "wait_caused_s": r.wait_caused_ns / NS,
+                "compute_s": r.compute_ns / NS,
+                "median_step_compute_s": r.median_compute_ns / NS,
+                "host": r.host or None,
+                "placement_group": r.placement_group or None,
+                "efa": r.efa,
+            }
+            for r in report.stalling_ranks
+        ],
         "skew_adjusted_traces": report.skew_adjusted_traces,
         "baseline": None,
         "service_map": None,

@@ -157,6 +157,26 @@ def render_report_markdown(report: Report, *, top: int = TOP) -> str:
         lines.append("No stragglers found.")
     lines.append("")
 
+    if report.stalling_ranks:
+        lines += ["## Stalling ranks", "", "Tightly coupled jobs: the rank the others waited for at the barrier.", ""]
+        rows = [
+            [
+                md(r.service),
+                md(r.rank),
+                f"{r.steps_stalled}/{r.steps}",
+                _s(r.wait_caused_ns),
+                md(r.host) or "-",
+                md(r.placement_group) or "-",
+                "-" if r.efa is None else ("yes" if r.efa else "no"),
+                f"`{md(r.trace_id)}`",
+            ]
+            for r in report.stalling_ranks[:top]
+        ]
+        lines += _table(
+            ["job", "rank", "steps stalled", "barrier wait caused", "host", "placement group", "EFA", "trace"], rows
+        )
+        lines.append("")
+
     lines += ["## Cold starts", ""]
     if report.cold_starts:
         rows = [
