@@ -224,20 +224,27 @@ class _Forest:
         self.trace_ids: list[str] = []
         self.par: list[int] = []
         self.linked_cause: list[bool] = []
+        self.valid: list[bool] = []
+        wanted = {(lk.trace_id, lk.span_id) for t in traces for sp in t.spans for lk in sp.links}
         where: dict[tuple[str, str], int] = {}
-        offsets = []
         for trace in traces:
             base = len(self.spans)
-            offsets.append(base)
-            dropped = set(trace.duplicates)
-            for i, span in enumerate(trace.spans):
-                self.spans.append(span)
-                self.trace_ids.append(trace.trace_id)
-                p = trace.parent(i)
-                self.par.append(-1 if p is None else base + p)
-                self.linked_cause.append(False)
-                if i not in dropped:
-                    where[(trace.trace_id, span.span_id)] = base + i
+            members = trace.spans
+            n_t = len(members)
+            parent = trace.parent
+            self.spans.extend(members)
+            self.trace_ids.extend([trace.trace_id] * n_t)
+            self.par.extend([-1 if (p := parent(i)) is None else base + p for i in range(n_t)])
+            self.linked_cause.extend([False] * n_t)
+            valid = [True] * n_t
+            for i in trace.duplicates:
+                valid[i] = False
+            self.valid.extend(valid)
+            if wanted:
+                tid = trace.trace_id
+                for i, span in enumerate(members):
+                    if valid[i] and (tid, span.span_id) in wanted:
+                        where[(tid, span.span_id)] = base + i
         self.where = where
         self.hops: list[Hop] = []
         spans = self.spans
@@ -267,12 +274,8 @@ class _Forest:
             if best >= 0 and self.par[g] < 0:
                 self.par[g] = best  # a root caused by a span of another member (cycles are cut below)
                 self.linked_cause[g] = True
-        n = len(spans)
         self.lo = [s.start_ns for s in spans]
-        self.hi = [max(s.end_ns, s.start_ns) for s in spans]
-        self.valid = [False] * n
-        for g in where.values():
-            self.valid[g] = True
+        self.hi = [s.end_ns if s.end_ns > s.start_ns else s.start_ns for s in spans]
         self._attach()
 
     def _attach(self) -> None:
@@ -285,6 +288,9 @@ class _Forest:
             if not valid[g]:
                 continue
             a = par[g]
+            if a >= 0 and hi[a] >= hi[g] and lo[a] <= hi[g] and a != g:
+                up[g] = a  # the common case: inside its tree parent
+                continue
             steps = 0
             while a >= 0 and steps < MAX_ANCESTOR_STEPS and a != g:
                 if hi[a] >= hi[g] and lo[a] <= hi[g]:
@@ -292,9 +298,9 @@ class _Forest:
                     break
                 a = par[a]
                 steps += 1
-        # cut cycles of ``up`` (possible through links with equal times): walk each chain once
+        # cut cycles of ``up`` (possible only through links, with equal times): walk each chain once
         state = [0] * n
-        for g in range(n):
+        for g in range(n if any(self.linked_cause) else 0):
             path = []
             x = g
             while x >= 0 and state[x] == 0:
@@ -306,11 +312,14 @@ class _Forest:
             for k in path:
                 state[k] = 2
         spans = self.spans
+        self.lifted: list[int] = []  # nodes held by an ancestor other than their tree parent
         for g in range(n):
             a = up[g]
             if a >= 0:
                 self.kids[a].append(g)
                 p = par[g]
+                if p != a and p >= 0:
+                    self.lifted.append(g)
                 if p >= 0 and p != a and lo[g] > hi[p] and not self.linked_cause[g]:
                     ps, cs = spans[p], spans[g]
                     tid = self.trace_ids[g]
@@ -439,10 +448,14 @@ def _split_initialization(forest: _Forest, pieces: list[tuple[int, int, int, str
     wait since that parent ended to the hop's gap (``scheduling delay``)."""
     spans, up, par, lo, hi = forest.spans, forest.up, forest.par, forest.lo, forest.hi
     starts: dict[tuple[int, int], int] = {}
-    for g in range(len(spans)):
+    cold_key = cv.FAAS_COLDSTART
+    cold = [g for g, span in enumerate(spans) if cold_key in span.attributes and initialization_ns(span)]
+    for g in [*forest.lifted, *cold]:
         a = up[g]
-        if a >= 0 and (a != par[g] or initialization_ns(spans[g])):
+        if a >= 0:
             starts[(a, max(lo[g], lo[a]))] = g
+    if not starts:
+        return [_piece(forest, g, s, e, piece) for g, s, e, piece in pieces if e > s]
     out: list[PathPiece] = []
     for g, s, e, piece in pieces:
         c = starts.get((g, e)) if not piece else None
