@@ -2,8 +2,9 @@
 
 Traces are generated in memory (API requests with DynamoDB calls and Lambda invocations, some cold;
 MapReduce fan-outs with stragglers; failing requests whose fault crosses an SQS hop: the consumer's
-trace links to its producer's, so a tenth of the traces join workflows), then analysed on one core. Printed: time and peak RSS, a trivial baseline measured in the same run (one pass
-summing span durations) with the ratio, and linearity (the same analysis on a quarter of the input).
+trace links to its producer's, so a tenth of the traces join workflows), then analysed on one core.
+Printed: time and peak RSS, a trivial baseline measured in the same run (one pass summing span
+durations) with the ratio, and linearity (the same analysis on a quarter of the input).
 
     .venv/bin/python -m benchmarks.bench_analyze            # 50,000 traces x 20 spans
     .venv/bin/python -m benchmarks.bench_analyze --quick    # 5,000 traces
