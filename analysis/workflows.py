@@ -77,7 +77,8 @@ class PathPiece:
 
 @dataclass(frozen=True, slots=True)
 class Hop:
-    """An asynchronous hop from ``cause`` to the span it started; ``gap_ns`` = its start − the cause's end."""
+    """An asynchronous hop from ``cause`` to the span it started; ``gap_ns`` = its start − the cause's end
+    (``from_end_ns``; for a linked span that starts inside the call waiting on it, the call's start)."""
 
     kind: str
     from_trace_id: str
@@ -137,7 +138,7 @@ def hop_kind(cause: Span, span: Span) -> str:
         return "scheduling delay"
     if "StepFunctions" in origin or link_kind == "stepfunctions":
         return "execution start"
-    if "EMR" in origin:
+    if "EMR" in origin or link_kind == "emr":
         return "step start"
     return "async gap"
 
@@ -258,6 +259,7 @@ class _Forest:
                     continue
                 if lk.trace_id != self.trace_ids[g]:
                     cs = spans[c]
+                    inside = cs.start_ns <= span.start_ns <= cs.end_ns  # the caller waits: the gap is from its start
                     self.hops.append(
                         Hop(
                             hop_kind(cs, span),
@@ -265,7 +267,7 @@ class _Forest:
                             cs.span_id,
                             self.trace_ids[g],
                             span.span_id,
-                            cs.end_ns,
+                            cs.start_ns if inside else cs.end_ns,
                             span.start_ns,
                         )
                     )
@@ -450,7 +452,8 @@ def _split_initialization(forest: _Forest, pieces: list[tuple[int, int, int, str
     starts: dict[tuple[int, int], int] = {}
     cold_key = cv.FAAS_COLDSTART
     cold = [g for g, span in enumerate(spans) if cold_key in span.attributes and initialization_ns(span)]
-    for g in [*forest.lifted, *cold]:
+    linked = [g for g, by_link in enumerate(forest.linked_cause) if by_link]
+    for g in [*forest.lifted, *cold, *linked]:
         a = up[g]
         if a >= 0:
             starts[(a, max(lo[g], lo[a]))] = g
@@ -469,8 +472,9 @@ def _split_initialization(forest: _Forest, pieces: list[tuple[int, int, int, str
             tail.append(_piece(forest, c, e - k, e, INITIALIZATION))
             e -= k
         p = par[c]
-        if p >= 0 and p != up[c]:
-            wait_from = max(s, hi[p])
+        linked_inside = forest.linked_cause[c] and p == up[c]  # an EMR step's job inside the call that added it
+        if p >= 0 and (p != up[c] or linked_inside):
+            wait_from = s if linked_inside else max(s, hi[p])
             if e > wait_from:
                 tail.append(_piece(forest, c, wait_from, e, hop_kind(spans[p], spans[c])))
                 e = wait_from

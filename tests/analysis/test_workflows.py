@@ -70,7 +70,18 @@ def pipeline() -> tuple[Trace, Trace]:
     )
     emr = build_trace(
         [
-            ("job", None, 1010, 1980, {"service": "emr", "operation": "sales-rollup", "links": [("main", "rollup")]}),
+            (
+                "job",
+                None,
+                1010,
+                1980,
+                {
+                    "service": "emr",
+                    "operation": "sales-rollup",
+                    "origin": "spanscope::EMR::Job",
+                    "links": [("main", "rollup")],
+                },
+            ),
             ("map", "job", 1010, 1500, {"service": "emr"}),
             ("reduce", "job", 1500, 1980, {"service": "emr"}),
         ],
@@ -90,6 +101,7 @@ def test_end_to_end_path_crosses_queue_state_machine_batch_and_emr() -> None:
     assert queue.gap_ns == 60 * 1_000_000  # consumer start - producer end
     pieces = w.time_by_piece()
     assert pieces["queue wait"] == 60 * 1_000_000
+    assert pieces["step start"] == 10 * 1_000_000  # the EMR job began 10 ms after AddJobFlowSteps
     on_path = {(p.service, p.name) for p in w.path if not p.piece}
     assert ("batch", "render-job") in on_path and ("emr", "reduce") in on_path
     # the EMR step's time is its job's, not the waiting client's
