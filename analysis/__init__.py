@@ -36,7 +36,9 @@ from spanscope.analysis.hotspots import (
     hotspots_partial,
     merge_hotspots,
 )
+from spanscope.analysis.ranks import StallingRank, stalling_ranks
 from spanscope.analysis.report import Report, build_report
+from spanscope.analysis.skew import adjust_clock_skew
 from spanscope.analysis.stragglers import (
     Straggler,
     StragglersPartial,
@@ -44,6 +46,7 @@ from spanscope.analysis.stragglers import (
     stragglers,
     stragglers_partial,
 )
+from spanscope.analysis.workflows import Hop, PathPiece, Workflow, build_workflow, follow_links
 
 __all__ = [
     "AttributeSkew",
@@ -55,13 +58,19 @@ __all__ = [
     "FailureChain",
     "FailureChainsPartial",
     "FailureRole",
+    "Hop",
     "Hotspot",
     "HotspotGrowth",
     "HotspotsPartial",
+    "PathPiece",
     "Report",
+    "StallingRank",
     "Straggler",
     "StragglersPartial",
+    "Workflow",
+    "adjust_clock_skew",
     "build_report",
+    "build_workflow",
     "cold_starts",
     "cold_starts_partial",
     "compare_with_baseline",
@@ -72,6 +81,7 @@ __all__ = [
     "failure_chains",
     "failure_chains_partial",
     "failure_roles",
+    "follow_links",
     "hotspots",
     "hotspots_partial",
     "is_async_child",
@@ -80,6 +90,7 @@ __all__ = [
     "merge_hotspots",
     "merge_stragglers",
     "parse_filter",
+    "stalling_ranks",
     "stragglers",
     "stragglers_partial",
 ]

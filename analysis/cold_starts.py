@@ -20,9 +20,79 @@ from dataclasses import dataclass, field
 
 from spanscope.analysis.stats import percentiles
 from spanscope.collectors import conventions as cv
-from spanscope.collectors.model import Trace
+from spanscope.collectors.model import Span, Trace
 
-__all__ = ["ColdStartStats", "ColdStartsPartial", "cold_starts", "cold_starts_partial", "merge_cold_starts"]
+__all__ = [
+    "INITIALIZATION",
+    "ColdStartStats",
+    "ColdStartsPartial",
+    "cold_starts",
+    "cold_starts_partial",
+    "initialization_ns",
+    "merge_cold_starts",
+    "split_initialization",
+]
+
+INITIALIZATION = "Initialization"  # X-Ray's name for a Lambda function's init subsegment
+
+
+def initialization_ns(span: Span) -> int:
+    """The init (SnapStart: restore) duration of a recorded cold start (``faas.coldstart`` true), else 0."""
+    attrs = span.attributes
+    flag = attrs.get(cv.FAAS_COLDSTART)
+    if not (flag is True or (isinstance(flag, str) and flag.lower() == "true")):
+        return 0
+    for key in (cv.FAAS_INIT_DURATION_NS, cv.FAAS_RESTORE_DURATION_NS):  # SnapStart: its restore
+        init = attrs.get(key)
+        if isinstance(init, int | float) and not isinstance(init, bool) and init > 0:
+            return int(init)
+    return 0
+
+
+def cold_children(trace: Trace) -> dict[tuple[int, int], int]:
+    """Cold-started spans keyed by (parent node, start clamped to the parent): where a caller's stretch
+    of the critical path ends and the callee's init took place."""
+    out: dict[tuple[int, int], int] = {}
+    spans = trace.spans
+    key = cv.FAAS_COLDSTART
+    for i, span in enumerate(spans):
+        if key in span.attributes and initialization_ns(span):
+            p = trace.parent(i)
+            if p is not None:
+                out[(p, max(span.start_ns, spans[p].start_ns))] = i
+    return out
+
+
+def split_initialization(
+    trace: Trace, nodes: Iterable[tuple[int, int, int]], cold: dict[tuple[int, int], int] | None = None
+) -> list[tuple[int, int, int, bool]]:
+    """Critical-path ``(node, start, end)`` stretches with each cold start's ``Initialization`` split out.
+
+    A caller's stretch that ends where a cold-started callee begins gives up to the callee's init duration
+    to ``(callee, start, end, True)``: the gap the callee's init explains is the function's time, never
+    the caller's self time.
+
+    >>> from spanscope.collectors.model import Kind, Span, Trace
+    >>> tid = "5759e988bd862e3fe1be46a994272793"
+    >>> t = Trace(tid, [Span(tid, "a" * 16, None, "cdn", "origin", Kind.CLIENT, 0, 500),
+    ...     Span(tid, "b" * 16, "a" * 16, "fn", "fn", Kind.SERVER, 400, 500,
+    ...          attributes={"faas.coldstart": True, "spanscope.faas.init_duration_ns": 1000})])
+    >>> split_initialization(t, [(0, 0, 400), (1, 400, 500)])
+    [(1, 0, 400, True), (1, 400, 500, False)]
+    """
+    if cold is None:
+        cold = cold_children(trace)
+    out: list[tuple[int, int, int, bool]] = []
+    for node, s, e in nodes:
+        c = cold.get((node, e)) if cold else None
+        if c is None:
+            out.append((node, s, e, False))
+            continue
+        k = min(initialization_ns(trace.spans[c]), e - s)
+        if e - k > s:
+            out.append((node, s, e - k, False))
+        out.append((c, e - k, e, True))
+    return out
 
 
 @dataclass(slots=True)
@@ -92,9 +162,7 @@ def cold_starts_partial(trace: Trace) -> ColdStartsPartial:
             acc = part.functions[fn] = _FnAcc()
         if cold:
             acc.cold.append(span.duration_ns)
-            init = attrs.get(cv.FAAS_INIT_DURATION_NS)
-            if isinstance(init, int | float) and not isinstance(init, bool) and init > 0:
-                acc.init_ns += int(init)
+            acc.init_ns += initialization_ns(span)
         else:
             acc.warm.append(span.duration_ns)
     return part

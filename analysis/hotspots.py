@@ -19,8 +19,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from spanscope.analysis.cold_starts import INITIALIZATION, cold_children, initialization_ns, split_initialization
 from spanscope.analysis.critical_path import critical_path_nodes
 from spanscope.analysis.stats import percentile, percentiles
+from spanscope.collectors import conventions as cv
 from spanscope.collectors.model import Trace
 
 __all__ = [
@@ -29,6 +31,9 @@ __all__ = [
     "Hotspot",
     "HotspotGrowth",
     "HotspotsPartial",
+    "add_own_path",
+    "add_path_credit",
+    "add_trace_to",
     "compare_with_baseline",
     "hotspots",
     "hotspots_partial",
@@ -98,14 +103,29 @@ def hotspots_partial(
 
 
 def add_trace_to(
-    part: HotspotsPartial, trace: Trace, *, overlap_tolerance: float = 0.01, collect_attributes: bool = False
-) -> None:
-    """Fold one trace into ``part`` in place (the same as merging its :func:`hotspots_partial`)."""
+    part: HotspotsPartial,
+    trace: Trace,
+    *,
+    overlap_tolerance: float = 0.01,
+    collect_attributes: bool = False,
+    credit_path: bool = True,
+) -> bool:
+    """Fold one trace into ``part`` in place (the same as merging its :func:`hotspots_partial`).
+
+    A recorded cold start's ``Initialization`` (the gap before the function's span that its init
+    explains) is counted under the function as ``(function, "Initialization")``, never as the caller's
+    self or critical-path time. ``credit_path=False`` leaves the critical path out (a linked trace whose
+    time is credited through its workflow's end-to-end path). Returns whether some span outlives its
+    parent: asynchronous work whose end-to-end path goes on after the caller returned.
+    """
     spans = trace.spans
     ops = part.ops
     keys: list[OpKey | None] = [None] * len(spans)
     dropped = set(trace.duplicates) if trace.duplicates else None
     children = trace.children
+    outlives = False
+    any_cold = False
+    cold_key = cv.FAAS_COLDSTART
     for i, span in enumerate(spans):
         if dropped is not None and i in dropped:
             continue
@@ -120,8 +140,11 @@ def add_trace_to(
             cur_s = cur_e = start
             for c in kids:  # ordered by start: a linear union of the clamped child intervals
                 cs = spans[c]
+                e = cs.end_ns
+                if e > end:
+                    outlives = True
+                    e = end
                 s = cs.start_ns if cs.start_ns > start else start
-                e = cs.end_ns if cs.end_ns < end else end
                 if e <= s:
                     continue
                 if s > cur_e:
@@ -130,18 +153,91 @@ def add_trace_to(
                 elif e > cur_e:
                     cur_e = e
             covered += cur_e - cur_s
+        if cold_key in span.attributes:
+            any_cold = True
         acc = ops.get(key)
         if acc is None:
             acc = ops[key] = _OpAcc()
         acc.self_ns += dur - covered
         acc.count += 1
         acc.durations.append(dur)
-    for node, s, e in critical_path_nodes(trace, overlap_tolerance=overlap_tolerance):
-        k = keys[node]
-        if k is not None:
-            ops[k].critical_path_ns += e - s
+    cold = cold_children(trace) if any_cold else None
+    if cold:
+        _move_initialization(part, trace, keys, cold)
+    if credit_path:
+        _credit_path(part, trace, keys, cold, overlap_tolerance)
     if collect_attributes:
         part.trace_attrs.append((max(0, trace.end_ns - trace.start_ns), _attribute_pairs(trace)))
+    return outlives
+
+
+def _credit_path(
+    part: HotspotsPartial,
+    trace: Trace,
+    keys: list[OpKey | None],
+    cold: dict[tuple[int, int], int] | None,
+    overlap_tolerance: float,
+) -> None:
+    spans = trace.spans
+    ops = part.ops
+    nodes = critical_path_nodes(trace, overlap_tolerance=overlap_tolerance)
+    if cold:
+        for node, s, e, init in split_initialization(trace, nodes, cold):
+            k = (spans[node].service, INITIALIZATION) if init else keys[node]
+            if k is not None:
+                _acc(ops, k).critical_path_ns += e - s
+    else:
+        for node, s, e in nodes:
+            k = keys[node]
+            if k is not None:
+                _acc(ops, k).critical_path_ns += e - s
+
+
+def add_own_path(part: HotspotsPartial, trace: Trace, *, overlap_tolerance: float = 0.01) -> None:
+    """Only the critical-path credit of one trace (for a trace folded earlier with ``credit_path=False``)."""
+    dropped = set(trace.duplicates)
+    keys: list[OpKey | None] = [None if i in dropped else (s.service, s.name) for i, s in enumerate(trace.spans)]
+    _credit_path(part, trace, keys, cold_children(trace), overlap_tolerance)
+
+
+def _acc(ops: dict[OpKey, _OpAcc], key: OpKey) -> _OpAcc:
+    acc = ops.get(key)
+    if acc is None:
+        acc = ops[key] = _OpAcc()
+    return acc
+
+
+def _move_initialization(
+    part: HotspotsPartial, trace: Trace, keys: list[OpKey | None], cold: dict[tuple[int, int], int]
+) -> None:
+    """The caller's self time just before a cold-started callee, up to its init duration, becomes the
+    callee's ``Initialization``."""
+    spans = trace.spans
+    for (p, c_start), c in cold.items():
+        pk = keys[p]
+        if pk is None:
+            continue
+        prev_end = spans[p].start_ns
+        for k in trace.children(p):
+            e = spans[k].end_ns
+            if k != c and prev_end < e <= c_start:
+                prev_end = e
+        piece = min(initialization_ns(spans[c]), c_start - prev_end)
+        if piece <= 0:
+            continue
+        part.ops[pk].self_ns -= piece
+        init = _acc(part.ops, (spans[c].service, INITIALIZATION))
+        init.self_ns += piece
+        init.count += 1
+        init.durations.append(piece)
+
+
+def add_path_credit(part: HotspotsPartial, credits: dict[OpKey, int]) -> None:
+    """Add (or, negative, take back) critical-path nanoseconds per operation: the time linked or
+    asynchronous work spends on a workflow's end-to-end path after its entry returned."""
+    for key, ns in credits.items():
+        if ns:
+            _acc(part.ops, key).critical_path_ns += ns
 
 
 def _attribute_pairs(trace: Trace) -> frozenset[tuple[str, str]]:

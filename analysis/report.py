@@ -17,7 +17,7 @@ operations and findings, not with the number of spans.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -27,12 +27,27 @@ from spanscope.analysis.hotspots import (
     BaselineComparison,
     Hotspot,
     HotspotsPartial,
+    add_own_path,
+    add_path_credit,
     add_trace_to,
     compare_with_baseline,
     merge_hotspots,
 )
+from spanscope.analysis.ranks import StallingRank, StallingRanksPartial, merge_stalling_ranks, stalling_ranks_partial
+from spanscope.analysis.skew import adjust_clock_skew
 from spanscope.analysis.stragglers import Straggler, StragglersPartial, merge_stragglers, stragglers_partial
+from spanscope.analysis.workflows import (
+    MAX_WORKFLOW_TRACES,
+    WorkflowsPartial,
+    WorkflowStats,
+    build_workflow,
+    continuation_credits,
+    merge_workflows,
+)
 from spanscope.collectors.model import Trace
+
+LoadTraces = Callable[[Sequence[str]], Iterable[Trace]]
+MAX_PENDING_SPANS = 2_000_000  # spans of linked traces held until their workflow's entry is read
 
 __all__ = ["MapEdgeSummary", "MapNodeSummary", "Report", "ServiceMapSummary", "build_report", "summarize_service_map"]
 
@@ -80,6 +95,9 @@ class Report:
     failure_chains: list[FailureChain]
     stragglers: list[Straggler]
     cold_starts: list[ColdStartStats]
+    workflows: list[WorkflowStats] = field(default_factory=list)
+    stalling_ranks: list[StallingRank] = field(default_factory=list)
+    skew_adjusted_traces: int = 0
     failed_traces: int = 0
     baseline: BaselineComparison | None = None
     baseline_traces: int = 0
@@ -128,19 +146,138 @@ def summarize_service_map(graph: Any) -> ServiceMapSummary:
     return ServiceMapSummary(nodes, edges)
 
 
+class _HotspotFolder:
+    """Folds traces into a HotspotsPartial with their workflows: a trace whose async work outlives its
+    entry gets that work's end-to-end path credited; a trace whose root links to another trace (an EMR
+    step's job) waits, bounded, until its entry is read back through ``load`` and is credited through
+    the entry's workflow instead of alone."""
+
+    def __init__(self, part: HotspotsPartial, *, tolerance: float, attrs: bool, load: LoadTraces | None) -> None:
+        self.part = part
+        self.tolerance = tolerance
+        self.attrs = attrs
+        self.load = load
+        self.flows = WorkflowsPartial()
+        self.pending: dict[str, list[Trace]] = {}
+        self.held: dict[str, Trace] = {}
+        self.pending_spans = 0
+        self.alone: set[str] = set()  # entries credited with their own in-trace workflow
+        self.notes: list[str] = []
+
+    def add(self, trace: Trace) -> None:
+        entry = _linked_entry(trace) if self.load is not None else None
+        if entry is not None and self.pending_spans + len(trace.spans) <= MAX_PENDING_SPANS:
+            add_trace_to(
+                self.part, trace, overlap_tolerance=self.tolerance, collect_attributes=self.attrs, credit_path=False
+            )
+            self.pending.setdefault(entry, []).append(trace)
+            self.held[trace.trace_id] = trace
+            self.pending_spans += len(trace.spans)
+            return
+        if entry is not None and "bound" not in " ".join(self.notes):
+            self.notes.append(f"linked traces beyond {MAX_PENDING_SPANS:,} held spans were analysed one by one")
+        if add_trace_to(self.part, trace, overlap_tolerance=self.tolerance, collect_attributes=self.attrs):
+            flow = build_workflow([trace])
+            self.flows.add(flow)
+            add_path_credit(self.part, continuation_credits(flow, _entry_end(trace)))
+            self.alone.add(trace.trace_id)
+
+    def finish(self) -> None:
+        if not self.pending or self.load is None:
+            return
+        members: dict[str, list[Trace]] = {}
+        cycles = 0
+        for entry in list(self.pending):
+            top = entry
+            seen = {entry}
+            while True:  # an entry that is itself linked: its own entry leads (cycles stop where they close)
+                held = self.held.get(top)
+                up = _linked_entry(held) if held is not None else None
+                if up is not None and up in seen:
+                    cycles += 1
+                if up is None or up in seen:
+                    break
+                seen.add(up)
+                top = up
+            members.setdefault(top, []).extend(self.pending[entry])
+        loaded = {t.trace_id: t for t in self.load(sorted(members))}
+        missing = 0
+        for entry, linked in members.items():
+            head = loaded.get(entry) or self.held.get(entry)
+            if head is None:
+                missing += len(linked)
+                for trace in linked:
+                    add_own_path(self.part, trace, overlap_tolerance=self.tolerance)
+                continue
+            if entry not in self.held:
+                head = adjust_clock_skew(head)[0]
+            else:  # the head is itself linked (a cycle): its own path was held back
+                add_own_path(self.part, head, overlap_tolerance=self.tolerance)
+            group = [t for t in linked if t.trace_id != entry][: MAX_WORKFLOW_TRACES - 1]
+            for trace in linked[len(group) :]:
+                if trace.trace_id != entry:
+                    add_own_path(self.part, trace, overlap_tolerance=self.tolerance)
+            if len(linked) > len(group) + 1:
+                self.notes.append(
+                    f"a workflow with {len(linked) + 1} linked traces was cut to {MAX_WORKFLOW_TRACES} traces"
+                )
+            flow = build_workflow([head, *group])
+            self.flows.add(flow)
+            credits = continuation_credits(flow, _entry_end(head))
+            if entry in self.alone:
+                for key, ns in continuation_credits(build_workflow([head]), _entry_end(head)).items():
+                    credits[key] = credits.get(key, 0) - ns
+            add_path_credit(self.part, credits)
+        if cycles:
+            self.notes.append(f"{cycles} cycle(s) of links between traces were cut")
+        if missing:
+            self.notes.append(f"{missing} linked trace(s) link to traces that are not in the store: analysed alone")
+        self.pending.clear()
+        self.held.clear()
+
+
+def _linked_entry(trace: Trace) -> str | None:
+    """The trace that the root of ``trace`` links to (another trace), if any."""
+    root = trace.root
+    if root is None or root.parent_id is not None:
+        return None
+    for link in root.links:
+        if link.trace_id != trace.trace_id:
+            return link.trace_id
+    return None
+
+
+def _entry_end(trace: Trace) -> int:
+    root = trace.root
+    return max(root.end_ns, root.start_ns) if root is not None else 0
+
+
 def build_report(
     traces: Iterable[Trace],
     *,
     baseline: Iterable[Trace] | None = None,
     service_map: Any | Literal[False] | None = None,
     overlap_tolerance: float = 0.01,
+    load_traces: LoadTraces | None = None,
+    adjust_skew: bool = True,
+    min_group: int = 5,
 ) -> Report:
     """Analyze ``traces`` (and compare with ``baseline`` traces when given).
 
     ``service_map``: a NetworkX graph to summarize; None builds one from the same traces with
     ``spanscope.collectors.service_map`` (left out, with a note, if that is unavailable); False skips it.
+    ``load_traces(ids)`` reads traces back by id (the store's ``iter_traces(trace_ids=...)``; for a list
+    of traces, the list itself): with it, a trace whose root links to another trace joins that trace's
+    workflow, and its time counts where it lies on that workflow's end-to-end critical path.
+    ``adjust_skew`` corrects clock skew as traces are read (:func:`spanscope.analysis.skew.adjust_clock_skew`).
     """
     notes: list[str] = []
+    if load_traces is None and isinstance(traces, Sequence):  # traces in memory: joined among themselves
+        index = {t.trace_id: t for t in traces}
+
+        def load_traces(ids: Sequence[str]) -> list[Trace]:
+            return [index[i] for i in ids if i in index]
+
     accumulator: Any = None
     if service_map is None:
         try:
@@ -151,20 +288,28 @@ def build_report(
             notes.append("service map unavailable: install spanscope[collector]")
     want_attrs = baseline is not None
     hot = HotspotsPartial()
+    folder = _HotspotFolder(hot, tolerance=overlap_tolerance, attrs=want_attrs, load=load_traces)
     fails = FailureChainsPartial()
     strag = StragglersPartial()
+    ranks = StallingRanksPartial()
     cold = ColdStartsPartial()
-    n_traces = n_spans = failed = 0
+    n_traces = n_spans = failed = skewed = 0
     start = end = 0
-    for trace in traces:
+    for raw in traces:
+        trace = raw
+        if adjust_skew:
+            trace, moved = adjust_clock_skew(raw)
+            if moved:
+                skewed += 1
         n_traces += 1
         n_spans += len(trace.spans)
         hot.traces += 1
-        add_trace_to(hot, trace, overlap_tolerance=overlap_tolerance, collect_attributes=want_attrs)
+        folder.add(trace)
         if any(s.status.failed for s in trace.spans):
             failed += 1
         fails.merge(failure_chains_partial(trace))
-        strag.merge(stragglers_partial(trace))
+        strag.merge(stragglers_partial(trace, min_group=min_group))
+        ranks.merge(stalling_ranks_partial(trace))
         cold.merge(cold_starts_partial(trace))
         t0, t1 = trace.start_ns, trace.end_ns
         if t0 and (not start or t0 < start):
@@ -172,15 +317,19 @@ def build_report(
         if t1 > end:
             end = t1
         if accumulator is not None:
-            accumulator.add_trace(trace)
+            accumulator.add_trace(raw)
+    folder.finish()
+    notes.extend(folder.notes)
     comparison = None
     n_base = 0
     if baseline is not None:
         base = HotspotsPartial()
-        for trace in baseline:
+        base_folder = _HotspotFolder(base, tolerance=overlap_tolerance, attrs=True, load=load_traces)
+        for trace in _adjusted(baseline, adjust_skew):
             n_base += 1
             base.traces += 1
-            add_trace_to(base, trace, overlap_tolerance=overlap_tolerance, collect_attributes=True)
+            base_folder.add(trace)
+        base_folder.finish()
         comparison = compare_with_baseline(hot, base)
         if not n_base:
             notes.append("the baseline window holds no traces")
@@ -198,9 +347,17 @@ def build_report(
         failure_chains=merge_failure_chains([fails]),
         stragglers=merge_stragglers([strag]),
         cold_starts=merge_cold_starts([cold]),
+        workflows=merge_workflows([folder.flows]),
+        stalling_ranks=merge_stalling_ranks([ranks]),
+        skew_adjusted_traces=skewed,
         failed_traces=failed,
         baseline=comparison,
         baseline_traces=n_base,
         service_map=summary,
         notes=notes,
     )
+
+
+def _adjusted(traces: Iterable[Trace], adjust: bool) -> Iterator[Trace]:
+    for trace in traces:
+        yield adjust_clock_skew(trace)[0] if adjust else trace

@@ -1,9 +1,10 @@
 """Benchmark: the full post-mortem analysis (`spanscope analyze`) over 1,000,000 spans in ~50,000 traces.
 
 Traces are generated in memory (API requests with DynamoDB calls and Lambda invocations, some cold;
-MapReduce fan-outs with stragglers; failing requests whose fault crosses an SQS hop), then analysed
-on one core. Printed: time and peak RSS, a trivial baseline measured in the same run (one pass
-summing span durations) with the ratio, and linearity (the same analysis on a quarter of the input).
+MapReduce fan-outs with stragglers; failing requests whose fault crosses an SQS hop: the consumer's
+trace links to its producer's, so a tenth of the traces join workflows), then analysed on one core.
+Printed: time and peak RSS, a trivial baseline measured in the same run (one pass summing span
+durations) with the ratio, and linearity (the same analysis on a quarter of the input).
 
     .venv/bin/python -m benchmarks.bench_analyze            # 50,000 traces x 20 spans
     .venv/bin/python -m benchmarks.bench_analyze --quick    # 5,000 traces
@@ -166,7 +167,9 @@ def generate(n: int, seed: int = 7) -> list[Trace]:
 
 
 def report_of(traces: list[Trace], with_map: bool = True) -> Report:
-    return build_report(iter(traces), service_map=None if with_map else False)
+    """The report over the list: linked traces (each consumer links to its producer) are joined among
+    themselves into workflows, as ``analyze`` joins them through the store."""
+    return build_report(traces, service_map=None if with_map else False)
 
 
 def baseline_pass(traces: list[Trace]) -> int:

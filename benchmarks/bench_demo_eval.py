@@ -15,7 +15,9 @@ noise, i.e. expired tokens, unknown products and the Spot interruption, is prese
 - straggler: the injected straggler is flagged, with the right "explained by input size" (slow-reducer,
   skewed-partition);
 - cold start@1: the stormed function ranks first for cold starts (cold-start-storm);
-- offline: the uplink failure is a failure chain and every offline reading arrived later (edge-offline).
+- offline: the uplink failure is a failure chain and every offline reading arrived later (edge-offline);
+- cold start on the function: the stormed function's ``Initialization`` holds more critical-path time than
+  its caller keeps (the caller is not blamed for the function's cold starts).
 
 The baseline, computed on the same runs' traces, is what a naive reading of the spans would say: the
 operation with the most failed spans; the 3 operations with the most total (inclusive) time; the slowest
@@ -105,6 +107,47 @@ def naive(truth: dict[str, Any], traces: list[Any]) -> dict[str, bool]:
     return out
 
 
+ATTRIBUTION = "cold start on the function"
+
+
+def attribution(report: Any, traces: list[Any], function: str) -> tuple[bool, bool]:
+    """Is the stormed function's cold start attributed to it and not to its caller? (analyzers, naive)
+
+    The caller is the operation of the spans that the function's cold invocations hang under. The
+    analyzers are right when the function's ``Initialization`` takes more critical-path time than the
+    caller keeps. The naive reading looks at the spans alone: the function's spans hold what cold
+    invocations took beyond a warm one, the caller's hold the extra gap before a cold invocation starts;
+    it is right when the former is the larger.
+    """
+    from spanscope.analysis.cold_starts import INITIALIZATION
+    from spanscope.analysis.stats import median
+
+    callers: Counter[tuple[str, str]] = Counter()
+    durations: dict[bool, list[int]] = {True: [], False: []}
+    gaps: dict[bool, list[int]] = {True: [], False: []}
+    for trace in traces:
+        for i, s in enumerate(trace.spans):
+            flag = s.attributes.get("faas.coldstart")
+            p = trace.parent(i)
+            if s.service != function or not isinstance(flag, bool) or p is None:
+                continue
+            parent = trace.spans[p]
+            durations[flag].append(s.duration_ns)
+            gaps[flag].append(max(0, s.start_ns - parent.start_ns))
+            if flag:
+                callers[(parent.service, parent.name)] += 1
+    if not callers:
+        return False, False
+    caller = callers.most_common(1)[0][0]
+    hot = {(h.service, h.operation): h for h in report.hotspots}
+    init = hot.get((function, INITIALIZATION))
+    held = hot.get(caller)
+    got = init is not None and init.critical_path_ns > (held.critical_path_ns if held else 0)
+    in_function = sum(d - median(durations[False]) for d in durations[True])
+    in_caller = sum(g - median(gaps[False]) for g in gaps[True])
+    return got, in_function > in_caller
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="3 seeds instead of 20")
@@ -142,6 +185,12 @@ def main(argv: list[str] | None = None) -> int:
                             "detail": v.detail,
                         }
                     )
+                for item in truth["expected"]:
+                    if "cold_start_function" in item:
+                        got, nav = attribution(report, traces, str(item["cold_start_function"]))
+                        hits[ATTRIBUTION].append(got)
+                        naive_hits[ATTRIBUTION].append(nav)
+                        rows.append({"seed": seed, "run": label, "fault": ATTRIBUTION, "hit": got, "naive": nav})
                 missed = [v.fault for v in verdicts if not hits[v.fault][-1]]
                 print(
                     f"seed {seed:>2} run {label}: {result.elapsed_s:5.1f}s, {report.traces} traces"
@@ -171,6 +220,12 @@ def main(argv: list[str] | None = None) -> int:
         naive_by_metric[metric] += naive_hits[fault]
         ratio = f"{got / nav:.2f}" if nav else "inf" if got else "-"
         print(f"| {metric:<27} | {fault:<18} | {len(hits[fault]):>4} | {got:>9.2f} | {nav:>6.2f} | {ratio:>6} |")
+    got, nav = share(hits[ATTRIBUTION]), share(naive_hits[ATTRIBUTION])
+    ratio = f"{got / nav:.2f}" if nav else "inf" if got else "-"
+    print(
+        f"| {ATTRIBUTION:<27} | {'cold-start-storm':<18} | {len(hits[ATTRIBUTION]):>4} | {got:>9.2f} | {nav:>6.2f} |"
+        f" {ratio:>6} |"
+    )
     print()
     for metric, values in by_metric.items():
         print(f"{metric}: {share(values):.2f} over {len(values)} runs (naive {share(naive_by_metric[metric]):.2f})")

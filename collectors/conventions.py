@@ -81,6 +81,8 @@ FAAS_VERSION: Final = "faas.version"
 FAAS_INVOCATION_ID: Final = "faas.invocation_id"
 FAAS_TRIGGER: Final = "faas.trigger"
 FAAS_INIT_DURATION_NS: Final = "spanscope.faas.init_duration_ns"
+FAAS_INIT_TYPE: Final = "spanscope.faas.initialization_type"  # on-demand | provisioned-concurrency | snap-start
+FAAS_RESTORE_DURATION_NS: Final = "spanscope.faas.restore_duration_ns"  # SnapStart: resume to first request
 LAMBDA_ARN: Final = "aws.lambda.invoked_arn"
 CF_DISTRIBUTION: Final = "aws.cloudfront.distribution_id"
 CF_EVENT_TYPE: Final = "aws.cloudfront.event_type"
@@ -112,6 +114,8 @@ HPC_RANK: Final = "spanscope.hpc.rank"
 HPC_STEP: Final = "spanscope.hpc.step"
 HPC_COMPUTE_NS: Final = "spanscope.hpc.compute_ns"
 HPC_BARRIER_WAIT_NS: Final = "spanscope.hpc.barrier_wait_ns"
+HPC_PLACEMENT_GROUP: Final = "aws.ec2.placement_group"
+HPC_EFA: Final = "spanscope.hpc.efa"
 
 # --- edge devices -------------------------------------------------------------------------------------
 DEVICE_ID: Final = "spanscope.device.id"

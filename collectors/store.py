@@ -552,6 +552,19 @@ class Store:
     ) -> None:
         self.close()
 
+    # links (workflows) ---------------------------------------------------------------------------
+    def linking_trace_ids(self, trace_id: str, *, limit: int = 10_000) -> list[str]:
+        """Ids of other traces whose spans may link to trace ``trace_id`` (a scan of span bodies for the id:
+        the caller checks the links themselves), at most ``limit``, in id order."""
+        tid = normalize_trace_id(trace_id)
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT DISTINCT trace_id FROM spans WHERE trace_id != ? AND instr(body, ?) > 0 ORDER BY trace_id"
+                " LIMIT ?",
+                (tid, tid.encode(), int(limit)),
+            ).fetchall()
+        return [row[0] for row in rows]
+
 
 _SPAN_COLUMNS = (
     "trace_id, span_id, parent_id, service, name, kind, start_ns, end_ns, status, in_progress, resource_id, body"

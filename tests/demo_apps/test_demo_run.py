@@ -92,3 +92,25 @@ def test_report_renders_every_section_and_a_verdict_per_fault(demo_run) -> None:
     assert edge.extra["delivered"] == edge.extra["offline"], (edge.detail, observed)
     spool = truth["observed"]["device"]["spool"]
     assert spool["spooled_spans"] > 0 and spool["pending_batches"] == 0  # the outage went through the spool
+
+
+@pytest.mark.timeout(150)
+def test_nightly_pipeline_is_one_workflow_with_an_end_to_end_critical_path(demo_run) -> None:
+    from spanscope.analysis.cold_starts import INITIALIZATION
+    from spanscope.analysis.workflows import build_workflow
+
+    _result, _truth, report, _verdicts, traces = demo_run
+    (pipeline,) = [t for t in traces if any(s.service == "fulfilment-pipeline" for s in t.spans)]
+    linked = [t for t in traces if t.root is not None and any(lk.trace_id == pipeline.trace_id for lk in t.root.links)]
+    assert [t.root.service for t in linked if t.root] == ["sales-rollup"]  # the EMR step's job links to its submitter
+    workflow = build_workflow([pipeline, *linked])
+    assert workflow.coverage > 0.9, workflow.time_by_piece()
+    assert {"queue wait", "execution start", "scheduling delay"} <= {h.kind for h in workflow.hops}
+    hot = {(h.service, h.operation): h.critical_path_ns for h in report.hotspots}
+    # Batch and EMR carry their end-to-end critical-path time, not the Step Functions task that waits on them
+    assert hot.get(("invoice-render", "render-pdfs"), 0) > 0
+    emr = sum(ns for (service, _op), ns in hot.items() if service == "sales-rollup")
+    assert emr > 1e9 and emr > 3 * hot.get(("fulfilment-pipeline", "EMR.AddJobFlowSteps"), 0)
+    # orders-api's cold starts are its Initialization, not CloudFront's origin call
+    assert hot[("orders-api", INITIALIZATION)] > hot.get(("cloudfront", "origin POST /orders"), 0)
+    assert any(w.operation == "POST /api/v2/batches/close" for w in report.workflows)

@@ -42,9 +42,14 @@ def test_slow_rank_makes_the_others_wait(clean_env: pytest.MonkeyPatch, sink: Ot
         p.join(60)
     assert [p.exitcode for p in procs] == [0, 0, 0]
     spans = sink.wait_for(3 * (1 + 2 * 2))
-    runs = [s for s in spans if s["name"].startswith("sim rank")]
+    runs = [s for s in spans if s["name"] == "sim rank"]
     assert len(runs) == 3 and {s["parent_id"] for s in runs} == {carried["TRACEPARENT"].split("-")[2]}
     assert {s["attributes"]["spanscope.origin"] for s in runs} == {"spanscope::HPC::Rank"}
+    # one name for every rank (the rank is an attribute): siblings the stragglers analyzer compares, each
+    # carrying its totals and host
+    assert all(
+        {"spanscope.hpc.compute_ns", "spanscope.hpc.barrier_wait_ns", "host.name"} <= set(s["attributes"]) for s in runs
+    )
     steps = [s for s in spans if s["name"].startswith("step ")]
     assert len(steps) == 6
     by_rank: dict[int, list[dict[str, Any]]] = {}
@@ -63,5 +68,8 @@ def test_slow_rank_makes_the_others_wait(clean_env: pytest.MonkeyPatch, sink: Ot
     # longest and waits least; the others wait for it.
     assert total(2, "spanscope.hpc.compute_ns") > max(total(r, "spanscope.hpc.compute_ns") for r in (0, 1))
     assert total(2, "spanscope.hpc.barrier_wait_ns") < min(total(r, "spanscope.hpc.barrier_wait_ns") for r in (0, 1))
+    run_of = {s["attributes"]["spanscope.hpc.rank"]: s["attributes"] for s in runs}
+    for rank in range(3):
+        assert run_of[rank]["spanscope.hpc.compute_ns"] == total(rank, "spanscope.hpc.compute_ns")
     barriers = [s for s in spans if s["name"] == "barrier"]
     assert len(barriers) == 6

@@ -90,6 +90,32 @@ def _is_sqs(event: object) -> bool:
     )
 
 
+INIT_TYPE_ENV = "AWS_LAMBDA_INITIALIZATION_TYPE"
+PROVISIONED = "provisioned-concurrency"
+SNAP_START = "snap-start"
+_RESTORED_NS: list[int] = []  # when the SnapStart runtime resumed this process (its after-restore hook)
+
+
+def _register_restore_hook() -> None:
+    """Note the time SnapStart resumes the process (the runtime's ``snapshot_restore_py`` hooks), if present."""
+    if os.environ.get(INIT_TYPE_ENV) != SNAP_START:
+        return
+    try:
+        from snapshot_restore_py import register_after_restore
+
+        register_after_restore(lambda: _RESTORED_NS.append(time.time_ns()))
+    except Exception:  # not in a SnapStart runtime: restore time unknown
+        return
+
+
+_register_restore_hook()
+
+
+def initialization_type() -> str:
+    """``AWS_LAMBDA_INITIALIZATION_TYPE``: on-demand (the default), provisioned-concurrency or snap-start."""
+    return os.environ.get(INIT_TYPE_ENV) or "on-demand"
+
+
 def _header(event: object, name: str) -> str:
     """An HTTP header of an API Gateway / function URL / ALB event (names compared case-insensitively)."""
     headers = event.get("headers") if isinstance(event, Mapping) else None
@@ -102,8 +128,20 @@ def _header(event: object, name: str) -> str:
 
 
 def invocation_attributes(event: object, context: object, cold: bool, start_ns: int) -> dict[str, object]:
-    """faas.* / cloud.* attributes of one invocation."""
+    """faas.* / cloud.* attributes of one invocation.
+
+    ``cold`` is whether this is the sandbox's first invocation. As Powertools does, only an on-demand or
+    SnapStart first invocation is a cold start: a provisioned-concurrency sandbox was initialised before
+    any request arrived, so its init delays nothing. The init duration is recorded only where it delayed
+    the request (on-demand); SnapStart records the restore instead (resume to first request) when the
+    runtime's restore hook ran.
+    """
+    init_type = initialization_type()
+    first = cold
+    cold = first and init_type != PROVISIONED
     attrs: dict[str, object] = {c.FAAS_TRIGGER: trigger_of(event), c.FAAS_COLDSTART: cold}
+    if init_type != "on-demand":
+        attrs[c.FAAS_INIT_TYPE] = init_type
     request_id = getattr(context, "aws_request_id", None)
     if isinstance(request_id, str):
         attrs[c.FAAS_INVOCATION_ID] = request_id
@@ -122,7 +160,10 @@ def invocation_attributes(event: object, context: object, cold: bool, start_ns: 
     function = getattr(context, "function_name", None) or os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
     if isinstance(function, str):
         attrs[c.FAAS_NAME] = function
-    if cold:
+    if cold and init_type == SNAP_START:
+        if _RESTORED_NS:
+            attrs[c.FAAS_RESTORE_DURATION_NS] = max(0, start_ns - _RESTORED_NS[-1])
+    elif cold:
         attrs[c.FAAS_INIT_DURATION_NS] = max(0, start_ns - process_start_ns())
     return attrs
 
@@ -197,7 +238,7 @@ def lambda_handler(
                 return handler(event, context, *args, **kwargs)
             try:
                 with scope as s:
-                    annotate("ColdStart", cold)
+                    annotate("ColdStart", attrs[c.FAAS_COLDSTART] is True)
                     result = handler(event, context, *args, **kwargs)
                     try:
                         _record_response(s, result)

@@ -21,7 +21,8 @@ from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Seq
 from contextlib import contextmanager
 from typing import IO, Any
 
-from opentelemetry.trace import SpanKind
+from opentelemetry import trace as otel_trace
+from opentelemetry.trace import Link, SpanKind
 from spanscope.tracer import conventions as c
 from spanscope.tracer.api import SpanScope, span
 from spanscope.tracer.health import HEALTH
@@ -36,7 +37,20 @@ def job_span(name: str, *, job_id: str | None = None, attributes: Mapping[str, o
     attrs: dict[str, object] = {c.ORIGIN: c.ORIGIN_EMR, **(attributes or {})}
     if job_id:
         attrs[c.MR_JOB_ID] = job_id
-    return span(name, kind=SpanKind.INTERNAL, attributes=attrs)
+    return span(name, kind=SpanKind.INTERNAL, attributes=attrs, links=_submitter_link())
+
+
+def _submitter_link() -> list[Link] | None:
+    """A link to the span that submitted the step (its context in the environment): the job is its own
+    trace, as an EMR step is in X-Ray, and the link joins it to the submitter's workflow."""
+    try:
+        submitter = otel_trace.get_current_span(context_from_environ()).get_span_context()
+    except Exception as exc:
+        HEALTH.fail("mapreduce_link", exc)
+        return None
+    if not submitter.is_valid:
+        return None
+    return [Link(submitter, {c.LINK_KIND: "emr"})]
 
 
 def phase_span(phase: str, *, attributes: Mapping[str, object] | None = None) -> SpanScope:

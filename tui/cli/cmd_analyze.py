@@ -50,6 +50,14 @@ def register(sub: Any) -> None:
         metavar="F",
         help="sibling overlap tolerated on the critical path, as a fraction of the parent's duration (0 = strict)",
     )
+    parser.add_argument("--no-adjust", action="store_true", help="analyse raw span times (no clock-skew adjustment)")
+    parser.add_argument(
+        "--min-group",
+        type=int,
+        default=5,
+        metavar="N",
+        help="smallest fan-out (array, ranks, tasks) compared for stragglers (default 5)",
+    )
     parser.add_argument("--top", type=int, default=10, metavar="N", help="rows per Markdown section (default 10)")
     parser.add_argument(
         "--engine",
@@ -69,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--cp-tolerance must be a fraction in [0, 1)")
     if args.top < 1:
         raise UsageError("--top must be 1 or more")
+    if args.min_group < 2:
+        raise UsageError("--min-group must be 2 or more")
     since, until = window(args)
     if bool(args.baseline_since) != bool(args.baseline_until):
         raise UsageError("--baseline-since and --baseline-until go together")
@@ -113,9 +123,15 @@ def run(args: argparse.Namespace) -> int:
             selection = parse_selection(args.select, lambda text: store_filter(store, text).predicate)
             current = _tap(current, facts, selection.predicate)
         baseline = window_traces(base_since, base_until) if base_since is not None else None
+        options: dict[str, Any] = {
+            "overlap_tolerance": args.cp_tolerance,
+            "load_traces": lambda ids: store.iter_traces(trace_ids=ids),
+            "adjust_skew": not args.no_adjust,
+            "min_group": args.min_group,
+        }
         if args.format == "html":
-            return _write_html(args, current, baseline, (base_since, base_until))
-        report = build_report(current, baseline=baseline, overlap_tolerance=args.cp_tolerance)
+            return _write_html(args, current, baseline, (base_since, base_until), options)
+        report = build_report(current, baseline=baseline, **options)
     bubble = None
     if selection is not None:
         from spanscope.analysis.bubbleup import bubbleup_facts
@@ -130,11 +146,12 @@ def _write_html(
     current: Iterator[Trace],
     baseline: Iterator[Trace] | None,
     baseline_ns: tuple[int | None, int | None],
+    options: dict[str, Any],
 ) -> int:
     from spanscope.tui.render.html_report import render_report_html
     from spanscope.tui.render.report_inputs import analyze_for_html
 
-    report, inputs = analyze_for_html(current, baseline=baseline, overlap_tolerance=args.cp_tolerance)
+    report, inputs = analyze_for_html(current, baseline=baseline, **options)
     base_since, base_until = baseline_ns
     window_pair = (base_since, base_until) if base_since is not None and base_until is not None else None
     page = render_report_html(report, inputs.graph(), inputs.worst_traces(), baseline_window=window_pair)

@@ -1,4 +1,5 @@
-"""`spanscope show TRACE_ID`: one trace as a waterfall with its critical path and failure roles, or JSON."""
+"""`spanscope show TRACE_ID`: one trace (or, with --follow-links, its whole workflow) as a waterfall with its
+critical path and failure roles, or JSON; clock skew is adjusted at read time unless --no-adjust."""
 
 from __future__ import annotations
 
@@ -43,22 +44,149 @@ def register(sub: Any) -> None:
     )
     parser.add_argument("--width", type=int, default=None, metavar="COLS", help="bar width (default: fit terminal)")
     parser.add_argument("--json", action="store_true", help="JSON with spans, failure roles and critical path")
+    parser.add_argument(
+        "--follow-links",
+        action="store_true",
+        help="the trace with every trace linked to or from it on one timeline, end-to-end critical path",
+    )
+    parser.add_argument(
+        "--max-traces",
+        type=int,
+        default=100,
+        metavar="N",
+        help="with --follow-links: at most N traces in the workflow (default 100)",
+    )
+    parser.add_argument("--no-adjust", action="store_true", help="raw span times: no clock-skew adjustment")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from spanscope.analysis import critical_path, failure_roles
+    from spanscope.analysis.cold_starts import INITIALIZATION, split_initialization
+    from spanscope.analysis.critical_path import critical_path_nodes
+    from spanscope.analysis.skew import adjust_clock_skew
+    from spanscope.analysis.workflows import PathPiece, build_workflow, follow_links, one_timeline
+    from spanscope.collectors.model import Trace
     from spanscope.tui.render.trace_json import trace_to_json
     from spanscope.tui.render.waterfall_text import render_waterfall
 
     if not 0 <= args.cp_tolerance < 1:
         raise UsageError("--cp-tolerance must be a fraction in [0, 1)")
+    if args.max_traces < 1:
+        raise UsageError("--max-traces must be 1 or more")
+    skew: dict[str, int] = {}
+
+    def adjusted(trace: Trace) -> Trace:
+        if args.no_adjust:
+            return trace
+        out, moved = adjust_clock_skew(trace)
+        skew.update(moved)
+        return out
+
+    workflow = None
     with open_store_for(args, readonly=True) as store:
-        trace = store.get_trace(trace_id_argument(args.trace_id))
-    path = critical_path(trace, overlap_tolerance=args.cp_tolerance)
-    roles = failure_roles(trace)
-    if args.json:
-        print_json(trace_to_json(trace, path, roles))
+        trace = adjusted(store.get_trace(trace_id_argument(args.trace_id)))
+        if args.follow_links:
+            members, notes = follow_links(
+                trace,
+                lambda ids: [adjusted(t) for t in store.iter_traces(trace_ids=ids)],
+                lambda tid: store.linking_trace_ids(tid, limit=args.max_traces + 1),
+                max_traces=args.max_traces,
+            )
+            workflow = build_workflow(members, notes=notes)
+    if workflow is not None:
+        shown = one_timeline(workflow)
+        path: list[Any] = [p for p in workflow.path if not p.piece or p.piece == INITIALIZATION]
     else:
-        sys.stdout.write(render_waterfall(trace, path, roles, width=args.width))
+        shown = trace
+        nodes = critical_path_nodes(trace, overlap_tolerance=args.cp_tolerance)
+        path = [
+            PathPiece(trace.trace_id, trace.spans[n].span_id, "", "", s, e, INITIALIZATION if init else "")
+            for n, s, e, init in split_initialization(trace, nodes)
+        ]
+        if not any(p.piece for p in path):
+            path = list(critical_path(trace, overlap_tolerance=args.cp_tolerance))
+    roles = failure_roles(shown)
+    if args.json:
+        doc = trace_to_json(shown, path, roles)
+        for entry, piece in zip(doc["critical_path"], path, strict=True):
+            if getattr(piece, "piece", ""):
+                entry["piece"] = piece.piece
+        if skew:
+            for entry in doc["spans"]:
+                moved = skew.get(entry["span_id"])
+                if moved is not None:
+                    entry["clock_skew_s"] = moved / 1e9
+        if workflow is not None:
+            doc["critical_path"] = [_piece_json(p) for p in workflow.path]
+            doc["workflow"] = {
+                "trace_ids": [t.trace_id for t in workflow.traces],
+                "start": workflow.start_ns / 1e9,
+                "end": workflow.end_ns / 1e9,
+                "duration": workflow.duration_ns / 1e9,
+                "critical_path_coverage": workflow.coverage,
+                "time_by_piece_s": {k: v / 1e9 for k, v in workflow.time_by_piece().items()},
+                "hops": [
+                    {
+                        "kind": h.kind,
+                        "from": {"trace_id": h.from_trace_id, "span_id": h.from_span_id},
+                        "to": {"trace_id": h.to_trace_id, "span_id": h.to_span_id},
+                        "gap_s": h.gap_ns / 1e9,
+                    }
+                    for h in workflow.hops
+                ],
+                "notes": list(workflow.notes),
+            }
+        print_json(doc)
+        return 0
+    out = render_waterfall(shown, path, roles, width=args.width)
+    extra: list[str] = []
+    by_id = {s.span_id: s for s in shown.spans}
+    for p in path:
+        if getattr(p, "piece", "") == INITIALIZATION:
+            fn = by_id.get(p.span_id)
+            took = _ms(p.end_ns - p.start_ns)
+            extra.append(f"Initialization: {took} before {_label(fn)} (cold start, counted under the function)")
+    if workflow is not None:
+        pieces = workflow.time_by_piece()
+        total = sum(pieces.values()) or 1
+        extra.append(
+            f"workflow: {len(workflow.traces)} trace(s), {_ms(workflow.duration_ns)} end to end; critical path covers "
+            f"{workflow.coverage:.0%}: "
+            + ", ".join(f"{k} {_ms(v)} ({v / total:.0%})" for k, v in sorted(pieces.items(), key=lambda kv: -kv[1]))
+        )
+        for h in workflow.hops[:50]:
+            ends = f"{_label(by_id.get(h.from_span_id))} ~> {_label(by_id.get(h.to_span_id))}"
+            extra.append(f"  hop {h.kind}: {_ms(h.gap_ns)}  {ends}")
+        if len(workflow.hops) > 50:
+            extra.append(f"  ... {len(workflow.hops) - 50} more hops (--json lists them all)")
+        extra.extend(f"note: {n}" for n in workflow.notes)
+    if skew:
+        moved_list = ", ".join(
+            f"{_label(by_id.get(sid))} {delta / 1e6:+.1f}ms" for sid, delta in list(skew.items())[:10]
+        )
+        extra.append(f"~ clock skew adjusted: {moved_list} (--no-adjust shows raw times)")
+    if extra:
+        from spanscope.tui.render.safe_text import clean
+
+        out += "".join(clean(line) + "\n" for line in extra)
+    sys.stdout.write(out)
     return 0
+
+
+def _ms(ns: int) -> str:
+    return f"{ns / 1e6:.1f}ms" if ns < 10_000_000_000 else f"{ns / 1e9:.2f}s"
+
+
+def _label(span: Any) -> str:
+    return f"{span.service}: {span.name}" if span is not None else "?"
+
+
+def _piece_json(p: Any) -> dict[str, Any]:
+    return {
+        "trace_id": p.trace_id,
+        "span_id": p.span_id,
+        "start": p.start_ns / 1e9,
+        "end": p.end_ns / 1e9,
+        "piece": p.piece or None,
+    }

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from spanscope.analysis.report import Report, build_report, summarize_service_map
@@ -69,12 +69,14 @@ class ReportInputs:
 
 
 def analyze_for_html(
-    traces: Iterable[Trace], *, baseline: Iterable[Trace] | None = None, overlap_tolerance: float = 0.01
+    traces: Iterable[Trace], *, baseline: Iterable[Trace] | None = None, **options: Any
 ) -> tuple[Report, ReportInputs]:
-    """The Report of ``traces`` (as ``build_report``) and the inputs the HTML report draws, in one pass."""
+    """The Report of ``traces`` (as ``build_report`` with the same ``options``) and the inputs the HTML
+    report draws, in one pass."""
     inputs = ReportInputs()
-    report = build_report(
-        inputs.feed(traces), baseline=baseline, service_map=False, overlap_tolerance=overlap_tolerance
-    )
+    if "load_traces" not in options and isinstance(traces, Sequence):  # in memory: joined among themselves
+        index = {t.trace_id: t for t in traces}
+        options["load_traces"] = lambda ids: [index[i] for i in ids if i in index]
+    report = build_report(inputs.feed(traces), baseline=baseline, service_map=False, **options)
     report.service_map = summarize_service_map(inputs.graph())
     return report, inputs

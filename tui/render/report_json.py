@@ -80,6 +80,38 @@ def report_to_json(report: Report) -> dict[str, Any]:
             }
             for c in report.cold_starts
         ],
+        "workflows": [
+            {
+                **_op(w.service, w.operation),
+                "count": w.count,
+                "hops": w.hops,
+                "p50_s": w.p50_ns / NS,
+                "p95_s": w.p95_ns / NS,
+                "p99_s": w.p99_ns / NS,
+                "queue_wait_share": w.queue_wait_share,
+                "cold_start_share": w.cold_start_share,
+                "compute_share": w.compute_share,
+                "other_wait_share": w.other_wait_share,
+            }
+            for w in report.workflows
+        ],
+        "stalling_ranks": [
+            {
+                "trace_id": r.trace_id,
+                "service": r.service,
+                "rank": r.rank,
+                "steps_stalled": r.steps_stalled,
+                "steps": r.steps,
+                "wait_caused_s": r.wait_caused_ns / NS,
+                "compute_s": r.compute_ns / NS,
+                "median_step_compute_s": r.median_compute_ns / NS,
+                "host": r.host or None,
+                "placement_group": r.placement_group or None,
+                "efa": r.efa,
+            }
+            for r in report.stalling_ranks
+        ],
+        "skew_adjusted_traces": report.skew_adjusted_traces,
         "baseline": None,
         "service_map": None,
         "notes": list(report.notes),

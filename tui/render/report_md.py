@@ -157,6 +157,26 @@ def render_report_markdown(report: Report, *, top: int = TOP) -> str:
         lines.append("No stragglers found.")
     lines.append("")
 
+    if report.stalling_ranks:
+        lines += ["## Stalling ranks", "", "Tightly coupled jobs: the rank the others waited for at the barrier.", ""]
+        rows = [
+            [
+                md(r.service),
+                md(r.rank),
+                f"{r.steps_stalled}/{r.steps}",
+                _s(r.wait_caused_ns),
+                md(r.host) or "-",
+                md(r.placement_group) or "-",
+                "-" if r.efa is None else ("yes" if r.efa else "no"),
+                f"`{md(r.trace_id)}`",
+            ]
+            for r in report.stalling_ranks[:top]
+        ]
+        lines += _table(
+            ["job", "rank", "steps stalled", "barrier wait caused", "host", "placement group", "EFA", "trace"], rows
+        )
+        lines.append("")
+
     lines += ["## Cold starts", ""]
     if report.cold_starts:
         rows = [
@@ -176,6 +196,31 @@ def render_report_markdown(report: Report, *, top: int = TOP) -> str:
         )
     else:
         lines.append("No Lambda invocations with a cold-start flag.")
+    lines.append("")
+
+    lines += ["## Workflows", ""]
+    if report.workflows:
+        lines.append("Entry operations whose work crosses asynchronous hops: end-to-end latency and its path.")
+        lines.append("")
+        rows = [
+            [
+                _op(w.service, w.operation),
+                str(w.count),
+                _s(w.p50_ns),
+                _s(w.p95_ns),
+                _s(w.p99_ns),
+                f"{w.queue_wait_share:.0%}",
+                f"{w.cold_start_share:.0%}",
+                f"{w.compute_share:.0%}",
+                f"{w.other_wait_share:.0%}",
+            ]
+            for w in report.workflows[:top]
+        ]
+        lines += _table(
+            ["entry", "workflows", "p50", "p95", "p99", "queue wait", "cold start", "compute", "other waits"], rows
+        )
+    else:
+        lines.append("No workflow crosses an asynchronous hop.")
     lines.append("")
 
     lines += ["## Service map", ""]

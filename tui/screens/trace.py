@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from rich.text import Text
+from spanscope.analysis.cold_starts import INITIALIZATION, cold_children, split_initialization
+from spanscope.analysis.critical_path import critical_path_nodes
+from spanscope.analysis.skew import adjust_clock_skew
+from spanscope.analysis.workflows import MAX_WORKFLOW_TRACES, build_workflow, follow_links, one_timeline
 from spanscope.collectors.errors import SpanscopeError
 from spanscope.collectors.model import Trace
 from spanscope.tui.cli.common import format_duration, format_time
@@ -31,6 +35,8 @@ class TraceScreen(SpanscopeScreen):
         super().__init__()
         self.trace_id = trace_id
         self.rows: WaterfallRows | None = None
+        self.follow_links = False  # `w` in the waterfall: the trace's whole workflow on one timeline
+        self.workflow_note = ""
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -57,12 +63,52 @@ class TraceScreen(SpanscopeScreen):
     @work(thread=True, exclusive=True, group="trace", exit_on_error=False)
     def load(self) -> None:
         try:
-            trace = self.source.trace(self.trace_id)
+            trace, moved = adjust_clock_skew(self.source.trace(self.trace_id))
+            note = f"~ {len(moved)} span(s) clock-skew adjusted" if moved else ""
+            if self.follow_links:
+                store = self.source.store()
+                members, notes = follow_links(
+                    trace,
+                    lambda ids: [adjust_clock_skew(t)[0] for t in store.iter_traces(trace_ids=ids)],
+                    lambda tid: store.linking_trace_ids(tid, limit=MAX_WORKFLOW_TRACES + 1),
+                )
+                workflow = build_workflow(members, notes=notes)
+                rows = layout(one_timeline(workflow))
+                critical: dict[int, list[tuple[int, int]]] = {}
+                for piece in workflow.path:
+                    pos = rows.trace.position(piece.span_id)
+                    if pos is not None and (not piece.piece or piece.piece == INITIALIZATION):
+                        critical.setdefault(pos, []).append((piece.start_ns, piece.end_ns))
+                rows.critical = critical
+                note = "   ".join(
+                    x
+                    for x in (
+                        f"workflow: {len(members)} trace(s), {len(workflow.hops)} hop(s), end-to-end path covers "
+                        f"{workflow.coverage:.0%} (w: this trace only)",
+                        note,
+                        *notes,
+                    )
+                    if x
+                )
+            else:
+                rows = layout(trace)
+                cold = cold_children(trace)
+                if cold:  # a cold start's Initialization is the function's stretch, not its caller's
+                    rows.critical = {}
+                    nodes = critical_path_nodes(trace)
+                    for node, start, end, _init in split_initialization(trace, nodes, cold):
+                        rows.critical.setdefault(node, []).append((start, end))
         except SpanscopeError as exc:
             self.app.call_from_thread(self._failed, str(exc))
             return
-        rows = layout(trace)
+        self.workflow_note = note
         self.app.call_from_thread(self._show, rows)
+
+    @on(Waterfall.FollowLinks)
+    def _follow_links(self, event: Waterfall.FollowLinks) -> None:
+        self.follow_links = not self.follow_links
+        self.rows = None  # a different trace layout: nothing to keep
+        self.load()
 
     def _failed(self, message: str) -> None:
         self.query_one("#trace-header", Static).update(cells.safe(message, "bold red", max_length=300))
@@ -104,6 +150,9 @@ class TraceScreen(SpanscopeScreen):
             origins = sum(1 for role in rows.roles.values() if role.value == "origin")
             text.append(f"\ncritical path: {len(rows.critical):,} spans   failure origins: {origins}", style="dim")
             text.append("   (* critical path, █ critical stretch, ✗ origin, ↑ propagated, ■ stopped)", style="dim")
+            if self.workflow_note:
+                text.append("\n")
+                text.append_text(cells.safe(self.workflow_note, "dim", max_length=300))
         self.query_one("#trace-header", Static).update(text)
 
     @on(Waterfall.SpanHighlighted)

@@ -58,6 +58,7 @@ class Waterfall(ScrollView, can_focus=True):
         Binding("n", "next_match", "Next hit"),
         Binding("N", "previous_match", "Prev hit", show=False),
         Binding("o", "next_origin", "Next failure origin"),
+        Binding("w", "follow_links", "Linked traces", show=False),
     ]
 
     cursor: reactive[int] = reactive(0, always_update=True, repaint=False)
@@ -68,6 +69,15 @@ class Waterfall(ScrollView, can_focus=True):
 
         waterfall: Waterfall
         node: int
+
+    @dataclass
+    class FollowLinks(Message):
+        """The user asked to show (or stop showing) the traces linked to or from this one as one workflow."""
+
+        waterfall: Waterfall
+
+    def action_follow_links(self) -> None:
+        self.post_message(self.FollowLinks(self))
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)

@@ -1,0 +1,587 @@
+"""Workflows: a trace and the traces linked to or from it as one timeline, with an end-to-end critical path
+that runs across the asynchronous hops (SQS, Step Functions, Batch, EMR) and names each hop's gap.
+
+The traces of a workflow form one forest: tree parents, plus a *cause* for a trace whose root links to a
+span of another member (an EMR step's job linked to ``AddJobFlowSteps``). For the path, a span belongs to
+the nearest ancestor whose interval holds its end (a Batch array child under the state that waits for it,
+though its tree parent ``SubmitJob`` returned at once); a span that outlives every ancestor starts a new
+*unit* whose cause is its tree parent or link. The end-to-end path is walked backwards from the end of the
+unit that finishes last: its critical path, then the hop's gap (queue wait = consumer start − producer end;
+scheduling delay for Batch; a cold start's ``Initialization``), then the path that led to the cause's end,
+and so on back to the first unit. Iterative, and bounded: cycles of links stop at a unit seen before.
+
+>>> from spanscope.collectors.model import Kind, Span, Trace
+>>> tid = "5759e988bd862e3fe1be46a994272793"
+>>> t = Trace(tid, [
+...     Span(tid, "a" * 16, None, "api", "POST /", Kind.SERVER, 1000, 1100),
+...     Span(tid, "b" * 16, "a" * 16, "api", "send", Kind.PRODUCER, 1010, 1020),
+...     Span(tid, "c" * 16, "b" * 16, "worker", "process", Kind.CONSUMER, 1150, 1400),
+... ])
+>>> w = build_workflow([t])
+>>> [(p.name, p.piece or "self", p.end_ns - p.start_ns) for p in w.path]
+[('POST /', 'self', 10), ('send', 'self', 10), ('process', 'queue wait', 130), ('process', 'self', 250)]
+>>> w.coverage, w.hops[0].kind, w.hops[0].gap_ns
+(1.0, 'queue wait', 130)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from spanscope.analysis.cold_starts import INITIALIZATION, initialization_ns
+from spanscope.analysis.stats import percentiles
+from spanscope.collectors import conventions as cv
+from spanscope.collectors.model import Kind, Span, Trace
+
+__all__ = [
+    "INITIALIZATION",
+    "MAX_WORKFLOW_TRACES",
+    "Hop",
+    "PathPiece",
+    "Workflow",
+    "WorkflowStats",
+    "WorkflowsPartial",
+    "build_workflow",
+    "continuation_credits",
+    "follow_links",
+    "hop_kind",
+    "initialization_ns",
+    "merge_workflows",
+    "one_timeline",
+]
+
+MAX_WORKFLOW_TRACES = 100
+MAX_ANCESTOR_STEPS = 64
+QUEUE_WAIT = "queue wait"
+
+
+@dataclass(frozen=True, slots=True)
+class PathPiece:
+    """A stretch of the end-to-end critical path: a span's self time (``piece`` empty), its cold start
+    (``Initialization``) or the gap of the hop that led to it (``queue wait``, ``scheduling delay``, ...)."""
+
+    trace_id: str
+    span_id: str
+    service: str
+    name: str
+    start_ns: int
+    end_ns: int
+    piece: str = ""
+
+    @property
+    def duration_ns(self) -> int:
+        return self.end_ns - self.start_ns
+
+
+@dataclass(frozen=True, slots=True)
+class Hop:
+    """An asynchronous hop from ``cause`` to the span it started; ``gap_ns`` = its start − the cause's end
+    (``from_end_ns``; for a linked span that starts inside the call waiting on it, the call's start)."""
+
+    kind: str
+    from_trace_id: str
+    from_span_id: str
+    to_trace_id: str
+    to_span_id: str
+    from_end_ns: int
+    to_start_ns: int
+
+    @property
+    def gap_ns(self) -> int:
+        return max(0, self.to_start_ns - self.from_end_ns)
+
+
+@dataclass(slots=True)
+class Workflow:
+    """Traces on one timeline (the first is the one asked for), their hops and the end-to-end path."""
+
+    traces: list[Trace]
+    hops: list[Hop]
+    path: list[PathPiece]
+    start_ns: int
+    end_ns: int
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def duration_ns(self) -> int:
+        return max(0, self.end_ns - self.start_ns)
+
+    @property
+    def coverage(self) -> float:
+        """The share of the workflow's duration that its end-to-end path covers."""
+        covered = sum(p.duration_ns for p in self.path)
+        return covered / self.duration_ns if self.duration_ns else 0.0
+
+    def time_by_piece(self) -> dict[str, int]:
+        """Nanoseconds of the path per piece kind: ``compute`` (span self time), ``Initialization``, hop kinds."""
+        out: dict[str, int] = {}
+        for p in self.path:
+            key = p.piece or "compute"
+            out[key] = out.get(key, 0) + p.duration_ns
+        return out
+
+
+def hop_kind(cause: Span, span: Span) -> str:
+    """The name of the gap between ``cause`` ending and ``span`` starting."""
+    link_kind = ""
+    for link in span.links:
+        if link.span_id == cause.span_id:
+            value = link.attributes.get(cv.LINK_KIND)
+            link_kind = value if isinstance(value, str) else ""
+            break
+    if cause.kind is Kind.PRODUCER or span.kind is Kind.CONSUMER or link_kind in ("sqs", "sns", "kinesis"):
+        return QUEUE_WAIT
+    origin = span.origin or str(span.resource.get(cv.ORIGIN, ""))
+    if "Batch" in origin or link_kind == "batch" or any(k.startswith("aws.batch.") for k in span.attributes):
+        return "scheduling delay"
+    if "StepFunctions" in origin or link_kind == "stepfunctions":
+        return "execution start"
+    if "EMR" in origin or link_kind == "emr":
+        return "step start"
+    return "async gap"
+
+
+# --- assembling the members ----------------------------------------------------------------------------
+
+
+def follow_links(
+    start: Trace,
+    load: Callable[[Sequence[str]], Iterable[Trace]],
+    linking: Callable[[str], Sequence[str]],
+    *,
+    max_traces: int = MAX_WORKFLOW_TRACES,
+) -> tuple[list[Trace], list[str]]:
+    """``start`` and every trace linked to or from it, transitively, at most ``max_traces`` in all.
+
+    ``load(ids)`` returns the traces with those ids that exist; ``linking(id)`` the ids of traces that
+    may link to trace ``id`` (false positives are checked here). Returns the traces (``start`` first)
+    and notes on what was bounded: links to traces not loaded, traces left out over the bound.
+    """
+    members: dict[str, Trace] = {start.trace_id: start}
+    frontier = [start]
+    missing: set[str] = set()
+    left_out: set[str] = set()
+    while frontier:
+        wanted: list[str] = []
+        for trace in frontier:
+            for tid in sorted(_link_targets(trace) | set(linking(trace.trace_id))):
+                if tid not in members and tid not in missing and tid not in wanted:
+                    wanted.append(tid)
+        room = max_traces - len(members)
+        if len(wanted) > room:
+            left_out.update(wanted[room:])
+            wanted = wanted[: max(0, room)]
+        frontier = []
+        found = {t.trace_id: t for t in load(wanted)} if wanted else {}
+        for tid in wanted:
+            got = found.get(tid)
+            if got is None:
+                missing.add(tid)
+                continue
+            members[tid] = got
+            frontier.append(got)
+    notes = []
+    if missing:
+        notes.append(f"{len(missing):,} linked trace(s) are not in the store")
+    left_out -= set(members)
+    if left_out:
+        notes.append(f"{len(left_out):,} more linked trace(s) not followed (at most {max_traces} traces per workflow)")
+    return list(members.values()), notes
+
+
+def _link_targets(trace: Trace) -> set[str]:
+    own = trace.trace_id
+    return {lk.trace_id for s in trace.spans for lk in s.links if lk.trace_id != own}
+
+
+def one_timeline(workflow: Workflow) -> Trace:
+    """The member traces as one Trace for display: a root that links to a span of another member hangs
+    under that span (copies; the members are not changed). Its id is the first member's."""
+    traces = workflow.traces
+    present = {(t.trace_id, s.span_id) for t in traces for s in t.spans}
+    spans: list[Span] = []
+    for t in traces:
+        for s in t.spans:
+            if s.parent_id is None or t.position(s.parent_id) is None:
+                cause = next(
+                    (lk for lk in s.links if lk.trace_id != t.trace_id and (lk.trace_id, lk.span_id) in present), None
+                )
+                if cause is not None:
+                    s = replace(s, parent_id=cause.span_id)
+            spans.append(s)
+    return Trace(traces[0].trace_id if traces else "", spans)
+
+
+# --- the end-to-end path ------------------------------------------------------------------------------
+
+
+class _Forest:
+    """Every span of the member traces as one array-indexed forest (global node = offset + position)."""
+
+    def __init__(self, traces: Sequence[Trace]) -> None:
+        self.spans: list[Span] = []
+        self.trace_ids: list[str] = []
+        self.par: list[int] = []
+        self.linked_cause: list[bool] = []
+        self.valid: list[bool] = []
+        wanted = {(lk.trace_id, lk.span_id) for t in traces for sp in t.spans for lk in sp.links}
+        where: dict[tuple[str, str], int] = {}
+        for trace in traces:
+            base = len(self.spans)
+            members = trace.spans
+            n_t = len(members)
+            parent = trace.parent
+            self.spans.extend(members)
+            self.trace_ids.extend([trace.trace_id] * n_t)
+            self.par.extend([-1 if (p := parent(i)) is None else base + p for i in range(n_t)])
+            self.linked_cause.extend([False] * n_t)
+            valid = [True] * n_t
+            for i in trace.duplicates:
+                valid[i] = False
+            self.valid.extend(valid)
+            if wanted:
+                tid = trace.trace_id
+                for i, span in enumerate(members):
+                    if valid[i] and (tid, span.span_id) in wanted:
+                        where[(tid, span.span_id)] = base + i
+        self.where = where
+        self.hops: list[Hop] = []
+        spans = self.spans
+        for g, span in enumerate(spans):
+            if not span.links:
+                continue
+            best = -1
+            for lk in span.links:
+                c = where.get((lk.trace_id, lk.span_id))
+                if c is None or c == g:
+                    continue
+                if lk.trace_id != self.trace_ids[g]:
+                    cs = spans[c]
+                    inside = cs.start_ns <= span.start_ns <= cs.end_ns  # the caller waits: the gap is from its start
+                    self.hops.append(
+                        Hop(
+                            hop_kind(cs, span),
+                            lk.trace_id,
+                            cs.span_id,
+                            self.trace_ids[g],
+                            span.span_id,
+                            cs.start_ns if inside else cs.end_ns,
+                            span.start_ns,
+                        )
+                    )
+                if best < 0 or spans[c].end_ns > spans[best].end_ns:
+                    best = c
+            if best >= 0 and self.par[g] < 0:
+                self.par[g] = best  # a root caused by a span of another member (cycles are cut below)
+                self.linked_cause[g] = True
+        self.lo = [s.start_ns for s in spans]
+        self.hi = [s.end_ns if s.end_ns > s.start_ns else s.start_ns for s in spans]
+        self._attach()
+
+    def _attach(self) -> None:
+        """``up[g]``: the node whose interval holds g's end (nearest ancestor), or -1: g starts a unit."""
+        n = len(self.spans)
+        par, lo, hi, valid = self.par, self.lo, self.hi, self.valid
+        self.up = up = [-1] * n
+        self.kids: list[list[int]] = [[] for _ in range(n)]
+        for g in range(n):
+            if not valid[g]:
+                continue
+            a = par[g]
+            if a >= 0 and hi[a] >= hi[g] and lo[a] <= hi[g] and a != g:
+                up[g] = a  # the common case: inside its tree parent
+                continue
+            steps = 0
+            while a >= 0 and steps < MAX_ANCESTOR_STEPS and a != g:
+                if hi[a] >= hi[g] and lo[a] <= hi[g]:
+                    up[g] = a
+                    break
+                a = par[a]
+                steps += 1
+        # cut cycles of ``up`` (possible only through links, with equal times): walk each chain once
+        state = [0] * n
+        for g in range(n if any(self.linked_cause) else 0):
+            path = []
+            x = g
+            while x >= 0 and state[x] == 0:
+                state[x] = 1
+                path.append(x)
+                x = up[x]
+            if x >= 0 and state[x] == 1:
+                up[x] = -1
+            for k in path:
+                state[k] = 2
+        spans = self.spans
+        self.lifted: list[int] = []  # nodes held by an ancestor other than their tree parent
+        for g in range(n):
+            a = up[g]
+            if a >= 0:
+                self.kids[a].append(g)
+                p = par[g]
+                if p != a and p >= 0:
+                    self.lifted.append(g)
+                if p >= 0 and p != a and lo[g] > hi[p] and not self.linked_cause[g]:
+                    ps, cs = spans[p], spans[g]
+                    tid = self.trace_ids[g]
+                    self.hops.append(Hop(hop_kind(ps, cs), tid, ps.span_id, tid, cs.span_id, ps.end_ns, cs.start_ns))
+
+    def unit_root(self, g: int) -> int:
+        seen = 0
+        while self.up[g] >= 0 and seen <= len(self.spans):
+            g = self.up[g]
+            seen += 1
+        return g
+
+
+def _descend(forest: _Forest, node: int, lo: int, hi: int, out: list[tuple[int, int, int]], skip: int) -> None:
+    """Append (backwards in time) the critical stretches of ``node`` over [lo, hi]; ``skip`` is excluded."""
+    f_lo, f_hi, kids_of = forest.lo, forest.hi, forest.kids
+    stack = [_frame(forest, node, lo, hi, skip)]
+    while stack:
+        frame = stack[-1]
+        nd, flo, cursor, kids, pos, tol = frame
+        picked = -1
+        while pos < len(kids):
+            neg_end, start, child = kids[pos]
+            pos += 1
+            if -neg_end > cursor + tol or start >= cursor:
+                continue
+            picked = child
+            break
+        frame[4] = pos
+        if picked < 0:
+            if cursor > flo:
+                out.append((nd, flo, cursor))
+            stack.pop()
+            continue
+        c_end = min(f_hi[picked], cursor)
+        c_start = max(f_lo[picked], flo)
+        if cursor > c_end:
+            out.append((nd, c_end, cursor))
+        frame[2] = c_start
+        if kids_of[picked]:
+            stack.append(_frame(forest, picked, c_start, c_end, -1))
+        elif c_end > c_start:
+            out.append((picked, c_start, c_end))
+
+
+def _frame(forest: _Forest, node: int, lo: int, hi: int, skip: int) -> list[Any]:
+    f_lo, f_hi = forest.lo, forest.hi
+    kids = []
+    for c in forest.kids[node]:
+        if c == skip:
+            continue
+        end = min(f_hi[c], hi + (hi - lo) // 100)
+        start = max(f_lo[c], lo)
+        if end <= start:
+            continue
+        kids.append((-end, start, c))
+    kids.sort()
+    return [node, lo, hi, kids, 0, (hi - lo) // 100]
+
+
+def build_workflow(traces: Sequence[Trace], *, notes: Sequence[str] = ()) -> Workflow:
+    """The workflow of ``traces`` (already gathered, e.g. by :func:`follow_links`): hops and the path."""
+    forest = _Forest(traces)
+    spans = forest.spans
+    valid = [g for g in range(len(spans)) if forest.valid[g]]
+    out_notes = list(notes)
+    if not valid:
+        return Workflow(list(traces), [], [], 0, 0, out_notes)
+    start_ns = min((forest.lo[g] for g in valid if forest.lo[g] > 0), default=0)
+    end_ns = max(forest.hi[g] for g in valid)
+    units = [g for g in valid if forest.up[g] < 0]
+    sink = min(units, key=lambda g: (-forest.hi[g], forest.lo[g], g))
+    back: list[tuple[int, int, int]] = []
+    pieces: list[tuple[int, int, int, str]] = []
+    hops = list(forest.hops)
+    seen_units: set[int] = set()
+    node, cursor = sink, forest.hi[sink]
+    while True:
+        unit = forest.unit_root(node)
+        if unit in seen_units:
+            out_notes.append("a cycle of links was cut on the end-to-end path")
+            break
+        seen_units.add(unit)
+        back.clear()
+        _descend(forest, node, forest.lo[node], max(cursor, forest.lo[node]), back, -1)
+        child = node
+        a = forest.up[node]
+        while a >= 0:
+            _descend(forest, a, forest.lo[a], max(forest.lo[a], forest.lo[child]), back, child)
+            child, a = a, forest.up[a]
+        pieces.extend((g, s, e, "") for g, s, e in back)
+        cause = forest.par[unit]
+        if cause < 0 or not forest.valid[cause]:
+            break
+        cs, us = spans[cause], spans[unit]
+        hop_end = forest.lo[unit]
+        hop_start = min(forest.hi[cause], hop_end)
+        if not forest.linked_cause[unit] or forest.trace_ids[cause] == forest.trace_ids[unit]:
+            hops.append(
+                Hop(
+                    hop_kind(cs, us),
+                    forest.trace_ids[cause],
+                    cs.span_id,
+                    forest.trace_ids[unit],
+                    us.span_id,
+                    cs.end_ns,
+                    us.start_ns,
+                )
+            )
+        init = min(initialization_ns(us), hop_end - hop_start)
+        if init > 0:
+            pieces.append((unit, hop_end - init, hop_end, INITIALIZATION))
+        if hop_end - init > hop_start:
+            pieces.append((unit, hop_start, hop_end - init, hop_kind(cs, us)))
+        node, cursor = cause, hop_start
+    pieces.reverse()
+    path = _split_initialization(forest, pieces)
+    hops.sort(key=lambda h: (h.to_start_ns, h.to_trace_id, h.to_span_id))
+    return Workflow(list(traces), hops, path, start_ns, end_ns, out_notes)
+
+
+def _split_initialization(forest: _Forest, pieces: list[tuple[int, int, int, str]]) -> list[PathPiece]:
+    """Path pieces in time order. A parent's stretch that ends where a child begins gives up to the
+    child's init duration to the child's ``Initialization`` piece (a cold start is never the caller's self
+    time), and, for a child that outlived its tree parent (a Batch array child after ``SubmitJob``), the
+    wait since that parent ended to the hop's gap (``scheduling delay``)."""
+    spans, up, par, lo, hi = forest.spans, forest.up, forest.par, forest.lo, forest.hi
+    starts: dict[tuple[int, int], int] = {}
+    cold_key = cv.FAAS_COLDSTART
+    cold = [g for g, span in enumerate(spans) if cold_key in span.attributes and initialization_ns(span)]
+    linked = [g for g, by_link in enumerate(forest.linked_cause) if by_link]
+    for g in [*forest.lifted, *cold, *linked]:
+        a = up[g]
+        if a >= 0:
+            starts[(a, max(lo[g], lo[a]))] = g
+    if not starts:
+        return [_piece(forest, g, s, e, piece) for g, s, e, piece in pieces if e > s]
+    out: list[PathPiece] = []
+    for g, s, e, piece in pieces:
+        c = starts.get((g, e)) if not piece else None
+        if c is None:
+            if e > s:
+                out.append(_piece(forest, g, s, e, piece))
+            continue
+        tail: list[PathPiece] = []
+        k = min(initialization_ns(spans[c]), e - s)
+        if k > 0:
+            tail.append(_piece(forest, c, e - k, e, INITIALIZATION))
+            e -= k
+        p = par[c]
+        linked_inside = forest.linked_cause[c] and p == up[c]  # an EMR step's job inside the call that added it
+        if p >= 0 and (p != up[c] or linked_inside):
+            wait_from = s if linked_inside else max(s, hi[p])
+            if e > wait_from:
+                tail.append(_piece(forest, c, wait_from, e, hop_kind(spans[p], spans[c])))
+                e = wait_from
+        if e > s:
+            out.append(_piece(forest, g, s, e, ""))
+        out.extend(reversed(tail))
+    return out
+
+
+def _piece(forest: _Forest, g: int, s: int, e: int, piece: str) -> PathPiece:
+    span = forest.spans[g]
+    return PathPiece(forest.trace_ids[g], span.span_id, span.service, span.name, s, e, piece)
+
+
+# --- across workflows (analyze) -----------------------------------------------------------------------
+
+
+def continuation_credits(workflow: Workflow, after_ns: int) -> dict[tuple[str, str], int]:
+    """Nanoseconds of the end-to-end path after ``after_ns`` (the entry's return) per (service, operation):
+    span self time under its name, a cold start as ``(function, "Initialization")``; hop gaps are not
+    operations and are left out."""
+    out: dict[tuple[str, str], int] = {}
+    for p in workflow.path:
+        if p.end_ns <= after_ns or (p.piece and p.piece != INITIALIZATION):
+            continue
+        key = (p.service, p.piece or p.name)
+        out[key] = out.get(key, 0) + p.end_ns - max(p.start_ns, after_ns)
+    return out
+
+
+@dataclass(slots=True)
+class WorkflowsPartial:
+    """Per-workflow (or merged) state of the ``workflows`` section, keyed by the entry trace id (a later
+    workflow of the same entry replaces the earlier one); ``merge`` is associative."""
+
+    items: dict[str, tuple[tuple[str, str], int, dict[str, int], int]] = field(default_factory=dict)
+
+    def add(self, workflow: Workflow) -> None:
+        first = workflow.traces[0] if workflow.traces else None
+        root = first.root if first is not None else None
+        if first is None or root is None:
+            return
+        self.items[first.trace_id] = (
+            (root.service, root.name),
+            workflow.duration_ns,
+            workflow.time_by_piece(),
+            len(workflow.hops),
+        )
+
+    def merge(self, other: WorkflowsPartial) -> WorkflowsPartial:
+        self.items.update(other.items)
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowStats:
+    """End-to-end latency of one entry operation's workflows and how their paths divide (shares sum to 1)."""
+
+    service: str
+    operation: str
+    count: int
+    hops: int
+    p50_ns: int
+    p95_ns: int
+    p99_ns: int
+    queue_wait_share: float
+    cold_start_share: float
+    compute_share: float
+    other_wait_share: float
+
+
+def merge_workflows(partials: Iterable[WorkflowsPartial]) -> list[WorkflowStats]:
+    """Entry operations whose workflows cross at least one asynchronous hop, slowest p95 first."""
+    durations: dict[tuple[str, str], list[int]] = {}
+    pieces: dict[tuple[str, str], dict[str, int]] = {}
+    hops: dict[tuple[str, str], int] = {}
+    for part in partials:
+        for key, duration, by_piece, n_hops in part.items.values():
+            if not n_hops:
+                continue
+            durations.setdefault(key, []).append(duration)
+            hops[key] = hops.get(key, 0) + n_hops
+            mine = pieces.setdefault(key, {})
+            for kind, ns in by_piece.items():
+                mine[kind] = mine.get(kind, 0) + ns
+    out = []
+    for key, values in durations.items():
+        p50, p95, p99 = percentiles(values, (0.5, 0.95, 0.99))
+        by_piece = pieces[key]
+        path = sum(by_piece.values()) or 1
+        queue = by_piece.get(QUEUE_WAIT, 0) / path
+        cold = by_piece.get(INITIALIZATION, 0) / path
+        compute = by_piece.get("compute", 0) / path
+        out.append(
+            WorkflowStats(
+                key[0],
+                key[1],
+                len(values),
+                hops[key],
+                int(p50),
+                int(p95),
+                int(p99),
+                queue,
+                cold,
+                compute,
+                max(0.0, 1.0 - queue - cold - compute),
+            )
+        )
+    out.sort(key=lambda w: (-w.p95_ns, w.service, w.operation))
+    return out
