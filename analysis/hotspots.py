@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from spanscope.analysis.critical_path import critical_path_nodes
-from spanscope.analysis.stats import percentile, percentiles
+from spanscope.analysis.stats import PercentileMode, Quantiles, percentile
 from spanscope.collectors.model import Trace
 
 __all__ = [
@@ -46,29 +46,33 @@ class _OpAcc:
     critical_path_ns: int = 0
     self_ns: int = 0
     count: int = 0
-    durations: list[int] = field(default_factory=list)
+    durations: Quantiles = field(default_factory=Quantiles)
 
 
 @dataclass(slots=True)
 class HotspotsPartial:
-    """Per-trace (or merged) state of :func:`hotspots`. ``merge`` is associative."""
+    """Per-trace (or merged) state of :func:`hotspots`. ``merge`` is associative. ``percentiles`` chooses
+    exact percentiles, DDSketch estimates, or ``auto`` (see ``spanscope.analysis.stats.Quantiles``)."""
 
     ops: dict[OpKey, _OpAcc] = field(default_factory=dict)
     traces: int = 0
     # (trace duration, attribute pairs) per trace, only when collect_attributes was asked for
     trace_attrs: list[tuple[int, frozenset[tuple[str, str]]]] = field(default_factory=list)
+    percentiles: PercentileMode = "auto"
 
     def merge(self, other: HotspotsPartial) -> HotspotsPartial:
         ops = self.ops
         for key, acc in other.ops.items():
             mine = ops.get(key)
             if mine is None:
-                ops[key] = _OpAcc(acc.critical_path_ns, acc.self_ns, acc.count, list(acc.durations))
+                ops[key] = _OpAcc(
+                    acc.critical_path_ns, acc.self_ns, acc.count, Quantiles(self.percentiles).merge(acc.durations)
+                )
             else:
                 mine.critical_path_ns += acc.critical_path_ns
                 mine.self_ns += acc.self_ns
                 mine.count += acc.count
-                mine.durations.extend(acc.durations)
+                mine.durations.merge(acc.durations)
         self.traces += other.traces
         self.trace_attrs.extend(other.trace_attrs)
         return self
@@ -132,10 +136,10 @@ def add_trace_to(
             covered += cur_e - cur_s
         acc = ops.get(key)
         if acc is None:
-            acc = ops[key] = _OpAcc()
+            acc = ops[key] = _OpAcc(durations=Quantiles(part.percentiles))
         acc.self_ns += dur - covered
         acc.count += 1
-        acc.durations.append(dur)
+        acc.durations.add(dur)
     for node, s, e in critical_path_nodes(trace, overlap_tolerance=overlap_tolerance):
         k = keys[node]
         if k is not None:
@@ -162,7 +166,7 @@ def _attribute_pairs(trace: Trace) -> frozenset[tuple[str, str]]:
 def _ranked(part: HotspotsPartial) -> list[Hotspot]:
     out = []
     for (service, operation), acc in part.ops.items():
-        p50, p95, p99 = percentiles(acc.durations, (0.5, 0.95, 0.99))
+        p50, p95, p99 = acc.durations.quantiles((0.5, 0.95, 0.99))
         out.append(
             Hotspot(service, operation, acc.critical_path_ns, acc.self_ns, acc.count, int(p50), int(p95), int(p99))
         )

@@ -31,6 +31,7 @@ from spanscope.analysis.hotspots import (
     compare_with_baseline,
     merge_hotspots,
 )
+from spanscope.analysis.stats import PercentileMode
 from spanscope.analysis.stragglers import Straggler, StragglersPartial, merge_stragglers, stragglers_partial
 from spanscope.collectors.model import Trace
 
@@ -134,8 +135,12 @@ def build_report(
     baseline: Iterable[Trace] | None = None,
     service_map: Any | Literal[False] | None = None,
     overlap_tolerance: float = 0.01,
+    percentiles: PercentileMode = "auto",
 ) -> Report:
     """Analyze ``traces`` (and compare with ``baseline`` traces when given).
+
+    ``percentiles``: ``exact``, ``sketch`` (DDSketch, 1 % relative error) or ``auto`` (exact up to
+    ``spanscope.analysis.stats.SKETCH_ABOVE`` spans of one operation, sketched beyond).
 
     ``service_map``: a NetworkX graph to summarize; None builds one from the same traces with
     ``spanscope.collectors.service_map`` (left out, with a note, if that is unavailable); False skips it.
@@ -150,7 +155,7 @@ def build_report(
         except ImportError:  # pragma: no cover - depends on the installed extras
             notes.append("service map unavailable: install spanscope[collector]")
     want_attrs = baseline is not None
-    hot = HotspotsPartial()
+    hot = HotspotsPartial(percentiles=percentiles)
     fails = FailureChainsPartial()
     strag = StragglersPartial()
     cold = ColdStartsPartial()
@@ -176,7 +181,7 @@ def build_report(
     comparison = None
     n_base = 0
     if baseline is not None:
-        base = HotspotsPartial()
+        base = HotspotsPartial(percentiles=percentiles)
         for trace in baseline:
             n_base += 1
             base.traces += 1
