@@ -30,8 +30,8 @@ from typing import Any, cast
 from opentelemetry import trace as otel_trace
 from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.context import Context
+from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, Tracer, TracerProvider
 from opentelemetry.sdk.trace import Span as SdkSpan
-from opentelemetry.sdk.trace import SpanLimits, Tracer, TracerProvider
 from opentelemetry.sdk.trace._tracer_metrics import NoOpTracerMetrics
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased, Sampler, TraceIdRatioBased
 from opentelemetry.sdk.util import BoundedList
@@ -103,6 +103,11 @@ class LeanSpan(SdkSpan):
                 return
         _logger.warning("Tried calling %s on an ended span.", "_add_link")
 
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        """Copied or pickled (an exporter that keeps or ships spans), it is what the SDK would have handed
+        on: a plain ``ReadableSpan`` of the same fields, without this span's lock and processor."""
+        return (_readable_span_from, (self._readable_span().__dict__,))
+
     def end(self, end_time: int | None = None) -> None:
         with self._lock:
             if self._end_time is not None:
@@ -117,6 +122,13 @@ class LeanSpan(SdkSpan):
         processor = self._span_processor
         processor._on_ending(self)
         processor.on_end(self)
+
+
+def _readable_span_from(fields: dict[str, Any]) -> ReadableSpan:
+    """A ReadableSpan holding ``fields`` (what ``LeanSpan.__reduce_ex__`` rebuilds)."""
+    span: ReadableSpan = object.__new__(ReadableSpan)
+    span.__dict__.update(fields)
+    return span
 
 
 def lean_sampling(sampler: Sampler) -> bool:

@@ -205,3 +205,23 @@ def test_a_sampler_of_its_own_goes_through_the_sdk(clean_env: pytest.MonkeyPatch
         assert [type(s).__name__ for s in exporter.get_finished_spans()] == ["ReadableSpan", "ReadableSpan"]
     finally:
         configure(exporters=["memory"])
+
+
+def test_a_copied_lean_span_is_a_readable_span_as_the_sdk_hands_on(memory: InMemorySpanExporter) -> None:
+    import copy
+    import pickle
+
+    run_parent(memory)
+    span = memory.get_finished_spans()[0]
+    assert type(span) is LeanSpan
+    with pytest.raises(TypeError):  # as for the SDK's ReadableSpan: its BoundedAttributes hold a lock
+        pickle.dumps(span)
+    for clone in (copy.copy(span), copy.deepcopy(span)):
+        assert type(clone) is ReadableSpan
+        assert (clone.name, clone.context, clone.parent, dict(clone.attributes)) == (
+            span.name,
+            span.context,
+            span.parent,
+            dict(span.attributes),
+        )
+        assert [e.name for e in clone.events] == [e.name for e in span.events]
