@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from spanscope.analysis.cold_starts import INITIALIZATION, cold_children, initialization_ns, split_initialization
 from spanscope.analysis.critical_path import critical_path_nodes
-from spanscope.analysis.stats import percentile, percentiles
+from spanscope.analysis.stats import PercentileMode, Quantiles, percentile
 from spanscope.collectors import conventions as cv
 from spanscope.collectors.model import Trace
 
@@ -51,29 +51,33 @@ class _OpAcc:
     critical_path_ns: int = 0
     self_ns: int = 0
     count: int = 0
-    durations: list[int] = field(default_factory=list)
+    durations: Quantiles = field(default_factory=Quantiles)
 
 
 @dataclass(slots=True)
 class HotspotsPartial:
-    """Per-trace (or merged) state of :func:`hotspots`. ``merge`` is associative."""
+    """Per-trace (or merged) state of :func:`hotspots`. ``merge`` is associative. ``percentiles`` chooses
+    exact percentiles, DDSketch estimates, or ``auto`` (see ``spanscope.analysis.stats.Quantiles``)."""
 
     ops: dict[OpKey, _OpAcc] = field(default_factory=dict)
     traces: int = 0
     # (trace duration, attribute pairs) per trace, only when collect_attributes was asked for
     trace_attrs: list[tuple[int, frozenset[tuple[str, str]]]] = field(default_factory=list)
+    percentiles: PercentileMode = "auto"
 
     def merge(self, other: HotspotsPartial) -> HotspotsPartial:
         ops = self.ops
         for key, acc in other.ops.items():
             mine = ops.get(key)
             if mine is None:
-                ops[key] = _OpAcc(acc.critical_path_ns, acc.self_ns, acc.count, list(acc.durations))
+                ops[key] = _OpAcc(
+                    acc.critical_path_ns, acc.self_ns, acc.count, Quantiles(self.percentiles).merge(acc.durations)
+                )
             else:
                 mine.critical_path_ns += acc.critical_path_ns
                 mine.self_ns += acc.self_ns
                 mine.count += acc.count
-                mine.durations.extend(acc.durations)
+                mine.durations.merge(acc.durations)
         self.traces += other.traces
         self.trace_attrs.extend(other.trace_attrs)
         return self
@@ -157,10 +161,10 @@ def add_trace_to(
             any_cold = True
         acc = ops.get(key)
         if acc is None:
-            acc = ops[key] = _OpAcc()
+            acc = ops[key] = _OpAcc(durations=Quantiles(part.percentiles))
         acc.self_ns += dur - covered
         acc.count += 1
-        acc.durations.append(dur)
+        acc.durations.add(dur)
     cold = cold_children(trace) if any_cold else None
     if cold:
         _move_initialization(part, trace, keys, cold)
@@ -179,18 +183,17 @@ def _credit_path(
     overlap_tolerance: float,
 ) -> None:
     spans = trace.spans
-    ops = part.ops
     nodes = critical_path_nodes(trace, overlap_tolerance=overlap_tolerance)
     if cold:
         for node, s, e, init in split_initialization(trace, nodes, cold):
             k = (spans[node].service, INITIALIZATION) if init else keys[node]
             if k is not None:
-                _acc(ops, k).critical_path_ns += e - s
+                _acc(part, k).critical_path_ns += e - s
     else:
         for node, s, e in nodes:
             k = keys[node]
             if k is not None:
-                _acc(ops, k).critical_path_ns += e - s
+                _acc(part, k).critical_path_ns += e - s
 
 
 def add_own_path(part: HotspotsPartial, trace: Trace, *, overlap_tolerance: float = 0.01) -> None:
@@ -200,10 +203,10 @@ def add_own_path(part: HotspotsPartial, trace: Trace, *, overlap_tolerance: floa
     _credit_path(part, trace, keys, cold_children(trace), overlap_tolerance)
 
 
-def _acc(ops: dict[OpKey, _OpAcc], key: OpKey) -> _OpAcc:
-    acc = ops.get(key)
+def _acc(part: HotspotsPartial, key: OpKey) -> _OpAcc:
+    acc = part.ops.get(key)
     if acc is None:
-        acc = ops[key] = _OpAcc()
+        acc = part.ops[key] = _OpAcc(durations=Quantiles(part.percentiles))
     return acc
 
 
@@ -226,10 +229,10 @@ def _move_initialization(
         if piece <= 0:
             continue
         part.ops[pk].self_ns -= piece
-        init = _acc(part.ops, (spans[c].service, INITIALIZATION))
+        init = _acc(part, (spans[c].service, INITIALIZATION))
         init.self_ns += piece
         init.count += 1
-        init.durations.append(piece)
+        init.durations.add(piece)
 
 
 def add_path_credit(part: HotspotsPartial, credits: dict[OpKey, int]) -> None:
@@ -237,7 +240,7 @@ def add_path_credit(part: HotspotsPartial, credits: dict[OpKey, int]) -> None:
     asynchronous work spends on a workflow's end-to-end path after its entry returned."""
     for key, ns in credits.items():
         if ns:
-            _acc(part.ops, key).critical_path_ns += ns
+            _acc(part, key).critical_path_ns += ns
 
 
 def _attribute_pairs(trace: Trace) -> frozenset[tuple[str, str]]:
@@ -258,7 +261,7 @@ def _attribute_pairs(trace: Trace) -> frozenset[tuple[str, str]]:
 def _ranked(part: HotspotsPartial) -> list[Hotspot]:
     out = []
     for (service, operation), acc in part.ops.items():
-        p50, p95, p99 = percentiles(acc.durations, (0.5, 0.95, 0.99))
+        p50, p95, p99 = acc.durations.quantiles((0.5, 0.95, 0.99))
         out.append(
             Hotspot(service, operation, acc.critical_path_ns, acc.self_ns, acc.count, int(p50), int(p95), int(p99))
         )

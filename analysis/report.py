@@ -35,6 +35,7 @@ from spanscope.analysis.hotspots import (
 )
 from spanscope.analysis.ranks import StallingRank, StallingRanksPartial, merge_stalling_ranks, stalling_ranks_partial
 from spanscope.analysis.skew import adjust_clock_skew
+from spanscope.analysis.stats import PercentileMode
 from spanscope.analysis.stragglers import Straggler, StragglersPartial, merge_stragglers, stragglers_partial
 from spanscope.analysis.workflows import (
     MAX_WORKFLOW_TRACES,
@@ -261,8 +262,12 @@ def build_report(
     load_traces: LoadTraces | None = None,
     adjust_skew: bool = True,
     min_group: int = 5,
+    percentiles: PercentileMode = "auto",
 ) -> Report:
     """Analyze ``traces`` (and compare with ``baseline`` traces when given).
+
+    ``percentiles``: ``exact``, ``sketch`` (DDSketch, 1 % relative error) or ``auto`` (exact up to
+    ``spanscope.analysis.stats.SKETCH_ABOVE`` spans of one operation, sketched beyond).
 
     ``service_map``: a NetworkX graph to summarize; None builds one from the same traces with
     ``spanscope.collectors.service_map`` (left out, with a note, if that is unavailable); False skips it.
@@ -287,7 +292,7 @@ def build_report(
         except ImportError:  # pragma: no cover - depends on the installed extras
             notes.append("service map unavailable: install spanscope[collector]")
     want_attrs = baseline is not None
-    hot = HotspotsPartial()
+    hot = HotspotsPartial(percentiles=percentiles)
     folder = _HotspotFolder(hot, tolerance=overlap_tolerance, attrs=want_attrs, load=load_traces)
     fails = FailureChainsPartial()
     strag = StragglersPartial()
@@ -323,7 +328,7 @@ def build_report(
     comparison = None
     n_base = 0
     if baseline is not None:
-        base = HotspotsPartial()
+        base = HotspotsPartial(percentiles=percentiles)
         base_folder = _HotspotFolder(base, tolerance=overlap_tolerance, attrs=True, load=load_traces)
         for trace in _adjusted(baseline, adjust_skew):
             n_base += 1

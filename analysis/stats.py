@@ -1,15 +1,39 @@
-"""Order statistics the analyzers share: nearest-rank percentiles, median, median absolute deviation.
+"""Order statistics the analyzers share: nearest-rank percentiles, median, median absolute deviation, and
+``Quantiles``, a mergeable latency distribution that is exact or a DDSketch (relative error <= 1 %).
 
 >>> percentile([5, 1, 4, 2, 3], 0.5), median([1, 2, 3, 4]), mad([1, 2, 3, 4, 100])
 (3, 2.5, 1.0)
+>>> q = Quantiles("sketch")
+>>> for v in range(1, 10_001):
+...     q.add(v)
+>>> [abs(x - e) / e <= 0.02 for x, e in zip(q.quantiles((0.5, 0.99)), (5_000, 9_900))]
+[True, True]
 """
 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
+from typing import Any, Literal
 
-__all__ = ["mad", "median", "percentile", "percentiles"]
+__all__ = [
+    "PERCENTILE_MODES",
+    "SKETCH_ABOVE",
+    "SKETCH_RELATIVE_ACCURACY",
+    "PercentileMode",
+    "Quantiles",
+    "mad",
+    "median",
+    "percentile",
+    "percentiles",
+]
+
+PercentileMode = Literal["auto", "exact", "sketch"]
+PERCENTILE_MODES: tuple[PercentileMode, ...] = ("auto", "exact", "sketch")
+SKETCH_ABOVE = 200_000  # "auto": one distribution keeps its values exactly up to this many, then sketches them
+SKETCH_RELATIVE_ACCURACY = 0.01  # DDSketch's guarantee: every quantile within 1 % of a value of that rank
+_FLUSH = 4096  # values buffered before they are folded into the sketch, one bucket at a time
 
 
 def percentile(values: Sequence[int | float], q: float, *, presorted: bool = False) -> int | float:
@@ -41,3 +65,111 @@ def mad(values: Sequence[int | float]) -> float:
     """Median absolute deviation from the median: a spread measure that outliers do not move."""
     m = median(values)
     return median([abs(v - m) for v in values])
+
+
+class Quantiles:
+    """A mergeable distribution of durations: ``exact`` keeps every value (nearest-rank percentiles);
+    ``sketch`` folds them into a DDSketch (``ddsketch`` package, relative accuracy 1 %: memory bounded
+    by the number of log buckets, merge by bucket counts); ``auto`` is exact up to ``SKETCH_ABOVE``
+    values and a sketch beyond. Values are added in buffered batches, so a sketch costs about what
+    appending to a list does."""
+
+    __slots__ = ("_buffer", "_sketch", "count", "mode", "values")
+
+    def __init__(self, mode: PercentileMode = "auto") -> None:
+        self.mode: PercentileMode = mode
+        self.values: list[int | float] = []  # exact values (exact mode, or auto below the threshold)
+        self.count = 0
+        self._buffer: list[int | float] = []
+        self._sketch: Any = None
+
+    @property
+    def sketched(self) -> bool:
+        return self._sketch is not None or self.mode == "sketch"
+
+    def add(self, value: int | float) -> None:
+        self.count += 1
+        if self.sketched:
+            buffer = self._buffer
+            buffer.append(value)
+            if len(buffer) >= _FLUSH:
+                self._flush()
+            return
+        values = self.values
+        values.append(value)
+        if self.mode == "auto" and len(values) > SKETCH_ABOVE:
+            self._to_sketch()
+
+    def merge(self, other: Quantiles) -> Quantiles:
+        """Fold ``other`` in (associative; ``other`` is left as it was); returns self."""
+        self.count += other.count
+        if other._sketch is not None:
+            if not self.sketched:
+                self._to_sketch()
+            self._flush()
+            self._sketch.merge(other._sketch)
+        extra = other.values + other._buffer
+        if self.sketched:
+            self._buffer.extend(extra)
+            if len(self._buffer) >= _FLUSH:
+                self._flush()
+        else:
+            self.values.extend(extra)
+            if self.mode == "auto" and len(self.values) > SKETCH_ABOVE:
+                self._to_sketch()
+        return self
+
+    def copy(self) -> Quantiles:
+        return Quantiles(self.mode).merge(self)
+
+    def quantiles(self, qs: Sequence[float]) -> list[int | float]:
+        """The values at ``qs`` (in [0, 1]): nearest rank when exact, DDSketch's estimate when sketched."""
+        if not self.sketched:
+            return percentiles(self.values, qs)
+        self._flush()
+        if self._sketch is None or self._sketch.count == 0:
+            return [0 for _ in qs]
+        return [float(self._sketch.get_quantile_value(q) or 0.0) for q in qs]
+
+    def _to_sketch(self) -> None:
+        if self._sketch is None:
+            from ddsketch import DDSketch
+
+            self._sketch = DDSketch(SKETCH_RELATIVE_ACCURACY)
+        self._buffer.extend(self.values)
+        self.values = []
+        self._flush()
+
+    def _flush(self) -> None:
+        """Fold the buffer into the sketch: values counted per bucket, one weighted add per bucket."""
+        if self._sketch is None:
+            self._to_sketch()
+            return
+        buffer = self._buffer
+        if not buffer:
+            return
+        sketch = self._sketch
+        mapping = _mapping()
+        low = mapping.min_possible
+        key = mapping.key
+        buckets: Counter[int] = Counter()
+        positive = [v for v in buffer if v > low]
+        zeros = len(buffer) - len(positive)
+        buckets.update(map(key, positive))
+        for k, n in buckets.items():
+            sketch.add(mapping.value(k), n)
+        if zeros:
+            sketch.add(0.0, zeros)
+        self._buffer = []
+
+
+_MAPPINGS: list[Any] = []
+
+
+def _mapping() -> Any:
+    """The key mapping of ``DDSketch(SKETCH_RELATIVE_ACCURACY)`` (its default: logarithmic, same accuracy)."""
+    if not _MAPPINGS:
+        from ddsketch.mapping import LogarithmicMapping
+
+        _MAPPINGS.append(LogarithmicMapping(SKETCH_RELATIVE_ACCURACY))
+    return _MAPPINGS[0]

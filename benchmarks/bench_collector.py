@@ -11,11 +11,14 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
+import shutil
 import socket
+import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +26,7 @@ import orjson
 import requests
 
 from benchmarks.collector_process import CollectorProc
+from benchmarks.machine import machine_line
 
 SPANS_PER_REQUEST = 500
 _RECEIVERS = ("xray-udp", "otlp-http")  # gRPC is measured by the interop tests, not here
@@ -177,7 +181,59 @@ def baseline(bodies: list[bytes], db: Path) -> float:
     return n / cpu
 
 
-def bench_otlp(tmp: Path, duration_s: float, procs: int, threads: int) -> dict[str, float]:
+def py_spy() -> str | None:
+    """The py-spy executable beside this interpreter or on PATH (``pip install py-spy``), if any."""
+    beside = Path(sys.executable).with_name("py-spy")
+    return str(beside) if beside.exists() else shutil.which("py-spy")
+
+
+def start_profile(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes] | None:
+    """py-spy sampling the collector process ``pid`` for ``seconds`` into collapsed stacks at ``out``."""
+    exe = py_spy()
+    if exe is None:
+        print("profile: py-spy not installed (pip install py-spy); no profile taken")
+        return None
+    cmd = [exe, "record", "--pid", str(pid), "--duration", str(max(1, int(seconds))), "--rate", "200"]
+    cmd += ["--format", "raw", "--nonblocking", "--threads", "-o", str(out)]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def print_profile(out: Path, top: int = 12) -> None:
+    """Shares of the collector's samples: per thread, by own line (self) and by function (inclusive)."""
+    if not out.exists():
+        print("profile: no samples")
+        return
+    threads: Counter[str] = Counter()
+    own: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    total = 0
+    for line in out.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        n = int(count)
+        total += n
+        frames = stack.split(";")
+        threads[frames[0].split(":", 1)[-1].strip()] += n
+        own[frames[-1]] += n
+        for name in {f.split(" (", 1)[0] for f in frames[1:]}:
+            inclusive[name] += n
+    if not total:
+        print("profile: no samples")
+        return
+    print(f"profile of the collector (py-spy, {total} samples):")
+    print("  threads: " + ", ".join(f"{name} {n / total:.0%}" for name, n in threads.most_common(4)))
+    print("  self (line):")
+    for frame, n in own.most_common(top):
+        print(f"    {n / total:6.1%}  {frame}")
+    print("  inclusive (function):")
+    skip = ("_bootstrap", "Thread.run", "run_forever", "_run_once", "Handle._run", "<module>", "_run_code", "run (")
+    shown = [(f, n) for f, n in inclusive.most_common(4 * top) if not any(k in f for k in skip)]
+    for frame, n in shown[:top]:
+        print(f"    {n / total:6.1%}  {frame}")
+
+
+def bench_otlp(tmp: Path, duration_s: float, procs: int, threads: int, profile: bool = False) -> dict[str, float]:
     collector = CollectorProc(tmp / "otlp.db", receivers=_RECEIVERS, sample_s=0.05)
     ctx = mp.get_context("spawn")
     try:
@@ -199,12 +255,16 @@ def bench_otlp(tmp: Path, duration_s: float, procs: int, threads: int) -> dict[s
         cpu0 = collector.cpu_s()
         t0 = time.monotonic()
         go.set()
+        spy = start_profile(collector.proc.pid, duration_s * 0.8, tmp / "profile.txt") if profile else None
         results = [queue.get(timeout=duration_s + 120) for _ in workers]
         stats = collector.wait_drained()
         wall = time.monotonic() - t0
         cpu = collector.cpu_s() - cpu0
         for w in workers:
             w.join()
+        if spy is not None:
+            spy.wait(60)
+            print_profile(tmp / "profile.txt")
         stored = stats.get("writer.spans", 0) - s0.get("writer.spans", 0)
         acked = sum(r[0] for r in results) * SPANS_PER_REQUEST
         return {
@@ -214,6 +274,7 @@ def bench_otlp(tmp: Path, duration_s: float, procs: int, threads: int) -> dict[s
             "collector_cpu_s": cpu,
             "spans_per_s": stored / wall,
             "spans_per_core_s": stored / cpu if cpu else 0.0,
+            "peak_rss_mb": collector.peak_rss / 2**20,
             "refused_requests": sum(r[1] for r in results),
             "errors": sum(r[2] for r in results),
         }
@@ -299,46 +360,53 @@ def bench_overload_rss(tmp: Path, duration_s: float) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="short runs (a few seconds each)")
+    parser.add_argument("--profile", action="store_true", help="sample the collector with py-spy during OTLP load")
+    parser.add_argument("--only", choices=("otlp", "udp", "overload"), help="run one part")
     args = parser.parse_args(argv)
     quick = args.quick
+    parts = {args.only} if args.only else {"otlp", "udp", "overload"}
+    out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="bench-collector-") as tmpdir:
         tmp = Path(tmpdir)
-        bodies = make_requests(20 if quick else 80, 99)
-        base = baseline(bodies, tmp / "baseline.db")
-        print(f"baseline (in-process decode + store.write_spans): {base:,.0f} spans per CPU second")
-
-        otlp = bench_otlp(tmp, 5 if quick else 20, procs=2, threads=6)
-        print(
-            f"OTLP/HTTP protobuf: {otlp['spans_per_s']:,.0f} spans/s stored, "
-            f"{otlp['spans_per_core_s']:,.0f} spans per collector CPU second "
-            f"({otlp['spans_per_core_s'] / base:.2f}x baseline); "
-            f"{otlp['stored_spans']:,} stored, {otlp['acked_spans']:,} acknowledged, "
-            f"{otlp['refused_requests']} refused, {otlp['errors']} errors"
-        )
-
-        rates = [5_000.0, 10_000.0, 20_000.0]
-        udp = bench_udp(tmp, rates, 3 if quick else 30)
-        peak = bench_udp(tmp, [0], 3 if quick else 10)[0]
-        zero_loss = [r for r in udp if r["lost"] == 0]
-        best = max((r["send_rate"] for r in zero_loss), default=0.0)
-        for r in udp:
+        if "otlp" in parts:
+            bodies = make_requests(20 if quick else 80, 99)
+            base = out["baseline"] = baseline(bodies, tmp / "baseline.db")
+            print(f"baseline (in-process decode + store.write_spans): {base:,.0f} spans per CPU second")
+            otlp = out["otlp"] = bench_otlp(tmp, 5 if quick else 20, procs=2, threads=6, profile=args.profile)
             print(
-                f"X-Ray UDP paced {r['target_rate']:,.0f}/s: sent {r['sent']:,} at {r['send_rate']:,.0f}/s, "
-                f"stored {r['stored']:,}, lost {r['lost']:,} (kernel {r['kernel_drops']:,}, "
-                f"queue {r['overload_drops']:,})"
+                f"OTLP/HTTP protobuf: {otlp['spans_per_s']:,.0f} spans/s stored, "
+                f"{otlp['spans_per_core_s']:,.0f} spans per collector CPU second "
+                f"({otlp['spans_per_core_s'] / base:.2f}x baseline; target 100,000); "
+                f"{otlp['stored_spans']:,} stored, {otlp['acked_spans']:,} acknowledged, "
+                f"{otlp['refused_requests']} refused, {otlp['errors']} errors; collector peak RSS "
+                f"{otlp['peak_rss_mb']:.0f} MiB"
             )
-        print(f"X-Ray UDP zero-loss rate achieved: {best:,.0f} segments/s")
-        print(
-            f"X-Ray UDP unpaced: sent {peak['send_rate']:,.0f}/s, stored {peak['stored_rate']:,.0f}/s, "
-            f"lost {peak['lost'] / max(peak['sent'], 1):.1%}"
-        )
-        rss = bench_overload_rss(tmp, 5 if quick else 20)
-        print(
-            f"sustained overload: peak RSS {rss['peak_rss_mb']:.0f} MiB (idle {rss['idle_rss_mb']:.0f} MiB, "
-            f"{rss['peak_rss_mb'] / rss['idle_rss_mb']:.1f}x), {rss['refused_requests']} requests refused with "
-            f"429/503, {rss['acked_requests']} acknowledged, {rss['udp_dropped']:,} UDP datagrams dropped"
-        )
-        print(orjson.dumps({"baseline": base, "otlp": otlp, "udp": udp, "udp_peak": peak, "overload": rss}).decode())
+        if "udp" in parts:
+            rates = [10_000.0, 20_000.0, 50_000.0]
+            udp = out["udp"] = bench_udp(tmp, rates, 3 if quick else 30)
+            peak = out["udp_peak"] = bench_udp(tmp, [0], 3 if quick else 10)[0]
+            zero_loss = [r for r in udp if r["lost"] == 0]
+            best = max((r["send_rate"] for r in zero_loss), default=0.0)
+            for r in udp:
+                print(
+                    f"X-Ray UDP paced {r['target_rate']:,.0f}/s: sent {r['sent']:,} at {r['send_rate']:,.0f}/s, "
+                    f"stored {r['stored']:,}, lost {r['lost']:,} (kernel {r['kernel_drops']:,}, "
+                    f"queue {r['overload_drops']:,})"
+                )
+            print(f"X-Ray UDP zero-loss rate achieved: {best:,.0f} segments/s (target 50,000)")
+            print(
+                f"X-Ray UDP unpaced: sent {peak['send_rate']:,.0f}/s, stored {peak['stored_rate']:,.0f}/s, "
+                f"lost {peak['lost'] / max(peak['sent'], 1):.1%}"
+            )
+        if "overload" in parts:
+            rss = out["overload"] = bench_overload_rss(tmp, 5 if quick else 20)
+            print(
+                f"sustained overload: peak RSS {rss['peak_rss_mb']:.0f} MiB (idle {rss['idle_rss_mb']:.0f} MiB, "
+                f"{rss['peak_rss_mb'] / rss['idle_rss_mb']:.1f}x), {rss['refused_requests']} requests refused "
+                f"with 429/503, {rss['acked_requests']} acknowledged, {rss['udp_dropped']:,} UDP datagrams dropped"
+            )
+        print(orjson.dumps(out).decode())
+    print(machine_line())
     return 0
 
 

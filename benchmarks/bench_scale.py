@@ -7,6 +7,11 @@ and stragglers, from bench_analyze's generator), then reports bytes per span, ea
 
     .venv/bin/python -m benchmarks.bench_scale            # 1M and 10M spans (long: tens of minutes)
     .venv/bin/python -m benchmarks.bench_scale --quick    # 100,000 and 400,000 spans
+    .venv/bin/python -m benchmarks.bench_scale --sizes 1000000,4000000 --engines local,duckdb
+
+Engines run with ``--percentiles auto`` (the default); ``local`` also runs ``exact`` on the same archive,
+the baseline of every ratio, and the sketch's relative error against it is printed (p50/p95/p99 of
+every hotspot, with ``sketch`` forced).
 """
 
 from __future__ import annotations
@@ -20,9 +25,11 @@ import time
 from pathlib import Path
 
 from spanscope.analysis.engines import run_engine
+from spanscope.analysis.report import Report
 from spanscope.collectors.archive import list_archive_files, write_traces
 
 from benchmarks.bench_analyze import SPANS_PER_TRACE, make_trace
+from benchmarks.machine import machine_line
 
 CHUNK_TRACES = 25_000
 
@@ -40,27 +47,47 @@ def build_archive(root: Path, spans: int, seed: int = 7) -> tuple[int, float]:
     return size, elapsed
 
 
-def time_engine(engine: str, root: Path) -> float:
+def time_engine(engine: str, root: Path, percentiles: str = "auto") -> tuple[float, Report]:
     start = time.perf_counter()
-    report = run_engine(engine, str(root), spark_master="local[2]" if engine == "spark" else None)
+    report = run_engine(
+        engine,
+        str(root),
+        spark_master="local[2]" if engine == "spark" else None,
+        percentiles=percentiles,  # type: ignore[arg-type]
+    )
     elapsed = time.perf_counter() - start
     assert report.traces > 0
-    return elapsed
+    return elapsed, report
+
+
+def sketch_error(exact: Report, sketched: Report) -> float:
+    """The largest relative error of a sketched p50/p95/p99 against the exact one, over every hotspot."""
+    want = {(h.service, h.operation): h for h in exact.hotspots}
+    worst = 0.0
+    for h in sketched.hotspots:
+        e = want[(h.service, h.operation)]
+        for got, ref in ((h.p50_ns, e.p50_ns), (h.p95_ns, e.p95_ns), (h.p99_ns, e.p99_ns)):
+            if ref:
+                worst = max(worst, abs(got - ref) / ref)
+    return worst
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="100k and 400k spans")
     parser.add_argument("--engines", default="local,duckdb,spark")
+    parser.add_argument("--sizes", help="two span counts, small,large (default 1M,10M; --quick 100k,400k)")
     args = parser.parse_args(argv)
     small, large = (100_000, 400_000) if args.quick else (1_000_000, 10_000_000)
+    if args.sizes:
+        small, large = (int(x) for x in args.sizes.split(","))
     engines = [e for e in args.engines.split(",") if e]
     if "spark" in engines and shutil.which("java") is None:
         engines.remove("spark")
         print("spark skipped: no java on PATH")
     work = Path(tempfile.mkdtemp(prefix="spanscope-bench-scale-"))
     try:
-        results: dict[str, dict[int, float]] = {e: {} for e in engines}
+        results: dict[str, dict[int, float]] = {e: {} for e in ["local exact", *engines]}
         for spans in (small, large):
             root = work / f"a{spans}"
             size, write_s = build_archive(root, spans)
@@ -69,20 +96,37 @@ def main(argv: list[str] | None = None) -> int:
                 f"{size / 1e6:8.1f} MB, written in {write_s:6.1f} s ({spans / write_s:,.0f} spans/s)",
                 flush=True,
             )
+            exact_s, exact = time_engine("local", root, "exact")
+            results["local exact"][spans] = exact_s
+            print(f"  local exact {exact_s:8.2f} s  ({spans / exact_s:,.0f} spans/s)  baseline", flush=True)
             for engine in engines:
-                elapsed = time_engine(engine, root)
+                elapsed, _report = time_engine(engine, root)
                 results[engine][spans] = elapsed
-                print(f"  {engine:<7} {elapsed:8.2f} s  ({spans / elapsed:,.0f} spans/s)", flush=True)
+                print(
+                    f"  {engine:<11} {elapsed:8.2f} s  ({spans / elapsed:,.0f} spans/s)  "
+                    f"ratio {elapsed / exact_s:.2f} to local exact",
+                    flush=True,
+                )
+            sketch_s, sketched = time_engine("local", root, "sketch")
+            print(
+                f"  local sketch {sketch_s:7.2f} s  ratio {sketch_s / exact_s:.2f}; largest relative error of a "
+                f"sketched p50/p95/p99: {sketch_error(exact, sketched):.2%} (DDSketch 1%)",
+                flush=True,
+            )
+            print(f"  {machine_line()}", flush=True)
             shutil.rmtree(root)
-        base = results[engines[0]][small]
-        print(f"\nengines on {small:,} spans, ratio to {engines[0]} (same run):")
-        for engine in engines:
-            print(f"  {engine:<7} {results[engine][small]:8.2f} s   ratio {results[engine][small] / base:5.2f}")
+        base = results["local exact"][small]
+        print(f"\nengines on {small:,} spans, ratio to local exact (same run):")
+        for engine in results:
+            print(f"  {engine:<11} {results[engine][small]:8.2f} s   ratio {results[engine][small] / base:5.2f}")
         factor = large / small
         print(f"\ngrowth from {small:,} to {large:,} spans ({factor:.0f}x input; linear = {factor:.0f}x time):")
-        for engine in engines:
+        for engine in results:
             growth = results[engine][large] / results[engine][small]
-            print(f"  {engine:<7} {growth:5.2f}x time")
+            print(f"  {engine:<11} {growth:5.2f}x time")
+        if "spark" in results:
+            print(f"spark / local at {large:,}: {results['spark'][large] / results['local'][large]:.2f}")
+        print(machine_line())
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -53,6 +53,7 @@ SCHEMA_VERSION = 2
 APPLICATION_ID = 0x5350534E  # "SPSN": marks a file as a spanscope store
 _SQLITE_HEADER = b"SQLite format 3\x00"
 _CHUNK = 400  # keys per IN (...) query, well under SQLite's variable limit
+_ENUM_VALUES: dict[Kind | Status, str] = {**{k: k.value for k in Kind}, **{s: s.value for s in Status}}
 
 # Migrations from version N to N+1, applied in order inside one transaction. Version 0 is "empty".
 _MIGRATIONS: dict[int, Sequence[str]] = {
@@ -267,7 +268,9 @@ class Store:
             replaced_keys: list[tuple[str, str]] = []
             written: list[tuple[Span, tuple[bool, int] | None]] = []
             unchanged = 0
-            for key, span in batch.items():
+            values = _ENUM_VALUES
+            append_insert, append_written = inserts.append, written.append
+            for key, span in batch.items():  # the hot loop: one row tuple per span, built inline
                 held = existing.get(key)
                 if held is not None:
                     held_in_progress, held_end = held
@@ -279,8 +282,23 @@ class Store:
                 rid = by_object.get(id(resource), -1) if resource else None
                 if rid == -1:
                     rid = by_object[id(resource)] = self._resource_id(resource)
-                inserts.append(self._row(span, rid))
-                written.append((span, held))
+                append_insert(
+                    (
+                        key[0],
+                        key[1],
+                        span.parent_id,
+                        span.service,
+                        span.name,
+                        values[span.kind],
+                        span.start_ns,
+                        span.end_ns,
+                        values[span.status],
+                        1 if span.in_progress else 0,
+                        rid,
+                        _encode_body(span),
+                    )
+                )
+                append_written((span, held))
             if inserts:
                 conn.executemany(
                     "INSERT OR REPLACE INTO spans (trace_id, span_id, parent_id, service, name, kind, start_ns,"
@@ -312,22 +330,6 @@ class Store:
             for trace_id, span_id, in_progress, end_ns in rows:
                 found[(trace_id, span_id)] = (bool(in_progress), end_ns)
         return found
-
-    def _row(self, span: Span, resource_id: int | None) -> tuple[Any, ...]:
-        return (
-            span.trace_id,
-            span.span_id,
-            span.parent_id,
-            span.service,
-            span.name,
-            span.kind.value,
-            span.start_ns,
-            span.end_ns,
-            span.status.value,
-            int(span.in_progress),
-            resource_id,
-            _encode_body(span),
-        )
 
     def _resource_id(self, resource: dict[str, Any]) -> int | None:
         if not resource:

@@ -32,9 +32,10 @@ from opentelemetry.sdk.trace.sampling import (
 from spanscope.tracer import conventions as c
 from spanscope.tracer.health import HEALTH
 from spanscope.tracer.ids import XRayIdGenerator
+from spanscope.tracer.lean import LeanBackend
 from spanscope.tracer.placement import detect_placement, detect_platform
 from spanscope.tracer.propagation import FALLBACK_SPAN
-from spanscope.tracer.runtime import RUNTIME, NoopBackend, OtelBackend, bounded_flush, env_disabled
+from spanscope.tracer.runtime import RUNTIME, NoopBackend, bounded_flush, env_disabled
 
 DEFAULT_XRAY_DAEMON = "127.0.0.1:2000"
 PROTOCOLS = ("http/protobuf", "grpc")
@@ -477,7 +478,7 @@ def configure(
             provider.add_span_processor(SimpleSpanProcessor(guarded) if simple else BatchSpanProcessor(guarded))
         if provider in RUNTIME.own_providers and not isinstance(otel_trace.get_tracer_provider(), TracerProvider):
             otel_trace.set_tracer_provider(provider)
-        RUNTIME.backend = OtelBackend(
+        RUNTIME.backend = LeanBackend(
             provider,
             skip_unsampled_children=_skips_unsampled_children(provider.sampler),
             unsampled_root_bound=_root_ratio_bound(provider),

@@ -8,6 +8,7 @@ from spanscope.analysis.cold_starts import ColdStartsPartial, cold_starts_partia
 from spanscope.analysis.failures import FailureChainsPartial, failure_chains_partial, merge_failure_chains
 from spanscope.analysis.hotspots import HotspotsPartial, add_trace_to, merge_hotspots
 from spanscope.analysis.report import Report
+from spanscope.analysis.stats import PercentileMode
 from spanscope.analysis.stragglers import StragglersPartial, merge_stragglers, stragglers_partial
 from spanscope.collectors.model import Trace
 
@@ -55,8 +56,8 @@ class ReportPartial:
         )
 
 
-def report_step(trace: Trace, overlap_tolerance: float = 0.01) -> ReportPartial:
-    """The per-trace step: everything one trace contributes."""
+def report_step(trace: Trace, overlap_tolerance: float = 0.01, percentiles: PercentileMode = "auto") -> ReportPartial:
+    """The per-trace step: everything one trace contributes (``percentiles``: see ``stats.Quantiles``)."""
     part = ReportPartial(
         traces=1,
         spans=len(trace.spans),
@@ -66,8 +67,8 @@ def report_step(trace: Trace, overlap_tolerance: float = 0.01) -> ReportPartial:
         failure_chains=failure_chains_partial(trace),
         stragglers=stragglers_partial(trace),
         cold_starts=cold_starts_partial(trace),
+        hotspots=HotspotsPartial(traces=1, percentiles=percentiles),
     )
-    part.hotspots.traces = 1
     add_trace_to(part.hotspots, trace, overlap_tolerance=overlap_tolerance)
     return part
 

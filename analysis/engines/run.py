@@ -9,7 +9,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from spanscope.analysis.engines.partial import ReportPartial, merge_partials, report_step
+from spanscope.analysis.hotspots import HotspotsPartial
 from spanscope.analysis.report import Report
+from spanscope.analysis.stats import PERCENTILE_MODES, PercentileMode
 from spanscope.collectors.archive import iter_archive_traces, list_archive_files
 from spanscope.collectors.archive.schema import COLUMNS, row_to_span
 from spanscope.collectors.errors import SpanscopeError
@@ -29,13 +31,20 @@ def run_engine(
     *,
     overlap_tolerance: float = 0.01,
     spark_master: str | None = None,
+    percentiles: PercentileMode = "auto",
 ) -> Report:
-    """The report over the archive at ``source`` computed by ``engine``."""
+    """The report over the archive at ``source`` computed by ``engine``.
+
+    ``percentiles``: ``exact``, ``sketch`` (mergeable DDSketch, 1 % relative error) or ``auto`` (exact up to
+    ``stats.SKETCH_ABOVE`` spans of one operation, sketched beyond).
+    """
     runners: dict[str, Callable[[], ReportPartial]] = {
-        "local": lambda: _run_local(source, overlap_tolerance),
-        "duckdb": lambda: _run_duckdb(source, overlap_tolerance),
-        "spark": lambda: _run_spark(source, overlap_tolerance, spark_master),
+        "local": lambda: _run_local(source, overlap_tolerance, percentiles),
+        "duckdb": lambda: _run_duckdb(source, overlap_tolerance, percentiles),
+        "spark": lambda: _run_spark(source, overlap_tolerance, spark_master, percentiles),
     }
+    if percentiles not in PERCENTILE_MODES:
+        raise EngineError(f"unknown percentiles {percentiles!r}: choose one of {', '.join(PERCENTILE_MODES)}")
     if engine not in runners:
         raise EngineError(f"unknown engine {engine!r}: choose one of {', '.join(ENGINES)}")
     if not list_archive_files(source):
@@ -43,16 +52,16 @@ def run_engine(
     return runners[engine]().finish()
 
 
-def _fold(traces: Iterator[Trace], overlap_tolerance: float) -> ReportPartial:
+def _fold(traces: Iterator[Trace], overlap_tolerance: float, percentiles: PercentileMode) -> ReportPartial:
     """Merge every trace's step into one partial (the local and duckdb engines' shared loop)."""
-    total = ReportPartial()
+    total = ReportPartial(hotspots=HotspotsPartial(percentiles=percentiles))
     for trace in traces:
-        total.merge(report_step(trace, overlap_tolerance))
+        total.merge(report_step(trace, overlap_tolerance, percentiles))
     return total
 
 
-def _run_local(source: str, overlap_tolerance: float) -> ReportPartial:
-    return _fold(iter_archive_traces(source), overlap_tolerance)
+def _run_local(source: str, overlap_tolerance: float, percentiles: PercentileMode) -> ReportPartial:
+    return _fold(iter_archive_traces(source), overlap_tolerance, percentiles)
 
 
 def _local_only(source: str, engine: str) -> str:
@@ -64,7 +73,7 @@ def _local_only(source: str, engine: str) -> str:
     return source.removeprefix("file://")
 
 
-def _run_duckdb(source: str, overlap_tolerance: float) -> ReportPartial:
+def _run_duckdb(source: str, overlap_tolerance: float, percentiles: PercentileMode) -> ReportPartial:
     try:
         import duckdb
     except ImportError as exc:  # pragma: no cover - depends on extras
@@ -83,7 +92,7 @@ def _run_duckdb(source: str, overlap_tolerance: float) -> ReportPartial:
                 " QUALIFY filename = max(filename) OVER (PARTITION BY trace_id) ORDER BY trace_id",
                 params=[files],
             ).to_arrow_reader(_BATCH_ROWS)
-            total = _fold(_group_rows(batch.to_pylist() for batch in reader), overlap_tolerance)
+            total = _fold(_group_rows(batch.to_pylist() for batch in reader), overlap_tolerance, percentiles)
         finally:
             con.close()
     return total
@@ -106,6 +115,7 @@ def spark_partial(
     spark: Any,
     source: str,
     overlap_tolerance: float = 0.01,
+    percentiles: PercentileMode = "auto",
 ) -> ReportPartial:
     """The report partial computed on Spark: grouped by trace id, merged by a tree reduction."""
     from pyspark.sql import functions as F
@@ -116,10 +126,11 @@ def spark_partial(
     newest = F.max("_file").over(Window.partitionBy("trace_id"))
     frame = frame.withColumn("_newest", newest).where(F.col("_file") == F.col("_newest")).select(*COLUMNS)
     tolerance = float(overlap_tolerance)
+    mode = percentiles
     partials = (
         frame.rdd.map(lambda row: (row["trace_id"], row.asDict()))
         .groupByKey()
-        .map(lambda item: report_step(Trace(item[0], [row_to_span(r) for r in item[1]]), tolerance))
+        .map(lambda item: report_step(Trace(item[0], [row_to_span(r) for r in item[1]]), tolerance, mode))
     )
     if partials.isEmpty():
         return ReportPartial()
@@ -127,7 +138,7 @@ def spark_partial(
     return result
 
 
-def _run_spark(source: str, overlap_tolerance: float, master: str | None) -> ReportPartial:
+def _run_spark(source: str, overlap_tolerance: float, master: str | None, percentiles: PercentileMode) -> ReportPartial:
     try:
         from pyspark.sql import SparkSession
     except ImportError as exc:  # pragma: no cover - depends on extras
@@ -149,4 +160,4 @@ def _run_spark(source: str, overlap_tolerance: float, master: str | None) -> Rep
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     path = source if "://" in source else os.path.abspath(source)
-    return spark_partial(spark, path, overlap_tolerance)
+    return spark_partial(spark, path, overlap_tolerance, percentiles)

@@ -57,6 +57,7 @@ _KIND_TO_PB: dict[Kind, int] = {
     Kind.CONSUMER: PbSpan.SPAN_KIND_CONSUMER,
 }
 _UNKNOWN_SERVICE = "unknown_service"
+_DOWNSTREAM_KINDS = frozenset((Kind.CLIENT, Kind.PRODUCER))  # conv.downstream is ("", "") for the others
 
 
 # --- protobuf -> model --------------------------------------------------------------------------------
@@ -142,59 +143,64 @@ _ZERO_SPAN = bytes(8)
 
 
 def _span(pb: PbSpan, service: str, resource: Attributes, resource_origin: str) -> Span:
+    """One span; each protobuf field is read once (every read of a upb field builds a Python object)."""
     trace_id = pb.trace_id
     if len(trace_id) != 16 or trace_id == _ZERO_TRACE:
-        raise InvalidIdError(f"invalid trace id {pb.trace_id.hex()!r}: expected 16 non-zero bytes")
+        raise InvalidIdError(f"invalid trace id {trace_id.hex()!r}: expected 16 non-zero bytes")
     span_id = pb.span_id
     if len(span_id) != 8 or span_id == _ZERO_SPAN:
-        raise InvalidIdError(f"invalid span id {pb.span_id.hex()!r}: expected 8 non-zero bytes")
+        raise InvalidIdError(f"invalid span id {span_id.hex()!r}: expected 8 non-zero bytes")
     parent = pb.parent_span_id
     if parent and (len(parent) != 8 or parent == _ZERO_SPAN):
         raise InvalidIdError(f"invalid parent span id {parent.hex()!r}: expected 8 bytes")
+    start = pb.start_time_unix_nano
+    end = pb.end_time_unix_nano
+    if start >= 2**63 or end >= 2**63:  # fixed64, but the store's columns are signed 64-bit
+        raise InvalidSpanError(f"span times out of range: start {start}, end {end}")
     attributes = _attributes(pb.attributes)
     kind = _KIND_FROM_PB.get(pb.kind, Kind.INTERNAL)
-    namespace, remote = conv.downstream(kind, attributes)
+    namespace, remote = conv.downstream(kind, attributes) if kind in _DOWNSTREAM_KINDS else ("", "")
     events: list[SpanEvent] = []
     exceptions: list[SpanException] = []
-    for ev in pb.events if len(pb.events) else ():
-        add_otel_event(ev.name, ev.time_unix_nano, _attributes(ev.attributes), events, exceptions)
+    pb_events = pb.events
+    if pb_events:
+        for ev in pb_events:
+            add_otel_event(ev.name, ev.time_unix_nano, _attributes(ev.attributes), events, exceptions)
+    pb_links = pb.links
     links = (
         [
             SpanLink(link.trace_id.hex(), link.span_id.hex(), _attributes(link.attributes))
-            for link in pb.links
+            for link in pb_links
             if len(link.trace_id) == 16 and len(link.span_id) == 8
         ]
-        if len(pb.links)
+        if pb_links
         else []
     )
     annotations = take_annotations(attributes) if conv.XRAY_ANNOTATIONS_KEY in attributes else {}
     explicit_origin = attributes.get(conv.ORIGIN)
     origin = explicit_origin if isinstance(explicit_origin, str) and explicit_origin else resource_origin
-    start = pb.start_time_unix_nano
-    end = pb.end_time_unix_nano
-    if start >= 2**63 or end >= 2**63:  # fixed64, but the store's columns are signed 64-bit
-        raise InvalidSpanError(f"span times out of range: start {start}, end {end}")
+    status = pb.status
     return Span(
-        trace_id=trace_id.hex(),
-        span_id=span_id.hex(),
-        parent_id=parent.hex() if parent else None,
-        service=service,
-        name=pb.name,
-        kind=kind,
-        start_ns=start,
-        end_ns=end if end else start,
-        status=_status(pb.status, attributes),
-        status_message=pb.status.message,
-        origin=origin,
-        namespace=namespace,
-        remote_service=remote,
-        attributes=attributes,
-        annotations=annotations,
-        resource=resource,
-        events=events,
-        exceptions=exceptions,
-        links=links,
-        in_progress=end == 0,
+        trace_id.hex(),
+        span_id.hex(),
+        parent.hex() if parent else None,
+        service,
+        pb.name,
+        kind,
+        start,
+        end if end else start,
+        _status(status, attributes),
+        status.message,
+        origin,
+        namespace,
+        remote,
+        attributes,
+        annotations,
+        resource,
+        events,
+        exceptions,
+        links,
+        end == 0,
     )
 
 

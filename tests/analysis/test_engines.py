@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from spanscope.analysis.engines import report_step, run_engine
 from spanscope.analysis.engines.partial import ReportPartial
+from spanscope.analysis.engines.run import EngineError
 from spanscope.analysis.report import build_report
 from spanscope.collectors.archive import write_traces
 from spanscope.collectors.model import Kind, Status, Trace
@@ -210,3 +211,20 @@ def test_two_real_collectors_routed_by_trace_id_equal_one(tmp_path: Path) -> Non
     run("all", str(tmp_path / "single"), traces)
     assert run_engine("local", shared).traces == 20
     assert _json(run_engine("local", shared)) == _json(run_engine("local", str(tmp_path / "single")))
+
+
+def test_sketched_percentiles_agree_across_engines_and_with_exact(archive: tuple[str, list[Trace]]) -> None:
+    pytest.importorskip("duckdb")
+    root, _ = archive
+    sketched = run_engine("local", root, percentiles="sketch")
+    assert _json(run_engine("duckdb", root, percentiles="sketch")) == _json(sketched)
+    exact = {(h.service, h.operation): h for h in run_engine("local", root, percentiles="exact").hotspots}
+    assert [(h.service, h.operation, h.count) for h in sketched.hotspots] == [
+        (k[0], k[1], h.count) for k, h in exact.items()
+    ]
+    for h in sketched.hotspots:
+        e = exact[(h.service, h.operation)]
+        for got, want in ((h.p50_ns, e.p50_ns), (h.p95_ns, e.p95_ns), (h.p99_ns, e.p99_ns)):
+            assert abs(got - want) <= 0.011 * want + 1, (h.operation, got, want)
+    with pytest.raises(EngineError):
+        run_engine("local", root, percentiles="median")  # type: ignore[arg-type]

@@ -117,3 +117,18 @@ def test_analyze_bad_input_is_one_line_and_non_zero(
     assert main(["analyze", "--db", str(db), *extra]) != 0
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def test_analyze_percentiles_flag(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    docs = {}
+    for mode in ("exact", "sketch", "auto"):
+        assert main(["analyze", "--db", str(db), "--format", "json", "--percentiles", mode]) == 0
+        docs[mode] = json.loads(capsys.readouterr().out)
+    assert docs["auto"] == docs["exact"]  # a small store stays exact under auto
+    exact = {(h["service"], h["operation"]): h for h in docs["exact"]["hotspots"]}
+    for h in docs["sketch"]["hotspots"]:
+        want = exact[(h["service"], h["operation"])]
+        assert abs(h["p95_s"] - want["p95_s"]) <= 0.011 * want["p95_s"] + 1e-9
+    with pytest.raises(SystemExit) as exit_info:
+        main(["analyze", "--db", str(db), "--percentiles", "median"])
+    assert exit_info.value.code != 0

@@ -66,6 +66,13 @@ def register(sub: Any) -> None:
         help="analyze a Parquet archive (--source) in this process, with DuckDB, or on Spark",
     )
     parser.add_argument("--source", metavar="DIR_OR_S3_URL", help="the Parquet archive for --engine")
+    parser.add_argument(
+        "--percentiles",
+        choices=("auto", "exact", "sketch"),
+        default="auto",
+        help="p50/p95/p99 exact (sorted), from a DDSketch (1%% relative error, mergeable, bounded memory), or "
+        "auto (default: exact up to 200,000 spans of one operation, sketched beyond)",
+    )
     parser.add_argument("--spark-master", metavar="URL", help="Spark master for --engine spark (default local[2])")
     parser.set_defaults(func=run)
 
@@ -99,7 +106,13 @@ def run(args: argparse.Namespace) -> int:
         from spanscope.analysis.engines import run_engine
 
         _emit(
-            run_engine(args.engine, args.source, overlap_tolerance=args.cp_tolerance, spark_master=args.spark_master),
+            run_engine(
+                args.engine,
+                args.source,
+                overlap_tolerance=args.cp_tolerance,
+                spark_master=args.spark_master,
+                percentiles=args.percentiles,
+            ),
             args,
         )
         return 0
@@ -128,6 +141,7 @@ def run(args: argparse.Namespace) -> int:
             "load_traces": lambda ids: store.iter_traces(trace_ids=ids),
             "adjust_skew": not args.no_adjust,
             "min_group": args.min_group,
+            "percentiles": args.percentiles,
         }
         if args.format == "html":
             return _write_html(args, current, baseline, (base_since, base_until), options)
