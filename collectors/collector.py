@@ -401,6 +401,10 @@ class Collector:
             "queue_spans": writer.pending_spans if writer else 0,
             "uptime_s": round(time.time() - self.counters.started_s, 3),
         }
+        failing = writer.failing if writer else None
+        if failing is not None:  # e.g. "disk full: <path>": writes fail (retryably) until one succeeds again
+            health["status"] = "degraded"
+            health["cause"] = str(failing)
         if self.recovery is not None:
             health["store"] = {"path": str(getattr(self._store, "path", "")), **self.recovery.health()}
         return health

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -30,6 +31,7 @@ from typing import Any
 import orjson
 from spanscope.collectors.errors import (
     StoreCorruptError,
+    StoreDiskFullError,
     StoreError,
     StoreLockedError,
     StoreVersionError,
@@ -46,6 +48,8 @@ from spanscope.collectors.model import (
     TraceSummary,
     normalize_trace_id,
 )
+
+_log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 APPLICATION_ID = 0x5350534E  # "SPSN": marks a file as a spanscope store
@@ -218,7 +222,7 @@ class Store:
             conn.execute(f"PRAGMA user_version={version}")
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            _rollback_if_open(conn)
             raise
 
     @property
@@ -278,8 +282,10 @@ class Store:
                 self._update_summaries(written)
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
-            self._resource_ids.clear()  # ids assigned inside the rolled-back transaction are void
+            # Ids assigned inside the failed transaction are void (SQLite hands them out again): a cached
+            # one would store a later span with another resource. Drop the cache before anything can raise.
+            self._resource_ids.clear()
+            _rollback_if_open(conn)
             raise
         return WriteResult(len(inserts) - len(replaced_keys), len(replaced_keys), unchanged)
 
@@ -762,10 +768,33 @@ def _check_header(path: Path) -> None:
         raise StoreCorruptError(f"{path} is not an SQLite database (corrupt or not a store); it was left untouched")
 
 
+def _rollback_if_open(conn: sqlite3.Connection) -> None:
+    """Roll back the connection's transaction unless SQLite already did (it does on a full disk, among others).
+
+    A ROLLBACK without a transaction raises and would hide the error that ended the transaction (a full
+    disk, a corrupt page): the caller re-raises that one, so a failing ROLLBACK is only logged.
+    """
+    if not conn.in_transaction:
+        return
+    try:
+        conn.execute("ROLLBACK")
+    except sqlite3.Error as exc:
+        _log.warning("rollback failed after a store error: %s", exc)
+
+
+_SQLITE_FULL = 13
+_SQLITE_CORRUPT = 11
+_SQLITE_NOTADB = 26
+
+
 def _translate(exc: sqlite3.DatabaseError, path: Path) -> StoreError:
     text = str(exc)
+    primary = int(getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF  # extended codes keep the primary in the low byte
+    corrupt_text = "malformed" in text or "not a database" in text or "corrupt" in text
+    if primary in (_SQLITE_CORRUPT, _SQLITE_NOTADB) or corrupt_text:
+        return StoreCorruptError(f"store {path} is damaged ({text}); it was left untouched")
+    if primary == _SQLITE_FULL or "disk is full" in text:
+        return StoreDiskFullError(f"disk full: {path} ({text}); writes fail until space is freed")
     if isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text):
         return StoreLockedError(f"store {path} stayed locked by another process: {text}")
-    if "malformed" in text or "not a database" in text or "corrupt" in text:
-        return StoreCorruptError(f"store {path} is damaged ({text}); it was left untouched")
     return StoreError(f"store {path}: {text}")
