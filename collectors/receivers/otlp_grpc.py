@@ -95,7 +95,7 @@ class OTLPGRPCReceiver:
         counters.add(f"{_PREFIX}.requests")
         metadata = {key.lower(): value for key, value in (context.invocation_metadata() or ())}
         auth = metadata.get("authorization")
-        if not token_matches(self._token, auth if isinstance(auth, str) else None):
+        if not token_matches(self._token, auth if isinstance(auth, (str, bytes)) else None):
             counters.add(f"{_PREFIX}.rejected:unauthorized")
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token")
         if self._writer.saturated:  # refused before decoding: overload must not cost the CPU the writer needs
