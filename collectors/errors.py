@@ -43,6 +43,10 @@ class ImportFormatError(SpanscopeError):
     """A trace file whose format cannot be recognised or parsed."""
 
 
+class ImportLimitError(ImportFormatError):
+    """A trace file refused because it passes a size bound (a compressed file inflating like a bomb)."""
+
+
 class FilterSyntaxError(SpanscopeError, ValueError):
     """An X-Ray filter expression that does not parse. Names the column and what was expected."""
 
