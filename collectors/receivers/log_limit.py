@@ -62,10 +62,15 @@ class RepeatFilter(logging.Filter):
         return True
 
 
-def install(interval_s: float = 10.0, logger: logging.Logger | None = None) -> RepeatFilter:
-    """Add one RepeatFilter to every handler of ``logger`` (default: the root logger); returns it."""
+def install(interval_s: float = 10.0, logger: logging.Logger | None = None) -> list[RepeatFilter]:
+    """Give every handler of ``logger`` (default: the root logger) its own RepeatFilter; returns them.
+
+    One filter per handler: a record passes every handler, so a shared filter would count it twice.
+    """
     target = logger or logging.getLogger()
-    repeat = RepeatFilter(interval_s)
+    filters = []
     for handler in target.handlers:
+        repeat = RepeatFilter(interval_s)
         handler.addFilter(repeat)
-    return repeat
+        filters.append(repeat)
+    return filters
