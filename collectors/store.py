@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import sqlite3
 import threading
@@ -326,7 +327,7 @@ class Store:
     def _resource_id(self, resource: dict[str, Any]) -> int | None:
         if not resource:
             return None
-        body = orjson.dumps(resource, option=orjson.OPT_SORT_KEYS)
+        body = _dumps_exact(resource, orjson.OPT_SORT_KEYS)
         digest = hashlib.blake2b(body, digest_size=16).hexdigest()
         cached = self._resource_ids.get(digest)
         if cached is not None:
@@ -497,7 +498,7 @@ class Store:
 
     def _resource(self, rid: int) -> dict[str, Any]:
         row = self._conn.execute("SELECT body FROM resources WHERE id = ?", (rid,)).fetchone()
-        return dict(orjson.loads(row[0])) if row else {}
+        return dict(loads_exact(row[0])) if row else {}
 
     # lifecycle -----------------------------------------------------------------------------------
     def close(self) -> None:
@@ -607,17 +608,49 @@ def _encode_body(span: Span) -> bytes:
         body["ex"] = [(x.type, x.message, x.stacktrace, x.remote, x.time_ns) for x in span.exceptions]
     if span.links:
         body["l"] = [(lk.trace_id, lk.span_id, lk.attributes) for lk in span.links]
+    return _dumps_exact(body, orjson.OPT_NON_STR_KEYS)
+
+
+def _dumps_exact(value: Any, option: int) -> bytes:
+    """JSON that reads back as written: orjson, else the stdlib for what orjson cannot keep exactly.
+
+    orjson writes NaN and ±Infinity as ``null`` and refuses integers beyond 64 bits; the stdlib writes
+    ``NaN``/``Infinity`` literals and any integer, and ``loads_exact`` reads both back. Only output
+    containing ``null`` can hide a non-finite double, so only that is scanned.
+    """
     try:
-        return orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS)
+        out = orjson.dumps(value, option=option)
     except orjson.JSONEncodeError:  # e.g. integers beyond 64 bits: the stdlib keeps them exactly
-        return json.dumps(body, default=str).encode()
+        return json.dumps(value, default=str, sort_keys=bool(option & orjson.OPT_SORT_KEYS)).encode()
+    if b"null" in out and _has_non_finite(value):
+        return json.dumps(value, default=str, sort_keys=bool(option & orjson.OPT_SORT_KEYS)).encode()
+    return out
+
+
+def _has_non_finite(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if type(item) is float:
+            if not math.isfinite(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+    return False
+
+
+def loads_exact(body: bytes) -> Any:
+    """A stored JSON column (body, resource) as written: see ``_dumps_exact``."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:  # NaN / Infinity literals, big integers: written by the stdlib
+        return json.loads(body)
 
 
 def _decode_body(body: bytes) -> dict[str, Any]:
-    try:
-        return dict(orjson.loads(body))
-    except orjson.JSONDecodeError:
-        return dict(json.loads(body))
+    return dict(loads_exact(body))
 
 
 def _make_trace(trace_id: str, spans: list[Span]) -> Trace:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+from spanscope.collectors.formats.otlp_json_out import json_attributes
 from spanscope.collectors.model import Span, Trace
 
 
@@ -30,9 +31,9 @@ def span_to_json(span: Span, *, failure_role: str | None, depth: int | None) -> 
         "end": span.end_ns / 1e9,
         "status": span.status.value,
         "origin": span.origin or None,
-        "attributes": span.attributes,
+        "attributes": json_attributes(span.attributes),  # NaN / ±Infinity as OTLP JSON writes them
         "failure_role": failure_role,
-        "annotations": span.annotations,
+        "annotations": json_attributes(span.annotations),
         "namespace": span.namespace or None,
         "remote_service": span.remote_service or None,
         "status_message": span.status_message or None,
@@ -42,9 +43,14 @@ def span_to_json(span: Span, *, failure_role: str | None, depth: int | None) -> 
             {"type": x.type, "message": x.message, "stacktrace": x.stacktrace, "remote": x.remote}
             for x in span.exceptions
         ],
-        "events": [{"name": e.name, "time": e.time_ns / 1e9, "attributes": e.attributes} for e in span.events],
-        "links": [{"trace_id": lk.trace_id, "span_id": lk.span_id, "attributes": lk.attributes} for lk in span.links],
-        "resource": span.resource,
+        "events": [
+            {"name": e.name, "time": e.time_ns / 1e9, "attributes": json_attributes(e.attributes)} for e in span.events
+        ],
+        "links": [
+            {"trace_id": lk.trace_id, "span_id": lk.span_id, "attributes": json_attributes(lk.attributes)}
+            for lk in span.links
+        ],
+        "resource": json_attributes(span.resource),
     }
 
 
