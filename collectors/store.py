@@ -394,10 +394,11 @@ class Store:
             rows = self._conn.execute(
                 f"SELECT {_SPAN_COLUMNS} FROM spans WHERE trace_id = ?",  # noqa: S608 (fixed column names)
                 (tid,),
-            ).fetchall()
-            if not rows:
+            )
+            spans = self._spans(rows)  # from the cursor: a million-span trace is never also a million rows
+            if not spans:
                 return None
-            return _make_trace(tid, [self._span(row) for row in rows])
+            return _make_trace(tid, spans)
 
     def summaries(
         self,
@@ -446,7 +447,7 @@ class Store:
                     " ORDER BY trace_id",
                     chunk,
                 ).fetchall()
-                spans = [self._span(row) for row in rows]
+                spans = self._spans(rows)
             group: list[Span] = []
             for span in spans:
                 if group and group[0].trace_id != span.trace_id:
@@ -492,9 +493,24 @@ class Store:
             ).fetchall()
         return [TraceChange(r[0], int(r[1]), int(r[2]), int(r[3]) > 0) for r in rows]
 
-    def _span(self, row: Sequence[Any]) -> Span:
-        rid = row[10]
-        return span_from_row(row, self._resource(rid) if rid is not None else {})
+    def _spans(self, rows: Iterable[Sequence[Any]]) -> list[Span]:
+        """Spans of rows read together; spans with one resource share one (read-only) dict, read once.
+
+        A million-span trace has a handful of resources: one query and one dict each, not one per span.
+        """
+        resources: dict[int, dict[str, Any]] = {}
+        spans = []
+        for row in rows:
+            rid = row[10]
+            if rid is None:
+                resource: dict[str, Any] = {}
+            else:
+                held = resources.get(rid)
+                if held is None:
+                    held = resources[rid] = self._resource(rid)
+                resource = held
+            spans.append(span_from_row(row, resource))
+        return spans
 
     def _resource(self, rid: int) -> dict[str, Any]:
         row = self._conn.execute("SELECT body FROM resources WHERE id = ?", (rid,)).fetchone()

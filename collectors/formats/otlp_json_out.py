@@ -36,7 +36,11 @@ def json_attributes(attributes: Mapping[str, AttrValue]) -> Mapping[str, Any]:
 
     The mapping itself when it has none (the common case, no copy).
     """
-    if not any(type(v) is list or (type(v) is float and not math.isfinite(v)) for v in attributes.values()):
+    for value in attributes.values():  # a plain loop: this runs for every attribute map of every span shown
+        kind = type(value)
+        if kind is list or (kind is float and not math.isfinite(value)):
+            break
+    else:
         return attributes
     out: dict[str, Any] = {}
     for key, value in attributes.items():

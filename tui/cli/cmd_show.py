@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
-from spanscope.tui.cli.common import UsageError, add_db_argument, open_store_for, print_json
+from spanscope.tui.cli.common import UsageError, add_db_argument, open_store_for, print_json_chunks, write_text_chunks
 
 
 def register(sub: Any) -> None:
@@ -29,8 +28,8 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from spanscope.analysis import critical_path, failure_roles
-    from spanscope.tui.render.trace_json import trace_to_json
-    from spanscope.tui.render.waterfall_text import render_waterfall
+    from spanscope.tui.render.trace_json import iter_trace_json
+    from spanscope.tui.render.waterfall_text import iter_waterfall
 
     if not 0 <= args.cp_tolerance < 1:
         raise UsageError("--cp-tolerance must be a fraction in [0, 1)")
@@ -38,8 +37,8 @@ def run(args: argparse.Namespace) -> int:
         trace = store.get_trace(args.trace_id)
     path = critical_path(trace, overlap_tolerance=args.cp_tolerance)
     roles = failure_roles(trace)
-    if args.json:
-        print_json(trace_to_json(trace, path, roles))
+    if args.json:  # streamed, a span at a time: a million-span trace never exists as one document
+        print_json_chunks(iter_trace_json(trace, path, roles))
     else:
-        sys.stdout.write(render_waterfall(trace, path, roles, width=args.width))
+        write_text_chunks(iter_waterfall(trace, path, roles, width=args.width))
     return 0

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
+import orjson
 from spanscope.collectors.formats.otlp_json_out import json_attributes
 from spanscope.collectors.model import Span, Trace
 
@@ -56,15 +57,43 @@ def span_to_json(span: Span, *, failure_role: str | None, depth: int | None) -> 
 
 def trace_to_json(trace: Trace, path: Sequence[PathSegment], roles: Mapping[str, Any]) -> dict[str, Any]:
     """Spans in depth-first order (duplicated records last, marked), then the critical path."""
-    spans: list[dict[str, Any]] = []
+    return _document(trace, path, list(_span_entries(trace, roles)))
+
+
+def iter_trace_json(trace: Trace, path: Sequence[PathSegment], roles: Mapping[str, Any]) -> Iterator[bytes]:
+    """``trace_to_json`` as indented JSON (orjson ``OPT_INDENT_2``), byte for byte, in pieces: one per span.
+
+    Only one span's entry exists at a time, so a million-span trace is written without holding a
+    million dicts and the whole text (issue 15). Strings in JSON hold no raw newline, so a span's
+    text is indented for its depth in the document by indenting each of its lines.
+    """
+    option = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS
+    doc = _document(trace, path, [])
+    keys = list(doc)
+    at = keys.index("spans")
+    head = orjson.dumps({k: doc[k] for k in keys[:at]}, option=option)
+    yield head[: -len(b"\n}")] + b',\n  "spans": ['
+    separator = b"\n    "
+    for entry in _span_entries(trace, roles):
+        yield separator + orjson.dumps(entry, option=option).replace(b"\n", b"\n    ")
+        separator = b",\n    "
+    yield b"]" if separator == b"\n    " else b"\n  ]"
+    tail = orjson.dumps({k: doc[k] for k in keys[at + 1 :]}, option=option)
+    yield b",\n" + tail[len(b"{\n") :]
+
+
+def _span_entries(trace: Trace, roles: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
     for node, depth in trace.preorder():
         span = trace.spans[node]
         role = roles.get(span.span_id)
-        spans.append(span_to_json(span, failure_role=_role_text(role), depth=depth))
+        yield span_to_json(span, failure_role=_role_text(role), depth=depth)
     for node in trace.duplicates:
         entry = span_to_json(trace.spans[node], failure_role=None, depth=None)
         entry["duplicate"] = True
-        spans.append(entry)
+        yield entry
+
+
+def _document(trace: Trace, path: Sequence[PathSegment], spans: list[dict[str, Any]]) -> dict[str, Any]:
     root = trace.root
     return {
         "trace_id": trace.trace_id,
