@@ -37,8 +37,7 @@ def json_attributes(attributes: Mapping[str, AttrValue]) -> Mapping[str, Any]:
     The mapping itself when it has none (the common case, no copy).
     """
     for value in attributes.values():  # a plain loop: this runs for every attribute map of every span shown
-        kind = type(value)
-        if kind is list or (kind is float and not math.isfinite(value)):
+        if type(value) is list or (isinstance(value, float) and not math.isfinite(value)):
             break
     else:
         return attributes
