@@ -496,9 +496,11 @@ class Store:
     def _spans(self, rows: Iterable[Sequence[Any]]) -> list[Span]:
         """Spans of rows read together; spans with one resource share one (read-only) dict, read once.
 
-        A million-span trace has a handful of resources: one query and one dict each, not one per span.
+        A million-span trace has a handful of resources: one query and one dict each, not one per span;
+        and its trace id, services and span names are one string object each, not one per span.
         """
         resources: dict[int, dict[str, Any]] = {}
+        texts: dict[str, str] = {}  # trace ids, services and names repeat: one string object each
         spans = []
         for row in rows:
             rid = row[10]
@@ -509,7 +511,11 @@ class Store:
                 if held is None:
                     held = resources[rid] = self._resource(rid)
                 resource = held
-            spans.append(span_from_row(row, resource))
+            span = span_from_row(row, resource)
+            span.trace_id = texts.setdefault(span.trace_id, span.trace_id)
+            span.service = texts.setdefault(span.service, span.service)
+            span.name = texts.setdefault(span.name, span.name)
+            spans.append(span)
         return spans
 
     def _resource(self, rid: int) -> dict[str, Any]:
