@@ -272,7 +272,17 @@ class _Inflating:
         return self._count(self._gz.read(size))
 
     def readline(self, size: int = -1) -> bytes:
-        return self._count(self._gz.readline(size))
+        """One line (at most ``size`` bytes), read in pieces so the ratio bound is checked while it grows."""
+        parts: list[bytes] = []
+        left = size
+        while left != 0:
+            piece = self._count(self._gz.readline(_READ_CHUNK if left < 0 else min(left, _READ_CHUNK)))
+            parts.append(piece)
+            if not piece or piece.endswith(b"\n"):
+                break
+            if left > 0:
+                left -= len(piece)
+        return b"".join(parts)
 
     def close(self) -> None:
         try:
