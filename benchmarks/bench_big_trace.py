@@ -3,8 +3,8 @@
 Run ``python -m benchmarks.bench_big_trace [--n 1000000] [--quick]``. One trace of ``n`` spans (a
 4-ary tree over 20 services, a few attributes each, one failing branch) is written into a fresh
 store, then ``spanscope show TRACE --json`` and ``spanscope show TRACE`` run in their own processes
-with stdout to /dev/null; each is timed and its peak RSS read from the kernel (``ru_maxrss`` of the
-child). Baseline in the same run: the same commands on a trace of n/10 spans, so the ratio says how
+with stdout to /dev/null; each is timed (wall and CPU) and its peak RSS read from the kernel (VmHWM).
+Baseline in the same run: the same commands on a trace of n/10 spans, so the ratio says how
 far from linear the big one is (10 = linear). Targets from issue 15: ``show --json`` under 1 GB,
 ``show`` under 1.5 GB and 15 s at a million spans.
 """
@@ -20,12 +20,18 @@ from pathlib import Path
 
 BASE_NS = 1_763_700_000_000_000_000
 
-_MEASURE = (
-    "import resource, subprocess, sys, time\n"
+_MEASURE = (  # runs `spanscope show` in this process; VmHWM (ru_maxrss carries the parent's peak across exec)
+    "import os, re, resource, sys, time\n"
+    "from spanscope.tui.cli.main import main\n"
     "t = time.perf_counter()\n"
-    "rc = subprocess.call(sys.argv[1:], stdout=subprocess.DEVNULL)\n"
-    "u = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
-    "print(rc, time.perf_counter() - t, u.ru_maxrss, u.ru_utime + u.ru_stime)\n"
+    "out = os.dup(1)\n"
+    "os.dup2(os.open(os.devnull, os.O_WRONLY), 1)\n"
+    "rc = main(sys.argv[1:])\n"
+    "sys.stdout.flush()\n"
+    "seconds = time.perf_counter() - t\n"
+    "u = resource.getrusage(resource.RUSAGE_SELF)\n"
+    "hwm = re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)\n"
+    "os.write(out, f'{rc} {seconds} {hwm} {u.ru_utime + u.ru_stime}\\n'.encode())\n"
 )
 
 
@@ -66,7 +72,7 @@ def write_trace(db: Path, n: int, label: int) -> str:
 
 def measure(db: Path, trace_id: str, *extra: str) -> tuple[float, float, float]:
     """(seconds, peak RSS MiB, CPU seconds) of ``spanscope show TRACE_ID [extra]`` in its own process."""
-    cmd = [sys.executable, "-m", "spanscope.tui.cli.main", "show", trace_id, "--db", str(db), *extra]
+    cmd = ["show", trace_id, "--db", str(db), *extra]
     out = subprocess.run([sys.executable, "-c", _MEASURE, *cmd], capture_output=True, text=True, check=True)
     rc, seconds, rss_kb, cpu_s = out.stdout.split()
     if rc != "0":

@@ -285,12 +285,14 @@ def _varied_block() -> bytes:
 
 def _import_in_subprocess(tmp_path: Path, bomb: Path) -> tuple[int, str, str, int]:
     """(exit status, stdout, stderr, peak RSS in bytes) of `spanscope import` run in its own process."""
+    # VmHWM, not ru_maxrss: Linux carries the parent's high-water mark across fork and exec into ru_maxrss.
     script = (
-        "import resource, sys\n"
+        "import re, sys\n"
         "from spanscope.tui.cli.main import main\n"
         "rc = main(sys.argv[1:])\n"
         "sys.stdout.flush()\n"
-        "print('PEAK_RSS_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+        "hwm = re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)\n"
+        "print('PEAK_RSS_KB', hwm, file=sys.stderr)\n"
         "sys.exit(rc)\n"
     )
     done = subprocess.run(
