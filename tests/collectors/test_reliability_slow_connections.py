@@ -187,3 +187,20 @@ def test_connections_beyond_the_bound_get_a_cheap_503_and_clients_get_in_once_id
         assert wait_for(lambda: attackers.closed_by_peer() == 50)  # the idle timeout frees the slots
         assert export_one(sdk_exporters(collector)["http"], "after-svc") == 0
         assert {t.root_service for t in collector.store.summaries()} == {"after-svc"}
+
+
+def test_grpc_connections_beyond_the_bound_are_closed_at_once(tmp_path: Path) -> None:
+    cfg = config(tmp_path / "spans.db", otlp_http=None, max_connections=5, grpc_handshake_timeout_s=30.0)
+    with BackgroundCollector(cfg) as collector:
+        socks = [socket.create_connection(collector.addresses["otlp_grpc"], timeout=5) for _ in range(8)]
+        try:
+            answers = []
+            for sock in socks:
+                sock.settimeout(5)
+                answers.append(sock.recv(9))  # the server's SETTINGS frame header, or EOF when refused
+            held = [a for a in answers if a]
+            assert len(held) == 5 and all(a[3] == 0x04 for a in held)  # 0x04: an HTTP/2 SETTINGS frame
+            assert answers.count(b"") == 3
+        finally:
+            for sock in socks:
+                sock.close()
