@@ -39,17 +39,25 @@ class Endpoints:
 class CollectorProc(Endpoints):
     """``spanscope collect`` on ephemeral ports in a child process, its RSS sampled every ``sample_s``."""
 
-    def __init__(self, db: Path, *extra: str, receivers: tuple[str, ...] = RECEIVERS, sample_s: float = 0.25) -> None:
+    def __init__(
+        self,
+        db: Path,
+        *extra: str,
+        receivers: tuple[str, ...] = RECEIVERS,
+        sample_s: float = 0.25,
+        stderr_path: Path | None = None,
+    ) -> None:
         args = []
         for name in RECEIVERS:
             args += [f"--{name}", "127.0.0.1:0" if name in receivers else "off"]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         env.pop("SPANSCOPE_TOKEN", None)
         cmd = [sys.executable, "-m", "spanscope.tui.cli.main", "collect", "--db", str(db), *args]
+        self._stderr = stderr_path.open("w") if stderr_path is not None else None  # the collector's log
         self.proc = subprocess.Popen(
             [*cmd, "--log-interval", "0", *extra],
             stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
+            stderr=self._stderr if self._stderr is not None else subprocess.DEVNULL,
             text=True,
             env=env,
         )
@@ -126,4 +134,7 @@ class CollectorProc(Endpoints):
         self._stop.set()
         if self.proc.poll() is None:
             self.proc.terminate()
-        return self.proc.wait(120)
+        code = self.proc.wait(120)
+        if self._stderr is not None:
+            self._stderr.close()
+        return code

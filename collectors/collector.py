@@ -27,6 +27,7 @@ from typing import Any
 
 from spanscope.collectors.forwarders.base import Forwarder
 from spanscope.collectors.receivers.auth import is_loopback
+from spanscope.collectors.receivers.connections import BoundedTCPSite, default_max_connections
 from spanscope.collectors.receivers.counters import Counters
 from spanscope.collectors.receivers.writer import BatchWriter
 
@@ -66,6 +67,16 @@ class CollectorConfig:
     service_map_interval_s: float = 0.0  # 0: refresh only when the map is asked for (/v1/service-map)
     corrupt_store_move_interval_s: float = 60.0  # a store corrupt again sooner keeps failing (503) instead
     salvage_corrupt_store: bool = True  # copy what SQLite can read from a store moved aside while running
+    # Connections (issue 15): idle and slow clients must not hold the collector's descriptors.
+    max_connections: int | None = None  # per TCP receiver; None: shared out of the file-descriptor limit
+    http_idle_timeout_s: float = 15.0  # keep-alive idle time, also the time allowed to send a request head
+    http_body_timeout_s: float = 30.0  # to receive a whole request body; then 408 and the connection closes
+    grpc_keepalive_time_s: float = 60.0  # server pings an idle connection this often...
+    grpc_keepalive_timeout_s: float = 20.0  # ...and closes it when the ping is not answered in time
+    grpc_max_connection_idle_s: float = 60.0  # a connection without calls this long gets GOAWAY
+    grpc_max_connection_age_s: float = 900.0  # every connection is recycled after this (clients reconnect)
+    grpc_max_connection_age_grace_s: float = 30.0  # calls in flight may finish this long after GOAWAY
+    grpc_handshake_timeout_s: float = 10.0  # a TCP connection must finish the HTTP/2 handshake this soon
 
 
 def parse_address(text: str, default_host: str = "127.0.0.1") -> Address | None:
@@ -90,6 +101,7 @@ def parse_address(text: str, default_host: str = "127.0.0.1") -> Address | None:
 
 
 GC_THRESHOLDS = (50_000, 20, 10)
+_HTTP_LINGER_S = 2.0  # aiohttp's default of 10 s let a trickling client hold a connection after its 408
 
 
 def tune_gc_for_ingest() -> None:
@@ -320,6 +332,12 @@ class Collector:
             writer.add_hook(forwarder.enqueue)
             forwarder.start()
 
+    def _max_connections(self) -> int:
+        cfg = self.config
+        if cfg.max_connections is not None:
+            return max(1, cfg.max_connections)
+        return default_max_connections(sum(a is not None for a in (cfg.otlp_http, cfg.otlp_grpc)))
+
     async def _start_receivers(self, writer: BatchWriter) -> None:
         cfg = self.config
         if cfg.xray_udp is not None:
@@ -354,13 +372,28 @@ class Collector:
                 max_body_bytes=cfg.max_body_bytes,
                 max_inflight_bytes=cfg.max_inflight_body_bytes,
                 retry_after_s=cfg.retry_after_s,
+                body_timeout_s=cfg.http_body_timeout_s,
                 health=self._health,
                 service_map=self.service_map_json if self.service_map is not None else None,
             )
-            runner = web.AppRunner(handlers.app(), auto_decompress=False, access_log=None, handle_signals=False)
+            runner = web.AppRunner(
+                handlers.app(),
+                auto_decompress=False,
+                access_log=None,
+                handle_signals=False,
+                keepalive_timeout=cfg.http_idle_timeout_s,
+                lingering_time=_HTTP_LINGER_S,  # an unread body (429, 408) is discarded this long, then closed
+            )
             await runner.setup()
             self._http_runner = runner
-            site = web.TCPSite(runner, cfg.otlp_http[0], cfg.otlp_http[1], reuse_address=True)
+            site = BoundedTCPSite(
+                runner,
+                cfg.otlp_http[0],
+                cfg.otlp_http[1],
+                max_connections=self._max_connections(),
+                on_refused=lambda: self.counters.add("otlp_http.rejected:connections"),
+            )
+            self.counters.gauge("otlp_http.connections", lambda: site.open_connections)
             await site.start()
             bound = runner.addresses
             self.addresses["otlp_http"] = (str(bound[0][0]), int(bound[0][1])) if bound else cfg.otlp_http
@@ -375,6 +408,13 @@ class Collector:
                 auth_token=cfg.auth_token,
                 max_message_bytes=cfg.max_body_bytes,
                 retry_after_s=cfg.retry_after_s,
+                max_connections=self._max_connections(),
+                keepalive_time_s=cfg.grpc_keepalive_time_s,
+                keepalive_timeout_s=cfg.grpc_keepalive_timeout_s,
+                max_connection_idle_s=cfg.grpc_max_connection_idle_s,
+                max_connection_age_s=cfg.grpc_max_connection_age_s,
+                max_connection_age_grace_s=cfg.grpc_max_connection_age_grace_s,
+                handshake_timeout_s=cfg.grpc_handshake_timeout_s,
             )
             await self._grpc.start()
             self.addresses["otlp_grpc"] = self._grpc.address
@@ -411,6 +451,10 @@ class Collector:
             "queue_spans": writer.pending_spans if writer else 0,
             "uptime_s": round(time.time() - self.counters.started_s, 3),
         }
+        failing = writer.failing if writer else None
+        if failing is not None:  # e.g. "disk full: <path>": writes fail (retryably) until one succeeds again
+            health["status"] = "degraded"
+            health["cause"] = str(failing)
         if self.recovery is not None:
             health["store"] = {"path": str(getattr(self._store, "path", "")), **self.recovery.health()}
         return health

@@ -27,6 +27,10 @@ class StoreLockedError(StoreError):
     """Another process held the store's write lock for too long."""
 
 
+class StoreDiskFullError(StoreError):
+    """The store's filesystem is full: the write was rolled back; it succeeds again once space is freed."""
+
+
 class StoreVersionError(StoreError):
     """The store was written by a newer spanscope (schema version above ours)."""
 
@@ -37,6 +41,10 @@ class CollectorOverloadedError(SpanscopeError):
 
 class ImportFormatError(SpanscopeError):
     """A trace file whose format cannot be recognised or parsed."""
+
+
+class ImportLimitError(ImportFormatError):
+    """A trace file refused because it passes a size bound (a compressed file inflating like a bomb)."""
 
 
 class FilterSyntaxError(SpanscopeError, ValueError):

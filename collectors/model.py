@@ -19,12 +19,12 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeAlias
 
 from spanscope.collectors.errors import InvalidIdError
 
 AttrScalar = str | bool | int | float | None
-AttrValue = AttrScalar | list[AttrScalar]
+AttrValue: TypeAlias = "AttrScalar | list[AttrValue]"  # arrays may nest (OTLP arrays of arrays)
 Attributes = dict[str, AttrValue]
 AnnotationValue = str | bool | int | float
 

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import math
 import os
 import sqlite3
 import threading
@@ -31,6 +33,7 @@ from typing import Any
 import orjson
 from spanscope.collectors.errors import (
     StoreCorruptError,
+    StoreDiskFullError,
     StoreError,
     StoreLockedError,
     StoreVersionError,
@@ -48,6 +51,8 @@ from spanscope.collectors.model import (
     TraceSummary,
     normalize_trace_id,
 )
+
+_log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 2
 APPLICATION_ID = 0x5350534E  # "SPSN": marks a file as a spanscope store
@@ -222,7 +227,7 @@ class Store:
             conn.execute(f"PRAGMA user_version={version}")
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            _rollback_if_open(conn)
             raise
 
     @property
@@ -308,8 +313,10 @@ class Store:
                 self._update_summaries(written)
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
-            self._resource_ids.clear()  # ids assigned inside the rolled-back transaction are void
+            # Ids assigned inside the failed transaction are void (SQLite hands them out again): a cached
+            # one would store a later span with another resource. Drop the cache before anything can raise.
+            self._resource_ids.clear()
+            _rollback_if_open(conn)
             raise
         return WriteResult(len(inserts) - len(replaced_keys), len(replaced_keys), unchanged)
 
@@ -334,7 +341,7 @@ class Store:
     def _resource_id(self, resource: dict[str, Any]) -> int | None:
         if not resource:
             return None
-        body = orjson.dumps(resource, option=orjson.OPT_SORT_KEYS)
+        body = _dumps_exact(resource, orjson.OPT_SORT_KEYS)
         digest = hashlib.blake2b(body, digest_size=16).hexdigest()
         cached = self._resource_ids.get(digest)
         if cached is not None:
@@ -401,10 +408,11 @@ class Store:
             rows = self._conn.execute(
                 f"SELECT {_SPAN_COLUMNS} FROM spans WHERE trace_id = ?",  # noqa: S608 (fixed column names)
                 (tid,),
-            ).fetchall()
-            if not rows:
+            )
+            spans = self._spans(rows)  # from the cursor: a million-span trace is never also a million rows
+            if not spans:
                 return None
-            return _make_trace(tid, [self._span(row) for row in rows])
+            return _make_trace(tid, spans)
 
     def summaries(
         self,
@@ -487,7 +495,7 @@ class Store:
                     " ORDER BY trace_id",
                     chunk,
                 ).fetchall()
-                spans = [self._span(row) for row in rows]
+                spans = self._spans(rows)
             group: list[Span] = []
             for span in spans:
                 if group and group[0].trace_id != span.trace_id:
@@ -533,13 +541,34 @@ class Store:
             ).fetchall()
         return [TraceChange(r[0], int(r[1]), int(r[2]), int(r[3]) > 0) for r in rows]
 
-    def _span(self, row: Sequence[Any]) -> Span:
-        rid = row[10]
-        return span_from_row(row, self._resource(rid) if rid is not None else {})
+    def _spans(self, rows: Iterable[Sequence[Any]]) -> list[Span]:
+        """Spans of rows read together; spans with one resource share one (read-only) dict, read once.
+
+        A million-span trace has a handful of resources: one query and one dict each, not one per span;
+        and its trace id, services and span names are one string object each, not one per span.
+        """
+        resources: dict[int, dict[str, Any]] = {}
+        texts: dict[str, str] = {}  # trace ids, services and names repeat: one string object each
+        spans = []
+        for row in rows:
+            rid = row[10]
+            if rid is None:
+                resource: dict[str, Any] = {}
+            else:
+                held = resources.get(rid)
+                if held is None:
+                    held = resources[rid] = self._resource(rid)
+                resource = held
+            span = span_from_row(row, resource)
+            span.trace_id = texts.setdefault(span.trace_id, span.trace_id)
+            span.service = texts.setdefault(span.service, span.service)
+            span.name = texts.setdefault(span.name, span.name)
+            spans.append(span)
+        return spans
 
     def _resource(self, rid: int) -> dict[str, Any]:
         row = self._conn.execute("SELECT body FROM resources WHERE id = ?", (rid,)).fetchone()
-        return dict(orjson.loads(row[0])) if row else {}
+        return dict(loads_exact(row[0])) if row else {}
 
     # lifecycle -----------------------------------------------------------------------------------
     def close(self) -> None:
@@ -662,17 +691,49 @@ def _encode_body(span: Span) -> bytes:
         body["ex"] = [(x.type, x.message, x.stacktrace, x.remote, x.time_ns) for x in span.exceptions]
     if span.links:
         body["l"] = [(lk.trace_id, lk.span_id, lk.attributes) for lk in span.links]
+    return _dumps_exact(body, orjson.OPT_NON_STR_KEYS)
+
+
+def _dumps_exact(value: Any, option: int) -> bytes:
+    """JSON that reads back as written: orjson, else the stdlib for what orjson cannot keep exactly.
+
+    orjson writes NaN and ±Infinity as ``null`` and refuses integers beyond 64 bits; the stdlib writes
+    ``NaN``/``Infinity`` literals and any integer, and ``loads_exact`` reads both back. Only output
+    containing ``null`` can hide a non-finite double, so only that is scanned.
+    """
     try:
-        return orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS)
+        out = orjson.dumps(value, option=option)
     except orjson.JSONEncodeError:  # e.g. integers beyond 64 bits: the stdlib keeps them exactly
-        return json.dumps(body, default=str).encode()
+        return json.dumps(value, default=str, sort_keys=bool(option & orjson.OPT_SORT_KEYS)).encode()
+    if b"null" in out and _has_non_finite(value):
+        return json.dumps(value, default=str, sort_keys=bool(option & orjson.OPT_SORT_KEYS)).encode()
+    return out
+
+
+def _has_non_finite(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if type(item) is float:
+            if not math.isfinite(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+    return False
+
+
+def loads_exact(body: bytes) -> Any:
+    """A stored JSON column (body, resource) as written: see ``_dumps_exact``."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:  # NaN / Infinity literals, big integers: written by the stdlib
+        return json.loads(body)
 
 
 def _decode_body(body: bytes) -> dict[str, Any]:
-    try:
-        return dict(orjson.loads(body))
-    except orjson.JSONDecodeError:
-        return dict(json.loads(body))
+    return dict(loads_exact(body))
 
 
 def _make_trace(trace_id: str, spans: list[Span]) -> Trace:
@@ -823,10 +884,33 @@ def _check_header(path: Path) -> None:
         raise StoreCorruptError(f"{path} is not an SQLite database (corrupt or not a store); it was left untouched")
 
 
+def _rollback_if_open(conn: sqlite3.Connection) -> None:
+    """Roll back the connection's transaction unless SQLite already did (it does on a full disk, among others).
+
+    A ROLLBACK without a transaction raises and would hide the error that ended the transaction (a full
+    disk, a corrupt page): the caller re-raises that one, so a failing ROLLBACK is only logged.
+    """
+    if not conn.in_transaction:
+        return
+    try:
+        conn.execute("ROLLBACK")
+    except sqlite3.Error as exc:
+        _log.warning("rollback failed after a store error: %s", exc)
+
+
+_SQLITE_FULL = 13
+_SQLITE_CORRUPT = 11
+_SQLITE_NOTADB = 26
+
+
 def _translate(exc: sqlite3.DatabaseError, path: Path) -> StoreError:
     text = str(exc)
+    primary = int(getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF  # extended codes keep the primary in the low byte
+    corrupt_text = "malformed" in text or "not a database" in text or "corrupt" in text
+    if primary in (_SQLITE_CORRUPT, _SQLITE_NOTADB) or corrupt_text:
+        return StoreCorruptError(f"store {path} is damaged ({text}); it was left untouched")
+    if primary == _SQLITE_FULL or "disk is full" in text:
+        return StoreDiskFullError(f"disk full: {path} ({text}); writes fail until space is freed")
     if isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text):
         return StoreLockedError(f"store {path} stayed locked by another process: {text}")
-    if "malformed" in text or "not a database" in text or "corrupt" in text:
-        return StoreCorruptError(f"store {path} is damaged ({text}); it was left untouched")
     return StoreError(f"store {path}: {text}")

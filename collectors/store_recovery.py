@@ -199,14 +199,14 @@ class _Reader:
             shutil.rmtree(self._tmp, ignore_errors=True)
 
     def resource(self, rid: int | None, result: SalvageResult) -> dict[str, Any]:
-        import orjson
+        from spanscope.collectors.store import loads_exact
 
         if rid is None:
             return {}
         if rid not in self._resources:
             try:
                 row = self.conn.execute("SELECT body FROM resources WHERE id = ?", (rid,)).fetchone()
-                self._resources[rid] = dict(orjson.loads(row[0])) if row else None
+                self._resources[rid] = dict(loads_exact(row[0])) if row else None
             except (sqlite3.DatabaseError, ValueError, TypeError):
                 self._resources[rid] = None
         found = self._resources[rid]

@@ -18,7 +18,6 @@ from spanscope.collectors.errors import InvalidSpanError, SpanscopeError
 from spanscope.collectors.model import (
     AnnotationValue,
     Attributes,
-    AttrScalar,
     AttrValue,
     Span,
     SpanEvent,
@@ -31,6 +30,7 @@ __all__ = [
     "RecordError",
     "flatten_into",
     "hex_id",
+    "put_flattened",
     "record_reason",
     "seconds_to_ns",
     "take_annotations",
@@ -138,11 +138,43 @@ def hex_id(value: object, width: int, what: str) -> str:
     return text
 
 
+def _is_array(items: list[Any]) -> bool:
+    """Whether ``items`` holds only scalars and arrays of them, at any depth (checked iteratively)."""
+    stack = [items]
+    while stack:
+        for item in stack.pop():
+            if isinstance(item, list):
+                stack.append(item)
+            elif not (item is None or isinstance(item, (str, bool, int, float))):
+                return False
+    return True
+
+
 def _scalar_list(items: list[Any]) -> AttrValue:
-    """A list of scalars as is; anything nested becomes its JSON text (the model keeps flat values)."""
-    if all(item is None or isinstance(item, (str, bool, int, float)) for item in items):
-        return list[AttrScalar](items)
+    """A list of scalars (or of lists of them: arrays nest) as is; one holding objects becomes its JSON text."""
+    if _is_array(items):
+        return list[AttrValue](items)
     return orjson.dumps(items).decode()
+
+
+def put_flattened(target: Attributes, key: str, value: AttrValue) -> str:
+    """Set ``key``, made by flattening a nested value, without overwriting a key already in ``target``.
+
+    A real dotted key (``"a.b"``) and a nested one (``{"a": {"b": ...}}``) flatten to the same name: the
+    one set first keeps it and the newcomer takes ``a.b#2`` (``#3``...), so neither value is lost.
+    Returns the key used.
+
+    >>> out: Attributes = {"a.b": 1}
+    >>> put_flattened(out, "a.b", 2), out
+    ('a.b#2', {'a.b': 1, 'a.b#2': 2})
+    """
+    if key in target:
+        n = 2
+        while f"{key}#{n}" in target:
+            n += 1
+        key = f"{key}#{n}"
+    target[key] = value
+    return key
 
 
 def flatten_into(target: Attributes, prefix: str, value: object) -> None:
@@ -152,22 +184,27 @@ def flatten_into(target: Attributes, prefix: str, value: object) -> None:
     >>> flatten_into(out, "metadata.default", {"a": {"b": 1}, "c": [1, 2]})
     >>> out
     {'metadata.default.a.b': 1, 'metadata.default.c': [1, 2]}
+
+    Two values of this call that flatten to one key both stay (see ``put_flattened``); a key that was in
+    ``target`` before the call is replaced, as a plain assignment would.
     """
+    written: Attributes = {}  # what this call wrote: a collision among these must not lose a value
     stack: list[tuple[str, object]] = [(prefix, value)]
     while stack:
         key, item = stack.pop()
         if isinstance(item, dict):
             if not item:
-                target[key] = "{}"
+                put_flattened(written, key, "{}")
             pending = [(f"{key}.{k}" if key else str(k), v) for k, v in item.items()]
             pending.reverse()
             stack.extend(pending)
         elif isinstance(item, list):
-            target[key] = _scalar_list(item)
+            put_flattened(written, key, _scalar_list(item))
         elif item is None or isinstance(item, (str, bool, int, float)):
-            target[key] = item
+            put_flattened(written, key, item)
         else:
-            target[key] = str(item)
+            put_flattened(written, key, str(item))
+    target.update(written)
 
 
 OTEL_EXCEPTION_EVENT = "exception"  # the span event OpenTelemetry records exceptions as

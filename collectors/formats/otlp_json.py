@@ -32,6 +32,7 @@ from spanscope.collectors.formats import (
     RecordError,
     add_otel_event,
     hex_id,
+    put_flattened,
     record_reason,
     take_annotations,
 )
@@ -153,8 +154,15 @@ def _time_ns(value: object, what: str) -> int:
     return number
 
 
-def _any_value(value: object) -> AttrValue:
-    """One OTLP AnyValue as a flat attribute value (kvlists are flattened by the caller)."""
+_MAX_ARRAY_DEPTH = 64  # arrays nested deeper are kept as their JSON text (the converter recurses per level)
+
+
+def _any_value(value: object, depth: int = 0) -> AttrValue:
+    """One OTLP AnyValue as an attribute value (kvlists are flattened by the caller; inside arrays, JSON text).
+
+    Doubles are kept as sent, NaN and ±Infinity included (OTLP JSON writes them as "NaN", "Infinity",
+    "-Infinity"); arrays of arrays stay nested lists.
+    """
     if not isinstance(value, dict) or not value:
         return None
     if "stringValue" in value:
@@ -177,17 +185,20 @@ def _any_value(value: object) -> AttrValue:
     if "bytesValue" in value:
         return str(value["bytesValue"])
     if "arrayValue" in value:
+        if depth >= _MAX_ARRAY_DEPTH:
+            return orjson.dumps(value).decode()
         array = value["arrayValue"]
         items = array.get("values") if isinstance(array, dict) else None
-        converted = [_any_value(v) for v in items] if isinstance(items, list) else []
-        if all(not isinstance(v, list) for v in converted):
-            return [v for v in converted if not isinstance(v, list)]
-        return orjson.dumps(converted).decode()
+        return [_any_value(v, depth + 1) for v in items] if isinstance(items, list) else []
     return orjson.dumps(value).decode()
 
 
 def attributes_from_kvlist(raw: object, prefix: str = "") -> Attributes:
-    """OTLP ``[{"key": ..., "value": AnyValue}]`` as attributes; nested kvlists become dotted keys."""
+    """OTLP ``[{"key": ..., "value": AnyValue}]`` as attributes; nested kvlists become dotted keys.
+
+    The top-level keys are set first; a key flattened out of a kvlist that is already taken (a real
+    ``"a.b"`` next to ``"a": {"b": ...}``) gets a ``#2`` suffix instead of overwriting it.
+    """
     out: Attributes = {}
     if not isinstance(raw, list):
         return out
@@ -205,12 +216,17 @@ def attributes_from_kvlist(raw: object, prefix: str = "") -> Attributes:
             if type(value) is dict and len(value) == 1:  # the common case: one plain string
                 text = value.get("stringValue")
                 if type(text) is str:
-                    out[full] = text
+                    if base is prefix:
+                        out[full] = text
+                    else:  # flattened out of a kvlist: a real dotted key set first keeps its value
+                        put_flattened(out, full, text)
                     continue
             if isinstance(value, dict) and "kvlistValue" in value:
                 kv = value["kvlistValue"]
                 nested = kv.get("values") if isinstance(kv, dict) else None
                 stack.append((full, nested if isinstance(nested, list) else []))
+            elif base is not prefix:
+                put_flattened(out, full, _any_value(value))
             else:
                 out[full] = _any_value(value)
     return out

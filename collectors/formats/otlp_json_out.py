@@ -7,6 +7,7 @@ OTel's (ERROR for error/fault/throttle; the HTTP status attribute keeps X-Ray's 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -18,13 +19,62 @@ from spanscope.collectors.model import AttrValue, Kind, Span, Status
 _KIND_NUMBERS = {Kind.INTERNAL: 1, Kind.SERVER: 2, Kind.CLIENT: 3, Kind.PRODUCER: 4, Kind.CONSUMER: 5}
 
 
+_NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+
+
+def json_double(value: float) -> float | str:
+    """A double as OTLP JSON (proto3 JSON) writes it: a number, or "NaN", "Infinity", "-Infinity".
+
+    >>> json_double(0.5), json_double(float("nan")), json_double(float("-inf"))
+    (0.5, 'NaN', '-Infinity')
+    """
+    return value if math.isfinite(value) else _NON_FINITE[repr(value)]
+
+
+def json_attributes(attributes: Mapping[str, AttrValue]) -> Mapping[str, Any]:
+    """Attributes for a JSON document: non-finite doubles (in nested arrays too) written as ``json_double`` does.
+
+    The mapping itself when it has none (the common case, no copy).
+    """
+    for value in attributes.values():  # a plain loop: this runs for every attribute map of every span shown
+        if type(value) is list or (isinstance(value, float) and not math.isfinite(value)):
+            break
+    else:
+        return attributes
+    out: dict[str, Any] = {}
+    for key, value in attributes.items():
+        if type(value) is float:
+            out[key] = json_double(value)
+        elif isinstance(value, list):
+            out[key] = _json_list(value)
+        else:
+            out[key] = value
+    return out
+
+
+def _json_list(items: list[AttrValue]) -> list[Any]:
+    """A copy of a (possibly nested) attribute array with non-finite doubles as strings (iterative)."""
+    root: list[Any] = []
+    stack: list[tuple[list[AttrValue], list[Any]]] = [(items, root)]
+    while stack:
+        source, target = stack.pop()
+        for item in source:
+            if isinstance(item, list):
+                nested: list[Any] = []
+                target.append(nested)
+                stack.append((item, nested))
+            else:
+                target.append(json_double(item) if type(item) is float else item)
+    return root
+
+
 def any_value(value: AttrValue) -> dict[str, Any]:
     if isinstance(value, bool):
         return {"boolValue": value}
     if isinstance(value, int):
         return {"intValue": str(value)}
     if isinstance(value, float):
-        return {"doubleValue": value}
+        return {"doubleValue": json_double(value)}
     if isinstance(value, list):
         return {"arrayValue": {"values": [any_value(v) for v in value]}}
     if value is None:

@@ -26,6 +26,7 @@ from spanscope.collectors.formats import (
     ParseResult,
     RecordError,
     add_otel_event,
+    put_flattened,
     take_annotations,
 )
 from spanscope.collectors.model import (
@@ -73,11 +74,8 @@ def _scalar(value: AnyValue) -> AttrValue:
         return value.bool_value
     if which == "double_value":
         return value.double_value
-    if which == "array_value":
-        items = [_scalar(item) for item in value.array_value.values]
-        if any(isinstance(item, list) for item in items):
-            return json.dumps(items)
-        return [item for item in items if not isinstance(item, list)]
+    if which == "array_value":  # arrays of arrays stay nested (protobuf's parser bounds the depth at 100)
+        return [_scalar(item) for item in value.array_value.values]
     if which == "kvlist_value":
         return json.dumps(_plain(value), sort_keys=True, default=str)
     if which == "bytes_value":
@@ -129,8 +127,8 @@ def _attributes(kvs: Iterable[KeyValue]) -> Attributes:
             key = f"{base}.{kv.key}" if base else kv.key
             if kv.value.WhichOneof("value") == "kvlist_value":
                 stack.append((key, kv.value.kvlist_value.values))
-            else:
-                out[key] = _scalar(kv.value)
+            else:  # a real dotted key (set above, first) keeps its value; this one takes key#2
+                put_flattened(out, key, _scalar(kv.value))
     return out
 
 

@@ -3,7 +3,10 @@
 The request arrives as raw bytes and is parsed here, so a malformed message is INVALID_ARGUMENT
 and counted. OK is returned only after the spans are committed. Under overload the reply is
 UNAVAILABLE carrying ``google.rpc.RetryInfo`` in the status details, which OTLP exporters honour.
-Messages above the receive cap are refused by gRPC itself (RESOURCE_EXHAUSTED).
+Messages above the receive cap are refused by gRPC itself (RESOURCE_EXHAUSTED). Connections are
+bounded (``grpc.max_allowed_incoming_connections``), must finish the HTTP/2 handshake within
+``handshake_timeout_s``, are pinged when idle, and get GOAWAY after ``max_connection_idle_s``
+without calls and after ``max_connection_age_s`` in any case (clients reconnect transparently).
 """
 
 from __future__ import annotations
@@ -32,6 +35,10 @@ MAX_MESSAGE_BYTES = 20 * 1024 * 1024
 _PREFIX = "otlp_grpc"
 
 
+def _ms(seconds: float) -> int:
+    return max(1, int(seconds * 1000))
+
+
 def _retry_status(code: int, message: str, retry_after_s: int) -> grpc.Status:
     detail = error_details_pb2.RetryInfo(retry_delay=Duration(seconds=retry_after_s))
     status = status_pb2.Status(code=code, message=message)
@@ -53,6 +60,13 @@ class OTLPGRPCReceiver:
         max_message_bytes: int = MAX_MESSAGE_BYTES,
         retry_after_s: int = 1,
         max_concurrent_rpcs: int = 256,
+        max_connections: int = 10_000,
+        keepalive_time_s: float = 60.0,
+        keepalive_timeout_s: float = 20.0,
+        max_connection_idle_s: float = 60.0,
+        max_connection_age_s: float = 900.0,
+        max_connection_age_grace_s: float = 30.0,
+        handshake_timeout_s: float = 10.0,
     ) -> None:
         self._writer = writer
         self._counters = counters
@@ -63,6 +77,16 @@ class OTLPGRPCReceiver:
                 ("grpc.max_receive_message_length", max_message_bytes),
                 ("grpc.max_send_message_length", 4 * 1024 * 1024),
                 ("grpc.so_reuseport", 0),
+                # Idle and slow connections (issue 15): bounded, pinged, and closed when they hold a slot for nothing.
+                ("grpc.max_allowed_incoming_connections", max_connections),
+                ("grpc.server_handshake_timeout_ms", _ms(handshake_timeout_s)),
+                ("grpc.keepalive_time_ms", _ms(keepalive_time_s)),
+                ("grpc.keepalive_timeout_ms", _ms(keepalive_timeout_s)),
+                ("grpc.keepalive_permit_without_calls", 1),
+                ("grpc.http2.max_pings_without_data", 0),
+                ("grpc.max_connection_idle_ms", _ms(max_connection_idle_s)),
+                ("grpc.max_connection_age_ms", _ms(max_connection_age_s)),
+                ("grpc.max_connection_age_grace_ms", _ms(max_connection_age_grace_s)),
             ],
             maximum_concurrent_rpcs=max_concurrent_rpcs,
         )
@@ -95,7 +119,7 @@ class OTLPGRPCReceiver:
         counters.add(f"{_PREFIX}.requests")
         metadata = {key.lower(): value for key, value in (context.invocation_metadata() or ())}
         auth = metadata.get("authorization")
-        if not token_matches(self._token, auth if isinstance(auth, str) else None):
+        if not token_matches(self._token, auth if isinstance(auth, (str, bytes)) else None):
             counters.add(f"{_PREFIX}.rejected:unauthorized")
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token")
         if self._writer.saturated:  # refused before decoding: overload must not cost the CPU the writer needs

@@ -5,7 +5,8 @@ deflate encoded; the body is read and inflated incrementally and refused with 41
 passes the cap, so a compression bomb is never inflated. Replies use the request's content type:
 200 only after the spans are committed (with ``partial_success`` counting spans it could not
 convert), 400 for malformed bodies, 401 without the bearer token, 413 too large, 415 other content
-types or encodings, 429 (write queue full) or 503 (store failing) with ``Retry-After``. A handler
+types or encodings, 408 for a body not received within ``body_timeout_s``,
+429 (write queue full) or 503 (store failing) with ``Retry-After``. A handler
 error is answered with 503, never 500: a retry is the only useful thing a client can do.
 
 Overload is refused cheaply: while the write queue is full a request gets 429 before its body is
@@ -65,6 +66,7 @@ class _Reject(Exception):
 _GRPC_CODE_FOR_HTTP = {
     400: code_pb2.INVALID_ARGUMENT,
     401: code_pb2.UNAUTHENTICATED,
+    408: code_pb2.DEADLINE_EXCEEDED,
     413: code_pb2.RESOURCE_EXHAUSTED,
     415: code_pb2.INVALID_ARGUMENT,
     429: code_pb2.RESOURCE_EXHAUSTED,
@@ -167,6 +169,7 @@ class OTLPHTTPHandlers:
         health: Callable[[], dict[str, Any]] | None = None,
         service_map: Callable[[], dict[str, Any]] | None = None,
         max_inflight_bytes: int = MAX_INFLIGHT_BYTES,
+        body_timeout_s: float = 30.0,
     ) -> None:
         self._writer = writer
         self._counters = counters
@@ -177,6 +180,7 @@ class OTLPHTTPHandlers:
         self._service_map = service_map
         self._max_inflight_bytes = max_inflight_bytes
         self._inflight_bytes = 0
+        self._body_timeout_s = body_timeout_s
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=self._cap, middlewares=[self._never_500])
@@ -275,7 +279,11 @@ class OTLPHTTPHandlers:
                 raise _Reject(429, "overload", _BUSY_MESSAGE, retry_after_s=self._retry_after_s)
             self._inflight_bytes += declared
             try:
-                body = await read_body(request, self._cap)
+                try:
+                    async with asyncio.timeout(self._body_timeout_s):
+                        body = await read_body(request, self._cap)
+                except TimeoutError:
+                    raise _Reject(408, "body_timeout", f"body not received within {self._body_timeout_s:g} s") from None
                 self._refuse_if_saturated()  # before decoding: overload must not cost the writer's CPU
                 result = _parse(body, is_json)
                 del body
@@ -310,7 +318,7 @@ class OTLPHTTPHandlers:
             if rej.status == 401:
                 headers["WWW-Authenticate"] = "Bearer"
             status = status_pb2.Status(code=_GRPC_CODE_FOR_HTTP.get(rej.status, code_pb2.UNKNOWN), message=rej.message)
-            if rej.status == 413:
+            if rej.status in (408, 413):
                 # The body may be partly unread; tell the client not to reuse the connection.
                 headers["Connection"] = "close"
             return self._reply(is_json, rej.status, status, headers)

@@ -4,7 +4,8 @@ Receivers ``submit`` spans with a completion callback; the writer thread takes e
 (up to a batch limit), commits it in one ``store.write_spans`` transaction and only then calls the
 callbacks, so an acknowledgement always means the spans are in the store. The queue is bounded by
 its number of spans: when it is full ``submit`` refuses and the receiver answers with a retryable
-overload code. After a commit, and before the acknowledgement, ``after_commit`` hooks (forwarders,
+overload code. ``failing`` holds the store's error while writes fail (a full disk), for ``/healthz``.
+After a commit, and before the acknowledgement, ``after_commit`` hooks (forwarders,
 the service map) see the spans, so an acknowledged span is already in the forward queue.
 When a batch fails, each submission in it is written on its own, so spans the store refuses fail
 only their own submission. When the store reports corruption, the failed submitters hear it first,
@@ -59,6 +60,7 @@ class BatchWriter:
         self._inflight = 0
         self._cond = threading.Condition()
         self._closing = False
+        self.failing: BaseException | None = None  # the last store error while no write has succeeded since
         self._thread = threading.Thread(target=self._run, name="spanscope-writer", daemon=True)
         counters.gauge("writer.queue_spans", lambda: self._pending)
         counters.gauge("writer.inflight_spans", lambda: self._inflight)
@@ -167,6 +169,9 @@ class BatchWriter:
             if committed:
                 counters.add("writer.batches")
                 counters.add("writer.spans", len(committed))
+                self.failing = None
+            elif failed:
+                self.failing = next(err for _s, _d, err in results if err is not None)
             self._inflight = 0
             if committed:  # before acknowledging: an acknowledged span is already queued for forwarding
                 for hook in self._after_commit:

@@ -4,7 +4,11 @@ gzip, idempotence, and the `spanscope import` command's output and exit status."
 from __future__ import annotations
 
 import gzip
+import random
 import shutil
+import subprocess
+import sys
+import zlib
 from pathlib import Path
 
 import orjson
@@ -259,3 +263,71 @@ def test_otlp_wrapped_in_result_as_jaeger_v3_answers(store, tmp_path):
     assert [f.format for f in report.files] == ["otlp-json", "otlp-json"]
     assert report.spans == 1
     assert [p.position for p in report.problems] == ["line 1, result.resourceSpans[0].scopeSpans[0].spans[0]"]
+
+
+def _gzip_bomb(path: Path, head: bytes, block: bytes, inflated_bytes: int, tail: bytes) -> None:
+    """A gzip file of ``head``, then ``block`` repeated up to ``inflated_bytes``, then ``tail`` (streamed out)."""
+    packer = zlib.compressobj(6, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    with path.open("wb") as out:
+        out.write(packer.compress(head))
+        for _ in range(inflated_bytes // len(block)):
+            out.write(packer.compress(block))
+        out.write(packer.compress(tail))
+        out.write(packer.flush())
+
+
+def _varied_block() -> bytes:
+    """1 MiB of JSON-ish text that compresses only about 3x, so a bomb made of it is under any ratio bound."""
+    rng = random.Random(7)
+    items = [b'{"a": "%08x"}, ' % rng.getrandbits(32) for _ in range(1024 * 1024 // 16)]
+    return b"".join(items)[: 1024 * 1024]
+
+
+def _import_in_subprocess(tmp_path: Path, bomb: Path) -> tuple[int, str, str, int]:
+    """(exit status, stdout, stderr, peak RSS in bytes) of `spanscope import` run in its own process."""
+    # VmHWM, not ru_maxrss: Linux carries the parent's high-water mark across fork and exec into ru_maxrss.
+    script = (
+        "import re, sys\n"
+        "from spanscope.tui.cli.main import main\n"
+        "rc = main(sys.argv[1:])\n"
+        "sys.stdout.flush()\n"
+        "hwm = re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)\n"
+        "print('PEAK_RSS_KB', hwm, file=sys.stderr)\n"
+        "sys.exit(rc)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, "import", "--db", str(tmp_path / "bomb.db"), str(bomb)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    lines = done.stderr.splitlines()
+    peak = [int(line.split()[1]) * 1024 for line in lines if line.startswith("PEAK_RSS_KB")]
+    assert peak, done.stderr
+    errors = "\n".join(line for line in lines if not line.startswith("PEAK_RSS_KB"))
+    return done.returncode, done.stdout, errors, peak[0]
+
+
+@pytest.mark.parametrize(
+    ("head", "varied", "inflated_mib", "tail", "limit"),
+    [
+        # one JSON document of whitespace, 300 MiB from 0.3 MB: refused by the ratio bound
+        (b'{"resourceSpans": [', False, 300, b"]}", "100x"),
+        # JSON Lines whose second line is 96 MiB of text compressing 3x: refused by the one-line bound
+        (b'{"resourceSpans": []}\n{"resourceSpans": [', True, 96, b"]}\n", "64 MiB"),
+    ],
+    ids=["ratio", "line"],
+)
+def test_a_gzip_bomb_is_refused_with_one_line_naming_file_and_limit_in_bounded_memory(
+    tmp_path: Path, head: bytes, varied: bool, inflated_mib: int, tail: bytes, limit: str
+) -> None:
+    bomb = tmp_path / "bomb.json.gz"
+    block = _varied_block() if varied else b" " * (1024 * 1024)
+    _gzip_bomb(bomb, head, block, inflated_mib * 1024 * 1024, tail)
+    rc, out, err, peak = _import_in_subprocess(tmp_path, bomb)
+    assert rc == 1
+    assert peak < 300 * 1024 * 1024, f"peak RSS {peak / 2**20:.0f} MiB"
+    problems = [line for line in err.splitlines() if line.strip()]
+    assert len(problems) == 1, err
+    assert problems[0].startswith(f"{bomb}: refused: ") and limit in problems[0], problems[0]
+    assert "1 problem(s)" in out

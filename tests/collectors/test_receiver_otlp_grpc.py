@@ -89,3 +89,54 @@ def test_spans_with_bad_ids_are_a_partial_success(collector: Collector, export) 
     assert reply.partial_success.rejected_spans == 1
     assert "trace id" in reply.partial_success.error_message
     assert collector.store.span_count() == 1
+
+
+def raw_grpc_call(address: tuple[str, int], message: bytes, headers: list[tuple[bytes, bytes]]) -> dict[bytes, bytes]:
+    """One unary gRPC call written with the h2 library, so header bytes reach the server as given (grpcio's own
+    client refuses non-ASCII metadata before sending); returns the response headers and trailers."""
+    import socket
+
+    import h2.config
+    import h2.connection
+    import h2.events
+
+    sock = socket.create_connection(address, timeout=10)
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, validate_outbound_headers=False))
+    conn.initiate_connection()
+    request_headers = [
+        (b":method", b"POST"),
+        (b":scheme", b"http"),
+        (b":path", EXPORT.encode()),
+        (b":authority", f"{address[0]}:{address[1]}".encode()),
+        (b"content-type", b"application/grpc"),
+        (b"te", b"trailers"),
+        *headers,
+    ]
+    conn.send_headers(1, request_headers)
+    conn.send_data(1, b"\0" + len(message).to_bytes(4, "big") + message, end_stream=True)
+    sock.sendall(conn.data_to_send())
+    received: dict[bytes, bytes] = {}
+    try:
+        while True:
+            data = sock.recv(65536)
+            if not data:
+                break
+            for event in conn.receive_data(data):
+                if isinstance(event, (h2.events.ResponseReceived, h2.events.TrailersReceived)):
+                    received.update(dict(event.headers))
+                if isinstance(event, (h2.events.StreamEnded, h2.events.StreamReset)):
+                    return received
+            sock.sendall(conn.data_to_send())
+    finally:
+        sock.close()
+    return received
+
+
+@pytest.mark.parametrize("value", [b"Bearer grpc-t\xc3\xb6ken", b"Bearer \xff\xfe", b"\xc3\xa9"])
+def test_non_ascii_authorization_is_unauthenticated(collector: Collector, value: bytes) -> None:
+    """A non-ASCII token is a wrong token: UNAUTHENTICATED (16), not a retryable UNAVAILABLE or INTERNAL."""
+    trailers = raw_grpc_call(collector.addresses["otlp_grpc"], body("no"), [(b"authorization", value)])
+    assert trailers.get(b"grpc-status") == b"16", trailers
+    ok = raw_grpc_call(collector.addresses["otlp_grpc"], body("yes"), [(b"authorization", f"Bearer {TOKEN}".encode())])
+    assert ok.get(b"grpc-status") == b"0", ok
+    assert collector.store.span_count() == 2

@@ -252,3 +252,33 @@ def test_bodies_read_at_once_are_bounded(tmp_path: Path) -> None:
             time.sleep(0.05)
         assert ok.status_code == 200
         assert collector.counters.get("otlp_http.rejected:overload") >= 1
+
+
+@pytest.mark.parametrize(
+    "value",
+    [b"Bearer s3cret-t\xc3\xb6ken", b"Bearer \xff\xfe", "Bearer s3cret-tökén".encode("latin-1"), b"\xc3\xa9 x"],
+)
+def test_non_ascii_authorization_is_401_without_a_traceback(
+    tmp_path: Path, value: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Not a 503 'retry later' (a client would retry forever) and no traceback: just a wrong token."""
+    import http.client
+
+    with start(tmp_path, auth_token=TOKEN) as collector:
+        host, port = collector.addresses["otlp_http"]
+        for path in ("/v1/traces", "/v1/stats"):
+            conn = http.client.HTTPConnection(host, port, timeout=10)
+            body = proto_body(1) if path == "/v1/traces" else None
+            conn.putrequest("POST" if body else "GET", path)
+            conn.putheader("Content-Type", "application/x-protobuf")
+            conn.putheader("Authorization", value)  # raw bytes on the wire, not encoded by the client
+            conn.putheader("Content-Length", str(len(body or b"")))
+            conn.endheaders(body)
+            reply = conn.getresponse()
+            reply.read()
+            conn.close()
+            assert reply.status == 401, (path, reply.status)
+        assert collector.counters.get("otlp_http.rejected:unauthorized") == 1
+        assert collector.counters.get("otlp_http.rejected:internal") == 0
+        assert collector.store.span_count() == 0
+    assert not [r for r in caplog.records if r.exc_info], "no traceback for a bad header"

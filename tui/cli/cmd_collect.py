@@ -1,7 +1,11 @@
 """`spanscope collect`: run the live collector (X-Ray UDP, OTLP/HTTP, OTLP/gRPC) until SIGTERM/SIGINT.
 
 On start it prints one line per bound receiver (``listening xray-udp 127.0.0.1:2000``), so scripts
-can use port 0 and read the real port. SIGTERM or SIGINT stops receiving, flushes, closes the store
+can use port 0 and read the real port. It first raises its file-descriptor limit to the hard limit;
+each TCP receiver holds at most ``--max-connections`` (default: shared out of that limit), closes
+idle and slow connections (``--http-idle-timeout``, ``--http-body-timeout``, gRPC idle/age), and
+repeated log messages are written once per 10 s with a count.
+SIGTERM or SIGINT stops receiving, flushes, closes the store
 and exits 0. A corrupt store file is never silently replaced: it is renamed to
 ``<db>.corrupt-<UTC time>`` (with its -wal/-shm), a warning names both paths, and a fresh store starts.
 A store SQLite finds corrupt while collecting is moved aside the same way and salvaged in the
@@ -70,6 +74,29 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--archive-quiet", metavar="S", type=float, default=60.0, help="seconds a trace must be quiet before rolling"
     )
+    parser.add_argument(
+        "--max-connections",
+        metavar="N",
+        type=int,
+        default=None,
+        help="connections each TCP receiver holds at once; more get 503 (default: from the file-descriptor limit)",
+    )
+    parser.add_argument(
+        "--http-idle-timeout",
+        metavar="S",
+        type=float,
+        default=15.0,
+        help="OTLP/HTTP: close a connection idle (or still sending its request head) this long",
+    )
+    parser.add_argument(
+        "--http-body-timeout", metavar="S", type=float, default=30.0, help="OTLP/HTTP: 408 a body not received in S"
+    )
+    parser.add_argument(
+        "--grpc-max-connection-idle", metavar="S", type=float, default=60.0, help="OTLP/gRPC: GOAWAY after S idle"
+    )
+    parser.add_argument(
+        "--grpc-max-connection-age", metavar="S", type=float, default=900.0, help="OTLP/gRPC: recycle connections"
+    )
     parser.set_defaults(func=run)
 
 
@@ -87,6 +114,11 @@ def _config(args: argparse.Namespace) -> Any:
         raise UsageError("every receiver is off; nothing to collect")
     if args.max_queue_spans < 1:
         raise UsageError("--max-queue-spans must be at least 1")
+    if args.max_connections is not None and args.max_connections < 1:
+        raise UsageError("--max-connections must be at least 1")
+    for flag in ("http_idle_timeout", "http_body_timeout", "grpc_max_connection_idle", "grpc_max_connection_age"):
+        if not getattr(args, flag) > 0:
+            raise UsageError(f"--{flag.replace('_', '-')} must be a positive number of seconds")
     token = args.auth_token if args.auth_token is not None else os.environ.get("SPANSCOPE_TOKEN") or None
     headers: dict[str, str] = {}
     for item in args.forward_otlp_header:
@@ -109,6 +141,11 @@ def _config(args: argparse.Namespace) -> Any:
         max_pending_spans=args.max_queue_spans,
         archive=args.archive,
         archive_quiet_s=max(0.0, args.archive_quiet),
+        max_connections=args.max_connections,
+        http_idle_timeout_s=args.http_idle_timeout,
+        http_body_timeout_s=args.http_body_timeout,
+        grpc_max_connection_idle_s=args.grpc_max_connection_idle,
+        grpc_max_connection_age_s=args.grpc_max_connection_age,
     )
 
 
@@ -130,14 +167,18 @@ def run(args: argparse.Namespace) -> int:
     import signal
 
     from spanscope.collectors.collector import Collector, tune_gc_for_ingest
+    from spanscope.collectors.receivers import log_limit
+    from spanscope.collectors.receivers.connections import raise_fd_limit
 
     config = _config(args)
+    raise_fd_limit()  # before the receivers size their connection bounds from it
     moved = move_aside_if_corrupt(config.db_path)
     if moved:
         print(f"warning: {moved}", file=sys.stderr, flush=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     for noisy in ("aiohttp.access", "botocore", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    log_limit.install(interval_s=10.0)  # a message repeating (a flood of bad connections) is logged once per 10 s
 
     async def main() -> None:
         collector = Collector(config)

@@ -4,10 +4,10 @@ critical path and failure roles, or JSON; clock skew is adjusted at read time un
 from __future__ import annotations
 
 import argparse
-import sys
+import itertools
 from typing import Any
 
-from spanscope.tui.cli.common import UsageError, add_db_argument, open_store_for, print_json
+from spanscope.tui.cli.common import UsageError, add_db_argument, open_store_for, print_json_chunks, write_text_chunks
 
 _HEX_DIGITS = frozenset("0123456789abcdef")
 
@@ -67,8 +67,8 @@ def run(args: argparse.Namespace) -> int:
     from spanscope.analysis.skew import adjust_clock_skew
     from spanscope.analysis.workflows import PathPiece, build_workflow, follow_links, one_timeline
     from spanscope.collectors.model import Trace
-    from spanscope.tui.render.trace_json import trace_to_json
-    from spanscope.tui.render.waterfall_text import render_waterfall
+    from spanscope.tui.render.trace_json import iter_trace_json
+    from spanscope.tui.render.waterfall_text import iter_waterfall
 
     if not 0 <= args.cp_tolerance < 1:
         raise UsageError("--cp-tolerance must be a fraction in [0, 1)")
@@ -107,70 +107,47 @@ def run(args: argparse.Namespace) -> int:
         if not any(p.piece for p in path):
             path = list(critical_path(trace, overlap_tolerance=args.cp_tolerance))
     roles = failure_roles(shown)
-    if args.json:
-        doc = trace_to_json(shown, path, roles)
-        for entry, piece in zip(doc["critical_path"], path, strict=True):
-            if getattr(piece, "piece", ""):
-                entry["piece"] = piece.piece
-        if skew:
-            for entry in doc["spans"]:
-                moved = skew.get(entry["span_id"])
-                if moved is not None:
-                    entry["clock_skew_s"] = moved / 1e9
+    if args.json:  # streamed, a span at a time: a million-span trace never exists as one document
+        extra: dict[str, Any] = {}
+        if any(getattr(p, "piece", "") for p in path):
+            extra["critical_path"] = [_piece_json(p) for p in path]
         if workflow is not None:
-            doc["critical_path"] = [_piece_json(p) for p in workflow.path]
-            doc["workflow"] = {
-                "trace_ids": [t.trace_id for t in workflow.traces],
-                "start": workflow.start_ns / 1e9,
-                "end": workflow.end_ns / 1e9,
-                "duration": workflow.duration_ns / 1e9,
-                "critical_path_coverage": workflow.coverage,
-                "time_by_piece_s": {k: v / 1e9 for k, v in workflow.time_by_piece().items()},
-                "hops": [
-                    {
-                        "kind": h.kind,
-                        "from": {"trace_id": h.from_trace_id, "span_id": h.from_span_id},
-                        "to": {"trace_id": h.to_trace_id, "span_id": h.to_span_id},
-                        "gap_s": h.gap_ns / 1e9,
-                    }
-                    for h in workflow.hops
-                ],
-                "notes": list(workflow.notes),
-            }
-        print_json(doc)
+            extra["critical_path"] = [_piece_json(p, workflow=True) for p in workflow.path]
+            extra["workflow"] = _workflow_json(workflow)
+        span_extra = {sid: {"clock_skew_s": moved / 1e9} for sid, moved in skew.items()}
+        print_json_chunks(iter_trace_json(shown, path, roles, span_extra=span_extra, extra=extra))
         return 0
-    out = render_waterfall(shown, path, roles, width=args.width)
-    extra: list[str] = []
+    lines: list[str] = []
     by_id = {s.span_id: s for s in shown.spans}
     for p in path:
         if getattr(p, "piece", "") == INITIALIZATION:
             fn = by_id.get(p.span_id)
             took = _ms(p.end_ns - p.start_ns)
-            extra.append(f"Initialization: {took} before {_label(fn)} (cold start, counted under the function)")
+            lines.append(f"Initialization: {took} before {_label(fn)} (cold start, counted under the function)")
     if workflow is not None:
         pieces = workflow.time_by_piece()
         total = sum(pieces.values()) or 1
-        extra.append(
+        lines.append(
             f"workflow: {len(workflow.traces)} trace(s), {_ms(workflow.duration_ns)} end to end; critical path covers "
             f"{workflow.coverage:.0%}: "
             + ", ".join(f"{k} {_ms(v)} ({v / total:.0%})" for k, v in sorted(pieces.items(), key=lambda kv: -kv[1]))
         )
         for h in workflow.hops[:50]:
             ends = f"{_label(by_id.get(h.from_span_id))} ~> {_label(by_id.get(h.to_span_id))}"
-            extra.append(f"  hop {h.kind}: {_ms(h.gap_ns)}  {ends}")
+            lines.append(f"  hop {h.kind}: {_ms(h.gap_ns)}  {ends}")
         if len(workflow.hops) > 50:
-            extra.append(f"  ... {len(workflow.hops) - 50} more hops (--json lists them all)")
-        extra.extend(f"note: {n}" for n in workflow.notes)
+            lines.append(f"  ... {len(workflow.hops) - 50} more hops (--json lists them all)")
+        lines.extend(f"note: {n}" for n in workflow.notes)
     if skew:
         moved_list = ", ".join(
             f"{_label(by_id.get(sid))} {delta / 1e6:+.1f}ms" for sid, delta in list(skew.items())[:10]
         )
-        extra.append(f"~ clock skew adjusted: {moved_list} (--no-adjust shows raw times)")
-    if extra:
-        from spanscope.tui.render.safe_text import clean
+        lines.append(f"~ clock skew adjusted: {moved_list} (--no-adjust shows raw times)")
+    from spanscope.tui.render.safe_text import clean
 
-        out += "".join(clean(line) + "\n" for line in extra)
-    sys.stdout.write(out)
+    write_text_chunks(
+        itertools.chain(iter_waterfall(shown, path, roles, width=args.width), (clean(x) + "\n" for x in lines))
+    )
     return 0
 
 
@@ -182,11 +159,33 @@ def _label(span: Any) -> str:
     return f"{span.service}: {span.name}" if span is not None else "?"
 
 
-def _piece_json(p: Any) -> dict[str, Any]:
+def _piece_json(p: Any, *, workflow: bool = False) -> dict[str, Any]:
+    """A critical-path entry; a workflow's carry their trace id and piece (null for a span's own time)."""
+    entry: dict[str, Any] = {"span_id": p.span_id, "start": p.start_ns / 1e9, "end": p.end_ns / 1e9}
+    if workflow:
+        entry["trace_id"] = p.trace_id
+        entry["piece"] = p.piece or None
+    elif getattr(p, "piece", ""):
+        entry["piece"] = p.piece
+    return entry
+
+
+def _workflow_json(workflow: Any) -> dict[str, Any]:
     return {
-        "trace_id": p.trace_id,
-        "span_id": p.span_id,
-        "start": p.start_ns / 1e9,
-        "end": p.end_ns / 1e9,
-        "piece": p.piece or None,
+        "trace_ids": [t.trace_id for t in workflow.traces],
+        "start": workflow.start_ns / 1e9,
+        "end": workflow.end_ns / 1e9,
+        "duration": workflow.duration_ns / 1e9,
+        "critical_path_coverage": workflow.coverage,
+        "time_by_piece_s": {k: v / 1e9 for k, v in workflow.time_by_piece().items()},
+        "hops": [
+            {
+                "kind": h.kind,
+                "from": {"trace_id": h.from_trace_id, "span_id": h.from_span_id},
+                "to": {"trace_id": h.to_trace_id, "span_id": h.to_span_id},
+                "gap_s": h.gap_ns / 1e9,
+            }
+            for h in workflow.hops
+        ],
+        "notes": list(workflow.notes),
     }

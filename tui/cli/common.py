@@ -6,6 +6,7 @@ import argparse
 import re
 import sys
 import time
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -95,9 +96,30 @@ def print_json(obj: Any) -> None:
     (C1 controls, bidi overrides) are written as ``\\uXXXX`` escapes, which JSON readers decode unchanged."""
     import orjson
 
-    text = orjson.dumps(obj, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode()
-    sys.stdout.write(_JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
+    print_json_chunks([orjson.dumps(obj, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)])
+
+
+def print_json_chunks(chunks: Iterable[bytes]) -> None:
+    """JSON text made in pieces (a streamed document) written as ``print_json`` writes a whole one."""
+    write_text_chunks(_JSON_UNSAFE.sub(_escape, chunk.decode()) for chunk in chunks)
     sys.stdout.write("\n")
+
+
+def write_text_chunks(chunks: Iterable[str], *, flush_chars: int = 1 << 20) -> None:
+    """Text pieces to stdout in blocks of about ``flush_chars``: streamed, but not one write per piece."""
+    pending: list[str] = []
+    size = 0
+    for chunk in chunks:
+        pending.append(chunk)
+        size += len(chunk)
+        if size >= flush_chars:
+            sys.stdout.write("".join(pending))
+            pending, size = [], 0
+    sys.stdout.write("".join(pending))
+
+
+def _escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
 
 
 def format_time(ns: int) -> str:

@@ -7,7 +7,7 @@ failures show their status and role (origin ``✗``, propagated ``↑``, stopped
 from __future__ import annotations
 
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from spanscope.collectors.model import Status, Trace
@@ -18,6 +18,7 @@ from spanscope.tui.render.trace_json import PathSegment
 _ROLE_MARK = {"origin": "✗ origin", "propagated": "↑ propagated", "stopped": "■ stopped"}
 _STATUS_MARK = {Status.OK: "", Status.ERROR: "ERROR", Status.FAULT: "FAULT", Status.THROTTLE: "THROTTLE"}
 MAX_LABEL = 56
+_LABEL_CACHE = 65_536
 
 
 def render_waterfall(
@@ -28,6 +29,21 @@ def render_waterfall(
     width: int | None = None,
 ) -> str:
     """The whole waterfall as text, ending with a newline."""
+    return "".join(iter_waterfall(trace, path, roles, width=width))
+
+
+def iter_waterfall(
+    trace: Trace,
+    path: Sequence[PathSegment],
+    roles: Mapping[str, Any],
+    *,
+    width: int | None = None,
+) -> Iterator[str]:
+    """The waterfall line by line (each ending with a newline), as ``render_waterfall`` writes it.
+
+    Two passes over the spans: the first measures the columns, the second makes each line as it is
+    written, so a million-span trace never holds a million rows (issue 15).
+    """
     summary = trace.summary()
     start = trace.start_ns
     total = max(1, trace.end_ns - start)
@@ -35,37 +51,49 @@ def render_waterfall(
     for seg in path:
         on_path.setdefault(seg.span_id, []).append((seg.start_ns, seg.end_ns))
 
-    rows: list[tuple[str, str, str, str, str, str, int]] = []
-    for node, depth in trace.preorder():
+    labels: dict[tuple[int, str, str], str] = {}  # big traces repeat (depth, service, name) a lot
+
+    def row(node: int, depth: int) -> tuple[str, str, str, str, str, str]:
         span = trace.spans[node]
-        label = clean(f"{'  ' * min(depth, 20)}{span.service}: {span.name}", max_length=MAX_LABEL)
-        if depth > 20:
-            label = clean(f"{'  ' * 20}[{depth}] {span.service}: {span.name}", max_length=MAX_LABEL)
+        key = (depth if depth <= 20 else -depth, span.service, span.name)
+        label = labels.get(key)
+        if label is None:
+            if depth > 20:
+                label = clean(f"{'  ' * 20}[{depth}] {span.service}: {span.name}", max_length=MAX_LABEL)
+            else:
+                label = clean(f"{'  ' * depth}{span.service}: {span.name}", max_length=MAX_LABEL)
+            if len(labels) >= _LABEL_CACHE:
+                labels.clear()
+            labels[key] = label
         role = roles.get(span.span_id)
         role_text = _ROLE_MARK.get(str(getattr(role, "value", role)), "") if role is not None else ""
         status = _STATUS_MARK[span.status] + (" …" if span.in_progress else "")
-        rows.append(
-            (
-                "*" if span.span_id in on_path else " ",
-                label,
-                f"+{format_duration(max(0, span.start_ns - start))}",
-                format_duration(span.duration_ns),
-                status.strip(),
-                role_text,
-                node,
-            )
+        return (
+            "*" if span.span_id in on_path else " ",
+            label,
+            f"+{format_duration(max(0, span.start_ns - start))}",
+            format_duration(span.duration_ns),
+            status.strip(),
+            role_text,
         )
 
-    label_w = max([len("SPAN"), *(len(r[1]) for r in rows)])
-    offset_w = max([len("START"), *(len(r[2]) for r in rows)])
-    dur_w = max([len("DURATION"), *(len(r[3]) for r in rows)])
-    status_w = max([len("STATUS"), *(len(r[4]) for r in rows)])
+    label_w, offset_w, dur_w, status_w = len("SPAN"), len("START"), len("DURATION"), len("STATUS")
+    for node, depth in trace.preorder():
+        _mark, label, offset, duration, status, _role = row(node, depth)
+        label_w = max(label_w, len(label))
+        offset_w = max(offset_w, len(offset))
+        dur_w = max(dur_w, len(duration))
+        status_w = max(status_w, len(status))
     if width is None:
         columns = shutil.get_terminal_size((120, 24)).columns
         width = max(10, min(60, columns - (label_w + offset_w + dur_w + status_w + 30)))
     width = max(10, width)
 
     def bar(span_start: int, span_end: int, critical: list[tuple[int, int]]) -> str:
+        a = int((span_start - start) / total * width)
+        if not critical and 0 <= a < width:  # the common case, as strings (the cells below give the same)
+            b = min(width, max(a + 1, int((span_end - start) / total * width + 0.999)))
+            return "|" + " " * a + "─" * (b - a) + " " * (width - b) + "|"
         cells = [" "] * width
         a = int((span_start - start) / total * width)
         b = max(a + 1, int((span_end - start) / total * width + 0.999))
@@ -78,21 +106,25 @@ def render_waterfall(
                 cells[i] = "█"
         return "|" + "".join(cells) + "|"
 
-    out = [
+    yield (
         clean(
             f"trace {summary.xray_id}  {format_duration(summary.duration_ns)}  {summary.span_count} spans  "
             f"{len(summary.services)} services  entry: {summary.root_service} {summary.root_name}"
-        ),
+        )
+        + "\n"
+    )
+    yield (
         f"  {'SPAN'.ljust(label_w)}  {'START'.rjust(offset_w)}  {'DURATION'.rjust(dur_w)}  "
-        f"{'STATUS'.ljust(status_w)}  {'TIMELINE'.ljust(width + 2)}  ROLE",
-    ]
-    for mark, label, offset, duration, status, role_text, node in rows:
+        f"{'STATUS'.ljust(status_w)}  {'TIMELINE'.ljust(width + 2)}  ROLE\n"
+    )
+    for node, depth in trace.preorder():
+        mark, label, offset, duration, status, role_text = row(node, depth)
         span = trace.spans[node]
         line = (
             f"{mark} {label.ljust(label_w)}  {offset.rjust(offset_w)}  {duration.rjust(dur_w)}  "
             f"{status.ljust(status_w)}  {bar(span.start_ns, span.end_ns, on_path.get(span.span_id, []))}  {role_text}"
         )
-        out.append(line.rstrip())
+        yield line.rstrip() + "\n"
     notes = []
     if trace.missing_parent:
         notes.append(f"{len(trace.missing_parent)} span(s) with a missing parent shown as roots")
@@ -100,5 +132,4 @@ def render_waterfall(
         notes.append(f"{len(trace.cycle_breaks)} parent cycle(s) broken")
     if trace.duplicates:
         notes.append(f"{len(trace.duplicates)} duplicated span record(s) hidden")
-    out.append("* on the critical path (█ critical time)" + ("; " + "; ".join(notes) if notes else ""))
-    return "\n".join(out) + "\n"
+    yield "* on the critical path (█ critical time)" + ("; " + "; ".join(notes) if notes else "") + "\n"
