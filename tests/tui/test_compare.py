@@ -84,7 +84,9 @@ async def test_an_empty_baseline_is_said_plainly(tmp_path: Path) -> None:
     db = tmp_path / "one.db"
     tid = "6b016ba0" + "cd" * 12
     with open_store(db) as store:
-        store.write_spans([Span(tid, "a" * 16, None, "api", "GET /", Kind.SERVER, 1_795_255_200 * NS, 1_795_255_201 * NS)])
+        store.write_spans(
+            [Span(tid, "a" * 16, None, "api", "GET /", Kind.SERVER, 1_795_255_200 * NS, 1_795_255_201 * NS)]
+        )
     app = make_app(db, start="compare")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
