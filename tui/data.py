@@ -40,10 +40,16 @@ class FilterBatch:
 
 @dataclass(slots=True)
 class LiveChanges:
-    """Traces written since the last poll: the cursor to poll from next, and the traces themselves."""
+    """Traces written since the last poll: the cursor to poll from next, and the traces themselves.
+
+    ``not_loaded``: traces of the burst left out (beyond ``max_traces``; they are in the store);
+    ``store_traces``: the store's trace count at the poll.
+    """
 
     cursor: int
     traces: list[Trace] = field(default_factory=list)
+    not_loaded: int = 0
+    store_traces: int = 0
 
 
 class StoreSource:
@@ -187,13 +193,19 @@ class StoreSource:
         return cursor
 
     def changes(self, cursor: int, *, max_traces: int = 2_000) -> LiveChanges:
-        """Traces written since ``cursor`` (at most ``max_traces`` of them, the latest)."""
+        """Traces written since ``cursor`` (at most ``max_traces`` of them, the latest; the rest counted)."""
         store = self.store()
         new_cursor, ids = store.changes_since(cursor)
         if not ids:
             return LiveChanges(cursor)
-        ids = list(dict.fromkeys(ids))[-max_traces:]
-        return LiveChanges(new_cursor, list(store.iter_traces(trace_ids=ids)))
+        distinct = list(dict.fromkeys(ids))
+        kept = distinct[-max_traces:]
+        return LiveChanges(
+            new_cursor,
+            list(store.iter_traces(trace_ids=kept)),
+            not_loaded=len(distinct) - len(kept),
+            store_traces=store.trace_count(),
+        )
 
 
 class LiveMap:
