@@ -36,7 +36,10 @@ class TraceScreen(SpanscopeScreen):
         yield Header()
         yield Static(Text(f"trace {self.trace_id} loading…"), id="trace-header")
         yield Input(
-            placeholder="search spans (name, service, id, attribute value); Enter to find, n/N to move",
+            placeholder=(
+                "search spans: name, service, id, status message, attribute key or value, or key=value; "
+                "Enter finds, n/N move"
+            ),
             id="trace-search",
         )
         with Horizontal(id="trace-body"):
