@@ -1,4 +1,4 @@
-"""Issue 15 item 7: under a fast ingest the live status counts the store right and says what a trimmed burst left out."""
+"""Issue 15 item 7: under a fast ingest the live status counts the store right and says what a trimmed burst hid."""
 
 from __future__ import annotations
 

@@ -25,8 +25,8 @@ COLUMNS: tuple[tuple[str, Callable[[TraceSummary], object]], ...] = (
     ("Duration", lambda s: s.duration_ns),
     ("Status", lambda s: (s.fault, s.throttle, s.error)),
     ("Spans", lambda s: s.span_count),
+    ("Trace ID", lambda s: s.trace_id),  # before the services, so the whole id fits in 140 columns
     ("Services", lambda s: s.services),
-    ("Trace ID", lambda s: s.trace_id),
 )
 
 
@@ -236,10 +236,10 @@ def _cells(s: TraceSummary) -> tuple[Text, ...]:
     """One table row: every span-derived string cleaned and literal."""
     return (
         cells.clock(s.start_ns),
-        cells.safe(f"{s.root_service}: {s.root_name}", max_length=60),
+        cells.safe(f"{s.root_service}: {s.root_name}", max_length=50),
         cells.duration(s.duration_ns),
         cells.summary_status(s),
         cells.number(s.span_count),
-        cells.safe(", ".join(s.services), max_length=60),
         Text(s.trace_id, style="dim"),
+        cells.safe(", ".join(s.services), max_length=60),
     )
