@@ -47,10 +47,12 @@ HELP = (
         (
             ("Enter / space", "fold or unfold a subtree"),
             ("← / →  (h / l)", "fold / unfold, go to parent"),
-            ("/", "search spans"),
+            ("H / L", "scroll the names left / right"),
+            ("/", "search spans: names, ids, messages, attribute keys and values, key=value"),
             ("n / N", "next / previous hit"),
             ("o", "next failure origin"),
             ("d", "show or hide the span detail"),
+            ("i", "show or hide the flame graph (click a box to go to its span)"),
             ("Esc", "back"),
         ),
     ),

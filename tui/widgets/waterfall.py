@@ -166,6 +166,14 @@ class Waterfall(ScrollView, can_focus=True):
         if i < len(self.shown_rows) and self.shown_rows[i] == target:
             self.cursor = i
 
+    def reveal(self, node: int) -> None:
+        """Unfold ``node``'s ancestors and put the cursor on it (a span picked in another view)."""
+        if self.rows is None:
+            return
+        for parent in self.rows.ancestors(node):
+            self.collapsed.discard(parent)
+        self._refresh_rows(keep_node=node)
+
     def search(self, query: str) -> int:
         """Mark spans matching ``query``, unfold their ancestors, jump to the first; returns the hit count."""
         rows = self.rows
