@@ -59,7 +59,13 @@ def collector_config(args: argparse.Namespace, db: Path) -> Any:
         raise UsageError(str(exc)) from None
     if all(a is None for a in addresses.values()):
         raise UsageError("every receiver is off; nothing to collect")
-    return CollectorConfig(db_path=db, log_interval_s=0.0, **addresses)
+    return CollectorConfig(
+        db_path=db,
+        xray_udp=addresses["xray_udp"],
+        otlp_http=addresses["otlp_http"],
+        otlp_grpc=addresses["otlp_grpc"],
+        log_interval_s=0.0,
+    )
 
 
 @contextmanager
