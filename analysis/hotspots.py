@@ -330,7 +330,13 @@ def compare_with_baseline(current: HotspotsPartial, baseline: HotspotsPartial, *
     """Which operations' critical-path time per trace grew most, and which attribute values are
     over-represented in the slow current traces (slower than the baseline's p95) compared with
     the baseline traces. Both partials need ``collect_attributes=True`` for the attribute part.
+
+    Per-trace figures divide by ``HotspotsPartial.traces``: a partial with operations but no traces
+    counted (``add_trace_to`` does not count) raises ValueError rather than report window totals.
     """
+    for name, part in (("current", current), ("baseline", baseline)):
+        if part.ops and part.traces < 1:
+            raise ValueError(f"the {name} partial holds operations but counts no traces (set HotspotsPartial.traces)")
     n_cur = max(1, current.traces)
     n_base = max(1, baseline.traces)
     growth = []

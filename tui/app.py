@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from spanscope.collectors.errors import SpanscopeError
-from spanscope.collectors.model import Trace
-from spanscope.tui.data import LiveMap, StoreSource
+from spanscope.tui.data import LiveChanges, LiveMap, StoreSource
 from spanscope.tui.render.safe_text import clean
 from spanscope.tui.screens.chains import ChainsScreen
 from spanscope.tui.screens.compare import CompareScreen
@@ -68,7 +67,8 @@ class SpanscopeApp(App[None]):
         self.start_mode = start
         self.sub_title = clean(subtitle or str(source.path), max_length=120)
         self.live_map = LiveMap(source)
-        self.live_batches: list[tuple[int, list[Trace]]] = []
+        self.live_batches: list[tuple[int, LiveChanges]] = []
+        self.store_traces: int | None = None  # the store's trace count at the last live poll
         self._cursor: int | None = None
         self._polling = False
         self._poll_error = ""
@@ -131,7 +131,7 @@ class SpanscopeApp(App[None]):
             self._cursor = changes.cursor
             if changes.traces:
                 self.live_map.add(changes.traces)
-                self.call_from_thread(self._deliver, changes.traces)
+                self.call_from_thread(self._deliver, changes)
             self._poll_error = ""
         except Exception as exc:  # a store that fails while polling is reported once, and polling goes on
             if str(exc) != self._poll_error:
@@ -152,8 +152,9 @@ class SpanscopeApp(App[None]):
         message = str(error) if isinstance(error, SpanscopeError) else f"{type(error).__name__}: {error}"
         self.notify(clean(message, max_length=300), title="error", severity="error", markup=False, timeout=8)
 
-    def _deliver(self, traces: list[Trace]) -> None:
+    def _deliver(self, changes: LiveChanges) -> None:
         generation = self.live_generation + 1
-        self.live_batches.append((generation, traces))
+        self.store_traces = changes.store_traces
+        self.live_batches.append((generation, changes))
         del self.live_batches[:-LIVE_BATCHES_KEPT]
         self.live_generation = generation

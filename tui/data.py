@@ -15,14 +15,8 @@ from pathlib import Path
 
 import networkx as nx
 from spanscope.analysis.failures import FailureChain, failure_chains
-from spanscope.analysis.hotspots import (
-    BaselineComparison,
-    Hotspot,
-    HotspotsPartial,
-    add_trace_to,
-    compare_with_baseline,
-    hotspots,
-)
+from spanscope.analysis.hotspots import BaselineComparison, Hotspot, hotspots
+from spanscope.analysis.report import build_report
 from spanscope.collectors.model import Trace, TraceSummary
 from spanscope.collectors.service_map import ServiceMapAccumulator
 from spanscope.collectors.store import Store, open_store
@@ -46,10 +40,16 @@ class FilterBatch:
 
 @dataclass(slots=True)
 class LiveChanges:
-    """Traces written since the last poll: the cursor to poll from next, and the traces themselves."""
+    """Traces written since the last poll: the cursor to poll from next, and the traces themselves.
+
+    ``not_loaded``: traces of the burst left out (beyond ``max_traces``; they are in the store);
+    ``store_traces``: the store's trace count at the poll.
+    """
 
     cursor: int
     traces: list[Trace] = field(default_factory=list)
+    not_loaded: int = 0
+    store_traces: int = 0
 
 
 class StoreSource:
@@ -193,13 +193,19 @@ class StoreSource:
         return cursor
 
     def changes(self, cursor: int, *, max_traces: int = 2_000) -> LiveChanges:
-        """Traces written since ``cursor`` (at most ``max_traces`` of them, the latest)."""
+        """Traces written since ``cursor`` (at most ``max_traces`` of them, the latest; the rest counted)."""
         store = self.store()
         new_cursor, ids = store.changes_since(cursor)
         if not ids:
             return LiveChanges(cursor)
-        ids = list(dict.fromkeys(ids))[-max_traces:]
-        return LiveChanges(new_cursor, list(store.iter_traces(trace_ids=ids)))
+        distinct = list(dict.fromkeys(ids))
+        kept = distinct[-max_traces:]
+        return LiveChanges(
+            new_cursor,
+            list(store.iter_traces(trace_ids=kept)),
+            not_loaded=len(distinct) - len(kept),
+            store_traces=store.trace_count(),
+        )
 
 
 class LiveMap:
@@ -230,31 +236,77 @@ class LiveMap:
 
 @dataclass(frozen=True, slots=True)
 class CompareResult:
-    """Baseline window vs incident window: hotspot growth and over-represented attributes."""
+    """Baseline window vs incident window: hotspot growth and over-represented attributes.
+
+    ``*_traces`` are the traces compared (the newest ``limit`` of each window); ``*_in_window`` how many
+    the window holds in the store.
+    """
 
     baseline: tuple[int, int]
     incident: tuple[int, int]
     baseline_traces: int
     incident_traces: int
     comparison: BaselineComparison
+    baseline_in_window: int = 0
+    incident_in_window: int = 0
+    notes: tuple[str, ...] = ()
 
 
 def compare_windows(
-    source: StoreSource, baseline: tuple[int, int], incident: tuple[int, int], *, limit: int | None = None
+    source: StoreSource,
+    baseline: tuple[int, int],
+    incident: tuple[int, int],
+    *,
+    limit: int | None = None,
+    overlap_tolerance: float = 0.01,
 ) -> CompareResult:
-    """Compare the newest ``limit`` traces of each window (analysis.compare_with_baseline)."""
-    parts = []
-    counts = []
-    for since, until in (baseline, incident):
-        part = HotspotsPartial()
-        n = 0
-        for trace in source.sample(limit, since_ns=since, until_ns=until):
-            add_trace_to(part, trace, collect_attributes=True)
-            n += 1
-        parts.append(part)
-        counts.append(n)
-    comparison = compare_with_baseline(parts[1], parts[0])
-    return CompareResult(baseline, incident, counts[0], counts[1], comparison)
+    """Compare the newest ``limit`` traces of each window through ``analysis.report.build_report``.
+
+    It is the very function ``spanscope analyze --baseline-since/--baseline-until`` runs, so the TUI
+    and the report agree number for number on the same windows.
+    """
+    store = source.store()
+    in_window = [len(store.trace_ids(since_ns=since, until_ns=until)) for since, until in (baseline, incident)]
+    report = build_report(
+        source.sample(limit, since_ns=incident[0], until_ns=incident[1]),
+        baseline=source.sample(limit, since_ns=baseline[0], until_ns=baseline[1]),
+        service_map=False,
+        overlap_tolerance=overlap_tolerance,
+    )
+    if report.baseline is None:  # pragma: no cover - build_report compares whenever a baseline is given
+        raise RuntimeError("build_report returned no baseline comparison")
+    return CompareResult(
+        baseline,
+        incident,
+        report.baseline_traces,
+        report.traces,
+        report.baseline,
+        baseline_in_window=in_window[0],
+        incident_in_window=in_window[1],
+        notes=tuple(report.notes),
+    )
+
+
+def default_windows(source: StoreSource) -> tuple[tuple[int, int], tuple[int, int]] | None:
+    """(baseline, incident) splitting the loaded range (the newest sample) at its median start time.
+
+    Bounds are whole microseconds (what the window inputs show), so the windows typed back in are the
+    same; each window holds traces whenever the sample has two distinct start times. None when the
+    store is empty.
+    """
+    starts = sorted(s.start_ns for s in source.newest(source.sample_size))
+    if not starts:
+        return None
+    us = 1_000
+    oldest = starts[0] // us * us
+    newest = -(-starts[-1] // us) * us
+    split = starts[len(starts) // 2] // us * us
+    if split <= oldest:  # half the traces start in the oldest microsecond: split after it
+        later = [s for s in starts if s >= oldest + us]
+        if not later:  # one start time: nothing to compare with (the screen says so)
+            return (oldest - us, oldest - us), (oldest, newest)
+        split = later[0] // us * us
+    return (oldest, split - us), (split, newest)
 
 
 def hotspots_of(source: StoreSource) -> tuple[int, list[Hotspot]]:

@@ -34,7 +34,8 @@ async def test_hostile_text_is_shown_literally_on_every_screen(hostile_db: Path)
         assert_inert(app.export_screenshot())
         traces = app.screen
         assert isinstance(traces, TracesScreen)
-        assert table_text(traces.table)[0][1] == "shop-api: evil[bold]link[/][link=http://x]ygnp[/link]"
+        # literal, cut to the 50 cells the entry point column gets (the whole trace id needs the rest)
+        assert table_text(traces.table)[0][1] == "shop-api: evil[bold]link[/][link=http://x]ygnp[/l…"
 
         # a hostile filter expression: an inline error, never markup
         await pilot.press("slash", *"[bold]x[/]", "enter")

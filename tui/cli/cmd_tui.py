@@ -1,9 +1,13 @@
-"""`spanscope tui [TRACEFILE…]`: the terminal UI on a store (live while a collector writes it) or on trace files."""
+"""`spanscope tui [TRACEFILE…] [--collect]`: the terminal UI on a store (live while a collector writes it), on
+trace files, or with the receivers running in the same process (``--collect``)."""
 
 from __future__ import annotations
 
 import argparse
+import logging
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +38,57 @@ def register(sub: Any) -> None:
     )
     parser.add_argument("--no-live", action="store_true", help="do not poll the store for new traces")
     parser.add_argument("--poll", type=float, default=1.0, metavar="SECONDS", help="live poll interval (default: 1)")
+    parser.add_argument(
+        "--collect",
+        action="store_true",
+        help="also run the receivers (like `spanscope collect`) in this process and show traces as they arrive",
+    )
+    parser.add_argument("--xray-udp", metavar="H:P", default="127.0.0.1:2000", help="with --collect ('off': none)")
+    parser.add_argument("--otlp-http", metavar="H:P", default="127.0.0.1:4318", help="with --collect ('off': none)")
+    parser.add_argument("--otlp-grpc", metavar="H:P", default="127.0.0.1:4317", help="with --collect ('off': none)")
     parser.set_defaults(func=run)
+
+
+def collector_config(args: argparse.Namespace, db: Path) -> Any:
+    """The receivers ``tui --collect`` runs into ``db`` (the collector's defaults otherwise)."""
+    from spanscope.collectors.collector import CollectorConfig, parse_address
+
+    try:
+        addresses = {name: parse_address(getattr(args, name)) for name in ("xray_udp", "otlp_http", "otlp_grpc")}
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if all(a is None for a in addresses.values()):
+        raise UsageError("every receiver is off; nothing to collect")
+    return CollectorConfig(
+        db_path=db,
+        xray_udp=addresses["xray_udp"],
+        otlp_http=addresses["otlp_http"],
+        otlp_grpc=addresses["otlp_grpc"],
+        log_interval_s=0.0,
+    )
+
+
+@contextmanager
+def collecting(args: argparse.Namespace, db: Path) -> Iterator[Any]:
+    """The receivers running into ``db`` on a thread of this process for the duration (the Collector).
+
+    Their log is kept off the terminal the UI draws on; leaving stops receiving and flushes the writer.
+    """
+    from spanscope.collectors.collector import BackgroundCollector
+
+    quiet = logging.NullHandler()
+    root = logging.getLogger()
+    root.addHandler(quiet)
+    background = BackgroundCollector(collector_config(args, db))
+    try:
+        try:
+            collector = background.start()
+        except OSError as exc:
+            raise UsageError(f"cannot bind a receiver: {exc}") from None
+        yield collector
+    finally:
+        background.stop()
+        root.removeHandler(quiet)
 
 
 def prepare(args: argparse.Namespace, scratch: Path) -> tuple[StoreSource, str, bool]:
@@ -48,6 +102,8 @@ def prepare(args: argparse.Namespace, scratch: Path) -> tuple[StoreSource, str, 
         raise UsageError("--poll must be positive")
     if args.files and args.db:
         raise UsageError("give either --db or trace files, not both")
+    if args.files and args.collect:
+        raise UsageError("--collect writes to a store: give --db (or nothing), not trace files")
     if args.files:
         from spanscope.collectors.importers import import_files
 
@@ -61,9 +117,13 @@ def prepare(args: argparse.Namespace, scratch: Path) -> tuple[StoreSource, str, 
         live = False
     else:
         path = Path(args.db) if args.db else default_store_path()
-        open_store(path, readonly=True).close()  # a missing or foreign file fails here, in one line
+        if args.collect:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            open_store(path).close()  # created if missing: the receivers write here
+        else:
+            open_store(path, readonly=True).close()  # a missing or foreign file fails here, in one line
         caption = str(path)
-        live = not args.no_live
+        live = args.collect or not args.no_live
     return StoreSource(path, sample_size=args.sample), caption, live
 
 
@@ -73,8 +133,21 @@ def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="spanscope-tui-") as scratch:
         source, caption, live = prepare(args, Path(scratch))
         try:
-            app = SpanscopeApp(source, live=live, poll_interval_s=args.poll, start=args.screen, subtitle=caption)
-            app.run()
+            if args.collect:
+                with collecting(args, source.path) as collector:
+                    caption = collect_caption(collector, caption)
+                    SpanscopeApp(
+                        source, live=True, poll_interval_s=args.poll, start=args.screen, subtitle=caption
+                    ).run()
+            else:
+                app = SpanscopeApp(source, live=live, poll_interval_s=args.poll, start=args.screen, subtitle=caption)
+                app.run()
         finally:
             source.close()
     return 0
+
+
+def collect_caption(collector: Any, store: str) -> str:
+    """``receiving otlp-http 127.0.0.1:4318, … into STORE``."""
+    bound = ", ".join(f"{name.replace('_', '-')} {host}:{port}" for name, (host, port) in collector.addresses.items())
+    return f"receiving {bound} into {store}"

@@ -7,11 +7,13 @@ bidi characters here, once.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from spanscope.analysis import critical_path, failure_roles
 from spanscope.analysis.failures import FailureRole
-from spanscope.collectors.model import Trace
+from spanscope.collectors.conventions import BATCH_ARRAY_INDEX
+from spanscope.collectors.model import Span, Trace
 from spanscope.tui.render.safe_text import clean
 
 MAX_LABEL = 200
@@ -56,22 +58,63 @@ class WaterfallRows:
         return out
 
     def search(self, query: str) -> list[int]:
-        """Nodes (in row order) whose label, span id or attribute values contain ``query`` (case-insensitive)."""
+        """Nodes (in row order) matching ``query`` (case-insensitive substring).
+
+        Looked in: the label (service and name), the span id, the status message, exception types and
+        messages, and the keys and values of span attributes, annotations and resource attributes.
+        A ``key=value`` query matches a span whose attribute ``key`` (any of the three maps, exact key)
+        has a value containing ``value``.
+        """
         needle = query.casefold().strip()
         if not needle:
             return []
+        key, eq, wanted = needle.partition("=")
+        keyed = bool(eq and key.strip() and " " not in key.strip())
+        key, wanted = key.strip(), wanted.strip()
         spans = self.trace.spans
         hits: list[int] = []
         for node in self.order:
             span = spans[node]
-            if needle in self.labels[node].casefold() or needle in span.span_id:
-                hits.append(node)
-                continue
-            for value in span.attributes.values():
-                if isinstance(value, str) and needle in value.casefold():
+            if keyed:
+                if _has_attribute(span, key, wanted):
                     hits.append(node)
-                    break
+            elif needle in self.labels[node].casefold() or _span_text_matches(span, needle):
+                hits.append(node)
         return hits
+
+
+def _attribute_maps(span: Span) -> tuple[Mapping[str, object], ...]:
+    return (span.attributes, span.annotations, span.resource)
+
+
+def _has_attribute(span: Span, key: str, wanted: str) -> bool:
+    for attrs in _attribute_maps(span):
+        for k, value in attrs.items():
+            if k.casefold() == key and wanted in str(value).casefold():
+                return True
+    return False
+
+
+def _span_text_matches(span: Span, needle: str) -> bool:
+    if needle in span.span_id or needle in span.status_message.casefold():
+        return True
+    for exc in span.exceptions:
+        if needle in exc.type.casefold() or needle in exc.message.casefold():
+            return True
+    for attrs in _attribute_maps(span):
+        for k, value in attrs.items():
+            if needle in k.casefold() or needle in str(value).casefold():
+                return True
+    return False
+
+
+def label_of(span: Span) -> str:
+    """ "service: name", with a Batch array child's index ("[array 3]"), cleaned."""
+    text = f"{span.service}: {span.name}"
+    index = span.attributes.get(BATCH_ARRAY_INDEX, span.resource.get(BATCH_ARRAY_INDEX))
+    if isinstance(index, int) and not isinstance(index, bool):
+        text += f" [array {index}]"
+    return clean(text, max_length=MAX_LABEL)
 
 
 def layout(trace: Trace) -> WaterfallRows:
@@ -89,7 +132,7 @@ def layout(trace: Trace) -> WaterfallRows:
         if parent is not None:
             size[parent] += size[node]
     subtree_end = [row + size[node] for row, node in enumerate(order)]
-    labels = [clean(f"{s.service}: {s.name}", max_length=MAX_LABEL) for s in spans]
+    labels = [label_of(s) for s in spans]
     critical: dict[int, list[tuple[int, int]]] = {}
     try:
         for seg in critical_path(trace):

@@ -18,6 +18,8 @@ class SpanscopeScreen(Screen[None]):
     """A screen of the spanscope app; ``on_live`` hears about traces the collector wrote since the last poll."""
 
     _live_seen = 0
+    #: traces of the bursts behind the latest ``on_live`` that were not loaded (they are in the store)
+    live_not_loaded = 0
 
     @property
     def spanscope(self) -> SpanscopeApp:
@@ -32,10 +34,11 @@ class SpanscopeScreen(Screen[None]):
         self.watch(self.app, "live_generation", self._live_changed, init=False)
 
     def _live_changed(self, generation: int) -> None:
-        fresh = [traces for gen, traces in self.spanscope.live_batches if gen > self._live_seen]
+        fresh = [changes for gen, changes in self.spanscope.live_batches if gen > self._live_seen]
         self._live_seen = generation
-        new = [t for batch in fresh for t in batch]
+        new = [t for changes in fresh for t in changes.traces]
         if new:
+            self.live_not_loaded = sum(changes.not_loaded for changes in fresh)
             self.on_live(new)
 
     @on(Worker.StateChanged)

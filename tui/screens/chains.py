@@ -22,7 +22,8 @@ def chain_path(chain: FailureChain) -> str:
 
 
 class ChainsScreen(SpanscopeScreen):
-    """Failure chains over the newest traces, most frequent first; Enter lists the chain's traces."""
+    """Failure chains over the newest traces, most frequent first; the highlighted chain's traces are listed
+    under it, Enter moves into that list."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -74,17 +75,23 @@ class ChainsScreen(SpanscopeScreen):
             message += " (no failures)"
         self.query_one("#chains-status", Static).update(Text(message))
 
+    @on(DataTable.RowHighlighted, "#chains-table")
+    def _chain_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """A highlighted chain lists its traces at once (the cursor stays on the chains)."""
+        if 0 <= event.cursor_row < len(self.chains):
+            self.load_traces(list(self.chains[event.cursor_row].trace_ids), focus=False)
+
     @on(DataTable.RowSelected, "#chains-table")
     def _chain_selected(self, event: DataTable.RowSelected) -> None:
         if 0 <= event.cursor_row < len(self.chains):
-            self.load_traces(list(self.chains[event.cursor_row].trace_ids))
+            self.load_traces(list(self.chains[event.cursor_row].trace_ids), focus=True)
 
     @work(thread=True, exclusive=True, group="chain-traces", exit_on_error=False)
-    def load_traces(self, trace_ids: list[str]) -> None:
+    def load_traces(self, trace_ids: list[str], *, focus: bool) -> None:
         rows = self.source.summaries_of(trace_ids)
-        self.app.call_from_thread(self._show_traces, rows)
+        self.app.call_from_thread(self._show_traces, rows, focus)
 
-    def _show_traces(self, rows: list[TraceSummary]) -> None:
+    def _show_traces(self, rows: list[TraceSummary], focus: bool) -> None:
         self.trace_rows = rows
         table = self.query_one("#chain-traces", NavTable)
         table.clear()
@@ -100,7 +107,7 @@ class ChainsScreen(SpanscopeScreen):
                 for s in rows
             ]
         )
-        if rows:
+        if rows and focus:
             table.focus()
 
     @on(DataTable.RowSelected, "#chain-traces")

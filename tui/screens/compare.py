@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from rich.text import Text
 from spanscope.collectors.errors import SpanscopeError
-from spanscope.tui.cli.common import format_time, parse_time
-from spanscope.tui.data import CompareResult, compare_windows
+from spanscope.tui.cli.common import parse_time
+from spanscope.tui.data import CompareResult, compare_windows, default_windows
 from spanscope.tui.render import cells
 from spanscope.tui.screens.base import SpanscopeScreen
 from spanscope.tui.widgets.nav_table import NavTable
@@ -15,7 +17,6 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Button, Footer, Header, Input, Label, Static
 
-WINDOW_NS = 15 * 60 * 1_000_000_000
 GROWTH_COLUMNS = ("Service", "Operation", "Baseline / trace", "Incident / trace", "Growth")
 SKEW_COLUMNS = ("Attribute", "Value", "Slow traces", "Baseline traces", "Lift")
 
@@ -31,14 +32,31 @@ def parse_window(text: str) -> tuple[int, int]:
     return since, until
 
 
+def _iso_us(ns: int) -> str:
+    """Unix ns as ISO 8601 UTC with microseconds (what ``parse_time`` reads back exactly)."""
+    return datetime.fromtimestamp(ns // 1_000 / 1e6, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def window_text(since: int, until: int) -> str:
-    return f"{format_time(since)} .. {format_time(until)}"
+    return f"{_iso_us(since)} .. {_iso_us(until)}"
 
 
 class CompareScreen(SpanscopeScreen):
-    """Pick two windows (SINCE .. UNTIL) and compare; defaults: the newest 15 minutes against the 15 before."""
+    """Pick two windows (SINCE .. UNTIL) and compare; default: the loaded range split at its median start time.
 
-    BINDINGS = [Binding("c", "compare", "Compare")]
+    The comparison is ``spanscope analyze --baseline-*``'s own (``data.compare_windows``). The first
+    window input has the focus, so what is typed lands in it (Tab moves on, Enter compares, Esc goes to
+    the results, where the screen keys work again).
+    """
+
+    BINDINGS = [
+        Binding("c", "compare", "Compare"),
+        Binding("escape", "focus_results", "Results", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.result: CompareResult | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -65,17 +83,16 @@ class CompareScreen(SpanscopeScreen):
         skew = self.query_one("#compare-skew", NavTable)
         for label in SKEW_COLUMNS:
             skew.add_column(label, key=label)
-        growth.focus()
-        self.default_windows()
+        self.query_one("#baseline-window", Input).focus()
+        self.default_compare()
 
     @work(thread=True, exclusive=True, group="compare", exit_on_error=False)
-    def default_windows(self) -> None:
-        newest = self.source.newest_start_ns()
-        if newest is None:
+    def default_compare(self) -> None:
+        windows = default_windows(self.source)
+        if windows is None:
             self.app.call_from_thread(self._status, "the store is empty")
             return
-        incident = (newest - WINDOW_NS, newest)
-        baseline = (newest - 2 * WINDOW_NS, newest - WINDOW_NS - 1)
+        baseline, incident = windows
         self.app.call_from_thread(self._set_windows, baseline, incident)
         result = compare_windows(self.source, baseline, incident)
         self.app.call_from_thread(self._show, result)
@@ -91,6 +108,10 @@ class CompareScreen(SpanscopeScreen):
     @on(Button.Pressed, "#compare-button")
     def _submit(self) -> None:
         self.action_compare()
+
+    def action_focus_results(self) -> None:
+        """Leave the window inputs (then the number keys switch screens again)."""
+        self.query_one("#compare-growth", NavTable).focus()
 
     def action_compare(self) -> None:
         try:
@@ -137,8 +158,29 @@ class CompareScreen(SpanscopeScreen):
                 for a in comparison.attributes
             ]
         )
-        self._status(
-            f"baseline {result.baseline_traces:,} traces, incident {result.incident_traces:,} traces; "
-            f"{comparison.slow_traces:,} incident traces slower than the baseline p95 "
-            f"({comparison.slow_threshold_ns / 1e6:,.1f} ms)"
+        self.result = result
+        self._status(compare_summary(result), "bold red" if not result.baseline_traces else "")
+
+
+def _count(compared: int, in_window: int) -> str:
+    if in_window > compared:
+        return f"the newest {compared:,} of {in_window:,} traces"
+    return f"{compared:,} traces"
+
+
+def compare_summary(result: CompareResult) -> str:
+    """The status line: what was compared, and an empty window said plainly."""
+    baseline = _count(result.baseline_traces, result.baseline_in_window)
+    incident = _count(result.incident_traces, result.incident_in_window)
+    if not result.baseline_traces:
+        return (
+            f"the baseline window holds no traces: nothing to compare the incident's {incident} with "
+            "(edit the windows; Enter compares)"
         )
+    if not result.incident_traces:
+        return f"the incident window holds no traces (baseline: {baseline}); edit the windows, Enter compares"
+    comparison = result.comparison
+    return (
+        f"baseline {baseline}, incident {incident}; {comparison.slow_traces:,} incident traces slower than "
+        f"the baseline p95 ({comparison.slow_threshold_ns / 1e6:,.1f} ms)"
+    )

@@ -13,6 +13,7 @@ from spanscope.tui.cli.common import format_duration, format_time
 from spanscope.tui.render import cells
 from spanscope.tui.render.waterfall_rows import WaterfallRows, layout
 from spanscope.tui.screens.base import SpanscopeScreen
+from spanscope.tui.widgets.flame_graph import FlameGraph
 from spanscope.tui.widgets.span_detail import SpanDetail, describe
 from spanscope.tui.widgets.waterfall import Waterfall
 from textual import on, work
@@ -23,12 +24,14 @@ from textual.widgets import Footer, Header, Input, Static
 
 
 class TraceScreen(SpanscopeScreen):
-    """One trace. Escape goes back; / searches within the trace; d shows or hides the detail panel."""
+    """One trace. Escape goes back; / searches within the trace; d shows or hides the detail panel; i shows
+    or hides the flame graph (icicle) under the waterfall."""
 
     BINDINGS = [
         Binding("escape,backspace", "back", "Back"),
         Binding("slash", "search", "Search"),
         Binding("d", "toggle_detail", "Detail"),
+        Binding("i", "toggle_flame", "Flame graph"),
     ]
 
     def __init__(self, trace_id: str) -> None:
@@ -42,17 +45,24 @@ class TraceScreen(SpanscopeScreen):
         yield Header()
         yield Static(Text(f"trace {self.trace_id} loading…"), id="trace-header")
         yield Input(
-            placeholder="search spans (name, service, id, attribute value); Enter to find, n/N to move",
+            placeholder=(
+                "search spans: name, service, id, status message, attribute key or value, or key=value; "
+                "Enter finds, n/N move"
+            ),
             id="trace-search",
         )
         with Horizontal(id="trace-body"):
             yield Waterfall(id="waterfall")
             yield SpanDetail(id="span-detail")
+        yield FlameGraph(id="flame-graph")
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#trace-search", Input).display = False
         self.query_one(SpanDetail).border_title = "span"
+        flame = self.query_one(FlameGraph)
+        flame.border_title = "flame graph   * critical path"
+        flame.display = False
         self.load()
 
     def on_live(self, traces: list[Trace]) -> None:
@@ -128,6 +138,7 @@ class TraceScreen(SpanscopeScreen):
         self._header(rows.trace)
         waterfall.border_title = f"{len(rows.order):,} spans   bars: 0 → {format_duration(rows.total_ns)}"
         waterfall.show(rows)
+        self.query_one(FlameGraph).show(rows)
         if keep is not None:
             span_id, collapsed = keep
             waterfall.restore(
@@ -168,6 +179,13 @@ class TraceScreen(SpanscopeScreen):
             trace_start_ns=rows.start_ns,
         )
         self.query_one(SpanDetail).show(detail)
+        self.query_one(FlameGraph).mark(event.node)
+
+    @on(FlameGraph.SpanClicked)
+    def _flame_clicked(self, event: FlameGraph.SpanClicked) -> None:
+        waterfall = self.query_one(Waterfall)
+        waterfall.reveal(event.node)
+        waterfall.focus()
 
     @on(Input.Submitted, "#trace-search")
     def _search(self, event: Input.Submitted) -> None:
@@ -184,6 +202,10 @@ class TraceScreen(SpanscopeScreen):
     def action_toggle_detail(self) -> None:
         detail = self.query_one(SpanDetail)
         detail.display = not detail.display
+
+    def action_toggle_flame(self) -> None:
+        flame = self.query_one(FlameGraph)
+        flame.display = not flame.display
 
     def action_back(self) -> None:
         search = self.query_one("#trace-search", Input)

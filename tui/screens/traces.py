@@ -25,8 +25,8 @@ COLUMNS: tuple[tuple[str, Callable[[TraceSummary], object]], ...] = (
     ("Duration", lambda s: s.duration_ns),
     ("Status", lambda s: (s.fault, s.throttle, s.error)),
     ("Spans", lambda s: s.span_count),
+    ("Trace ID", lambda s: s.trace_id),  # before the services, so the whole id fits in 140 columns
     ("Services", lambda s: s.services),
-    ("Trace ID", lambda s: s.trace_id),
 )
 
 
@@ -225,29 +225,43 @@ class TracesScreen(SpanscopeScreen):
         if self.loading:
             return
         predicate = self.predicate
+        page = self.source.page_size
+        shown = traces[-page:]  # a burst shows its newest page; older ones stay in the store
+        not_shown = len(traces) - len(shown) + self.live_not_loaded
         fresh: list[TraceSummary] = []
-        for trace in traces[-self.source.page_size :]:  # a burst shows its newest page; older ones stay in the store
+        for trace in shown:
             try:
                 if predicate is None or predicate(trace):
                     fresh.append(trace.summary())
             except Exception:
                 continue
-        if not fresh:
+        if not fresh and not not_shown:
             return
         ids = {s.trace_id for s in fresh}
         self.rows = fresh + [s for s in self.rows if s.trace_id not in ids]
         self._render_rows()
-        self._status(f"{len(self.rows):,} traces (live: {len(fresh)} new or updated)")
+        self._status(live_status(len(self.rows), self.spanscope.store_traces, len(fresh), not_shown, page))
+
+
+def live_status(rows: int, store_traces: int | None, fresh: int, not_shown: int, page: int) -> str:
+    """The status after a live update: rows shown, the store's count, and what a trimmed burst left out."""
+    text = f"{rows:,} traces shown"
+    if store_traces is not None:
+        text += f", {store_traces:,} in the store"
+    text += f" (live: {fresh:,} new or updated"
+    if not_shown:
+        text += f"; this burst had {not_shown:,} more, not shown: only its newest {page:,} are"
+    return text + ")"
 
 
 def _cells(s: TraceSummary) -> tuple[Text, ...]:
     """One table row: every span-derived string cleaned and literal."""
     return (
         cells.clock(s.start_ns),
-        cells.safe(f"{s.root_service}: {s.root_name}", max_length=60),
+        cells.safe(f"{s.root_service}: {s.root_name}", max_length=50),
         cells.duration(s.duration_ns),
         cells.summary_status(s),
         cells.number(s.span_count),
-        cells.safe(", ".join(s.services), max_length=60),
         Text(s.trace_id, style="dim"),
+        cells.safe(", ".join(s.services), max_length=60),
     )

@@ -25,9 +25,51 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 _ROLE_MARK = {FailureRole.ORIGIN: "✗", FailureRole.PROPAGATED: "↑", FailureRole.STOPPED: "■"}
-_MAX_INDENT = 24
-LABEL_WIDTH = 48
 DURATION_WIDTH = 9
+MIN_NAME_WIDTH = 16
+NAME_SCROLL_STEP = 8
+
+
+@dataclass(frozen=True, slots=True)
+class NameColumn:
+    """How wide the name column is and how a row's depth is indented in it.
+
+    The column is as wide as the widest name needs (indent, fold marker, label) up to what leaves the
+    bars a third of the line. Indents take two cells a level, one when the tree is too deep for that,
+    and never more than a third of the column: deeper rows start at that cap with their depth written
+    out (``38│``), so a deep span always shows its name. ``offset`` scrolls the column horizontally.
+    """
+
+    width: int
+    step: int
+    cap: int
+    offset: int = 0
+
+    @classmethod
+    def fit(cls, rows: WaterfallRows, line_width: int, offset: int = 0) -> NameColumn:
+        room = max(MIN_NAME_WIDTH, line_width - DURATION_WIDTH - 4 - max(12, line_width // 3))
+        deepest = max(rows.depth, default=0)
+        step = 2 if deepest * 2 <= room // 3 else 1
+        cap = room // 3
+        needed = max(
+            (min(d * step, cap) + 6 + len(rows.labels[rows.order[r]]) for r, d in enumerate(rows.depth)), default=0
+        )
+        width = max(MIN_NAME_WIDTH, min(room, needed + 2))
+        return cls(width, step, cap, offset)
+
+    def text(self, depth: int, marker: str, label: str) -> str:
+        """The row's name cell (``width - 2`` cells: the two marks come before it), scrolled by ``offset``."""
+        indent = depth * self.step
+        lead = " " * indent if indent <= self.cap else " " * max(0, self.cap - len(f"{depth}│")) + f"{depth}│"
+        full = lead + marker + label
+        return set_cell_size(full[self.offset :], self.width - 2)
+
+    def longest(self, rows: WaterfallRows) -> int:
+        """Cells the widest name needs (how far the column can scroll)."""
+        return max(
+            (min(d * self.step, self.cap) + 2 + len(rows.labels[rows.order[r]]) for r, d in enumerate(rows.depth)),
+            default=0,
+        )
 
 
 class Waterfall(ScrollView, can_focus=True):
@@ -59,9 +101,13 @@ class Waterfall(ScrollView, can_focus=True):
         Binding("N", "previous_match", "Prev hit", show=False),
         Binding("o", "next_origin", "Next failure origin"),
         Binding("w", "follow_links", "Linked traces", show=False),
+        Binding("shift+right,L,greater_than_sign", "scroll_names(1)", "Names →", show=False),
+        Binding("shift+left,H,less_than_sign", "scroll_names(-1)", "Names ←", show=False),
     ]
 
     cursor: reactive[int] = reactive(0, always_update=True, repaint=False)
+    #: how far the name column is scrolled to the right (cells)
+    name_offset: reactive[int] = reactive(0)
 
     @dataclass
     class SpanHighlighted(Message):
@@ -86,6 +132,7 @@ class Waterfall(ScrollView, can_focus=True):
         self.shown_rows: list[int] = []
         self.matches: list[int] = []
         self._match_set: set[int] = set()
+        self._names: NameColumn | None = None
 
     # data ----------------------------------------------------------------------------------------
     def show(self, rows: WaterfallRows) -> None:
@@ -103,6 +150,7 @@ class Waterfall(ScrollView, can_focus=True):
         self._refresh_rows(keep_node=node)
 
     def _refresh_rows(self, keep_node: int | None = None) -> None:
+        self._names = None
         rows = self.rows
         self.shown_rows = rows.visible(self.collapsed) if rows else []
         self.virtual_size = Size(self.size.width, len(self.shown_rows))
@@ -127,6 +175,14 @@ class Waterfall(ScrollView, can_focus=True):
         i = bisect_left(self.shown_rows, target)
         if i < len(self.shown_rows) and self.shown_rows[i] == target:
             self.cursor = i
+
+    def reveal(self, node: int) -> None:
+        """Unfold ``node``'s ancestors and put the cursor on it (a span picked in another view)."""
+        if self.rows is None:
+            return
+        for parent in self.rows.ancestors(node):
+            self.collapsed.discard(parent)
+        self._refresh_rows(keep_node=node)
 
     def search(self, query: str) -> int:
         """Mark spans matching ``query``, unfold their ancestors, jump to the first; returns the hit count."""
@@ -245,18 +301,49 @@ class Waterfall(ScrollView, can_focus=True):
                 self.action_fold()
 
     def on_resize(self, event: events.Resize) -> None:
+        self._names = None
         self.virtual_size = Size(event.size.width, len(self.shown_rows))
+
+    # the name column -----------------------------------------------------------------------------
+    def name_column(self) -> NameColumn | None:
+        """The name column for the current rows and width (cached until either changes)."""
+        rows = self.rows
+        if rows is None:
+            return None
+        width = self.scrollable_content_region.width
+        names = self._names
+        if names is None or names.offset != self.name_offset:
+            names = self._names = NameColumn.fit(rows, width, self.name_offset)
+        return names
+
+    def validate_name_offset(self, value: int) -> int:
+        names = self.name_column()
+        if names is None or self.rows is None:
+            return 0
+        return max(0, min(value, names.longest(self.rows) - (names.width - 2)))
+
+    def action_scroll_names(self, direction: int) -> None:
+        self.name_offset += direction * NAME_SCROLL_STEP
+
+    def on_mouse_scroll_right(self, event: events.MouseScrollRight) -> None:
+        event.stop()
+        self.action_scroll_names(1)
+
+    def on_mouse_scroll_left(self, event: events.MouseScrollLeft) -> None:
+        event.stop()
+        self.action_scroll_names(-1)
 
     # painting ------------------------------------------------------------------------------------
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
         row_index = y + round(self.scroll_offset.y)
         rows = self.rows
-        if rows is None or row_index >= len(self.shown_rows):
+        names = self.name_column()
+        if rows is None or names is None or row_index >= len(self.shown_rows):
             return Strip.blank(width, self.rich_style)
-        return self._line(rows, row_index, width)
+        return self._line(rows, names, row_index, width)
 
-    def _line(self, rows: WaterfallRows, row_index: int, width: int) -> Strip:
+    def _line(self, rows: WaterfallRows, names: NameColumn, row_index: int, width: int) -> Strip:
         base = self.rich_style
         style = self.get_component_rich_style
         row = self.shown_rows[row_index]
@@ -265,12 +352,10 @@ class Waterfall(ScrollView, can_focus=True):
         depth = rows.depth[row]
         has_kids = rows.subtree_end[row] > row + 1
         marker = ("▸ " if node in self.collapsed else "▾ ") if has_kids else "  "
-        indent = "  " * min(depth, _MAX_INDENT) + (f"[{depth}]" if depth > _MAX_INDENT else "")
         role = rows.roles.get(node)
         role_mark = _ROLE_MARK.get(role, " ") if role is not None else " "
         crit = node in rows.critical
-        label_width = min(LABEL_WIDTH, max(16, width // 2))
-        bar_width = max(8, width - label_width - DURATION_WIDTH - 4)
+        bar_width = max(8, width - names.width - DURATION_WIDTH - 4)
 
         label_style = base
         if span.status is Status.FAULT:
@@ -282,7 +367,7 @@ class Waterfall(ScrollView, can_focus=True):
         if node in self._match_set:
             label_style = label_style + style("waterfall--match")
         mark_style = base + style("waterfall--origin") if role is FailureRole.ORIGIN else label_style
-        label = set_cell_size(indent + marker + rows.labels[node], label_width - 2)
+        label = names.text(depth, marker, rows.labels[node])
 
         dur = format_duration(span.duration_ns) + ("…" if span.in_progress else "")
         segments = [
