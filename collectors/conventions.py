@@ -258,6 +258,7 @@ _DESTINATION_KEYS: Final = (
     "aws.target_arn",
     "aws.kinesis.stream.arn",
     "aws.stream_arn",
+    "aws.stream.arn",
     "aws.eventbridge.event_bus.arn",
 )
 
@@ -290,7 +291,9 @@ def destination_name(value: str) -> tuple[str, str]:
     return text, ""
 
 
-def message_destination(kind: Kind, attributes: Mapping[str, object], remote_service: str = "") -> tuple[str, str] | None:
+def message_destination(
+    kind: Kind, attributes: Mapping[str, object], remote_service: str = ""
+) -> tuple[str, str] | None:
     """(name, type) of the destination a span sends messages to; None when the span sends no message.
 
     A span sends messages when it is a producer span, an AWS SDK call that sends (SQS ``SendMessage`` /
@@ -330,4 +333,3 @@ def message_destination(kind: Kind, attributes: Mapping[str, object], remote_ser
     if not system:
         system = _SDK_SYSTEMS.get(remote_service.lower().replace(" ", ""), "")
     return name, MESSAGING_TYPES.get(system, system)
-

@@ -79,10 +79,10 @@ from spanscope.collectors.conventions import (
 )
 from spanscope.collectors.model import Kind, Span, Trace
 from spanscope.collectors.service_map.stats import (
+    END_NS,
     FINE_BOUNDS_NS,
     FIRST_BUCKET,
     MAX_NS,
-    END_NS,
     MIN_NS,
     REFS,
     START_NS,

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from spanscope.collectors.service_map import build_service_map
+from spanscope.collectors.store import open_store
 from spanscope.demo_apps.faults import FAULT_KINDS, Scale, parse_fault_names, truth_path
 from spanscope.demo_apps.scenario import load_truth, run_demo
 from spanscope.demo_apps.verdict import analyze_run
@@ -92,3 +94,19 @@ def test_report_renders_every_section_and_a_verdict_per_fault(demo_run) -> None:
     assert edge.extra["delivered"] == edge.extra["offline"], (edge.detail, observed)
     spool = truth["observed"]["device"]["spool"]
     assert spool["spooled_spans"] > 0 and spool["pending_batches"] == 0  # the outage went through the spool
+
+
+def test_demo_map_draws_the_orders_queue_between_api_and_worker(demo_run) -> None:
+    """X-Ray's picture of the SQS hop: orders-api -> orders-queue [AWS::SQS::Queue] ~> order-worker."""
+    result, _truth, _report, _verdicts, _traces = demo_run
+    with open_store(result.db_path, readonly=True) as store:
+        graph = build_service_map(store.iter_traces())
+    api, worker = ("orders-api", "AWS::Lambda::Function"), ("order-worker", "AWS::Lambda::Function")
+    queue = ("orders-queue", "AWS::SQS::Queue")
+    assert graph.edges[api, queue]["asynchronous"] is False
+    assert graph.edges[api, queue]["stats"].total_count > 0
+    assert graph.edges[queue, worker]["asynchronous"] is True
+    assert graph.edges[queue, worker]["link_stats"].total_count >= graph.edges[api, queue]["stats"].total_count
+    assert not graph.has_edge(api, worker)  # the async hop is no synchronous edge
+    assert not [edge for edge in graph.edges if edge[0] == edge[1]]  # and no self-loop
+    assert ("SQS", "AWS::SQS::Queue") not in graph  # every send names its queue
