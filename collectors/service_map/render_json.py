@@ -18,6 +18,7 @@ from typing import Any
 
 import networkx as nx
 from spanscope.collectors.service_map.build import CLIENT_NODE, NodeKey
+from spanscope.collectors.service_map.location import describe_location, placement_scope
 from spanscope.collectors.service_map.stats import Statistics
 
 
@@ -111,6 +112,8 @@ def service_graph_json(graph: nx.DiGraph, *, start_ns: int | None = None, end_ns
                 **_extras(stats),
                 "Kind": data["kind"],
                 "Location": data["location"],
+                "Placement": describe_location(data["location"])[0] if data["location"] else None,
+                "PlacementScope": placement_scope(data["location"]),
                 "Locations": dict(sorted(data["locations"].items())),
             },
         }

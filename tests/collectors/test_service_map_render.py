@@ -260,6 +260,9 @@ def test_renderers_mark_comparison_changes():
         ("edge:IAD89-C1", ("edge", "edge location IAD89-C1")),
         ("outpost:op-0abc", ("outpost", "Outpost op-0abc")),
         ("device:thing-7", ("device", "device thing-7")),
+        ("localzone:us-west-2-lax-1a", ("localzone", "Local Zone us-west-2-lax-1a")),
+        ("wavelength:us-east-1-wl1-bos-wlz-1", ("wavelength", "Wavelength zone us-east-1-wl1-bos-wlz-1")),
+        ("snowball:JID-7", ("snowball", "Snowball device JID-7")),
         ("weird:thing", ("region", "region weird:thing")),
     ],
 )
@@ -311,3 +314,25 @@ def test_json_has_per_service_and_per_edge_times_state_and_account():
     client = by_name["client"]
     assert client["State"] == "active" and client["StartTime"] == pytest.approx(base)
     assert all(s["StartTime"] <= s["EndTime"] for s in doc["Services"])
+
+
+def test_every_format_groups_every_placement_kind():
+    places = ["us-east-1", "localzone:us-west-2-lax-1a", "wavelength:us-east-1-wl1-bos-wlz-1", "outpost:op-1",
+              "snowball:JID-7", "edge:IAD89-C1", "device:thing-7"]  # fmt: skip
+    traces = [
+        build_trace([("r", None, 0, 1, lam(f"svc{i}", resource={"spanscope.location": where}))], trace=f"t{i}")
+        for i, where in enumerate(reversed(places))
+    ]
+    graph = build_service_map(traces)
+    assert list(location_clusters(graph)) == [None, *places]  # regions first, devices last
+    labels = [describe_location(where)[1] for where in places]
+    text = render_map_text(graph, group_by_location=True)
+    assert [line.strip() for line in text.splitlines() if line.strip() in labels] == labels
+    dot = render_map_dot(graph, group_by_location=True)
+    assert dot.count("subgraph cluster_") == len(places) and all(label in dot for label in labels)
+    mermaid = render_map_mermaid(graph, group_by_location=True)
+    assert mermaid.count("subgraph g") == len(places)
+    doc = service_graph_json(graph)
+    kinds = {s["Name"]: (s["Spanscope"]["Placement"], s["Spanscope"]["PlacementScope"]) for s in doc["Services"]}
+    assert kinds["svc6"] == ("region", "region") and kinds["svc0"] == ("device", "edge")
+    assert kinds["svc4"] == ("wavelength", "edge") and kinds["client"] == (None, None)
