@@ -31,6 +31,7 @@ from spanscope.analysis.hotspots import (
     compare_with_baseline,
     merge_hotspots,
 )
+from spanscope.analysis.placement import PlacementPartial, PlacementSplit, merge_placement, placement_partial
 from spanscope.analysis.stragglers import Straggler, StragglersPartial, merge_stragglers, stragglers_partial
 from spanscope.collectors.model import Trace
 
@@ -85,6 +86,7 @@ class Report:
     baseline_traces: int = 0
     service_map: ServiceMapSummary | None = None
     notes: list[str] = field(default_factory=list)
+    placement: PlacementSplit | None = None  # the edge-vs-region split of the critical paths
 
 
 def _stat(stats: Any, name: str) -> int:
@@ -154,6 +156,7 @@ def build_report(
     fails = FailureChainsPartial()
     strag = StragglersPartial()
     cold = ColdStartsPartial()
+    place = PlacementPartial()
     n_traces = n_spans = failed = 0
     start = end = 0
     for trace in traces:
@@ -166,6 +169,7 @@ def build_report(
         fails.merge(failure_chains_partial(trace))
         strag.merge(stragglers_partial(trace))
         cold.merge(cold_starts_partial(trace))
+        place.merge(placement_partial(trace, overlap_tolerance=overlap_tolerance))
         t0, t1 = trace.start_ns, trace.end_ns
         if t0 and (not start or t0 < start):
             start = t0
@@ -203,4 +207,5 @@ def build_report(
         baseline_traces=n_base,
         service_map=summary,
         notes=notes,
+        placement=merge_placement([place]),
     )
