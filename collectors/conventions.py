@@ -310,13 +310,17 @@ def message_destination(
     ('alerts', 'AWS::SNS::Topic')
     >>> message_destination(Kind.CLIENT, {"rpc.system": "aws-api", "rpc.service": "DynamoDB", "rpc.method": "PutItem"})
     """
-    system = _system(attributes.get(MESSAGING_SYSTEM)) if attributes else ""
+    if not attributes:  # the common case of a bare producer span: one lookup
+        if kind is not Kind.PRODUCER:
+            return None
+        return "", MESSAGING_TYPES.get(_SDK_SYSTEMS.get(remote_service.lower().replace(" ", ""), ""), "")
+    system = _system(attributes.get(MESSAGING_SYSTEM))
     if kind is not Kind.PRODUCER:
         if kind is not Kind.CLIENT:
             return None
-        service = attributes.get(RPC_SERVICE) if attributes else None
+        service = attributes.get(RPC_SERVICE)
         sdk = _SDK_SYSTEMS.get((service if isinstance(service, str) else remote_service).lower().replace(" ", ""), "")
-        operation = attributes.get(RPC_METHOD) or attributes.get(AWS_OPERATION) if attributes else None
+        operation = attributes.get(RPC_METHOD) or attributes.get(AWS_OPERATION)
         if sdk and operation in SEND_OPERATIONS[sdk]:
             system = system or sdk
         else:
@@ -325,7 +329,7 @@ def message_destination(
                 return None
     name = ""
     for key in _DESTINATION_KEYS:
-        value = attributes.get(key) if attributes else None
+        value = attributes.get(key)
         if isinstance(value, str) and value.strip():
             name, named_system = destination_name(value)
             system = system or named_system
