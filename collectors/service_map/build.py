@@ -363,7 +363,7 @@ class ServiceMapAccumulator:
         slots = STATUS_SLOT
         fine = FINE_BOUNDS_NS
         first = FIRST_BUCKET
-        server, producer, client = Kind.SERVER, Kind.PRODUCER, Kind.CLIENT
+        server, producer, client, consumer = Kind.SERVER, Kind.PRODUCER, Kind.CLIENT, Kind.CONSUMER
         events = record.events if record is not None else None
         tid = trace.trace_id
         edge_done: set[int] = set()
@@ -459,7 +459,7 @@ class ServiceMapAccumulator:
             # a segment enters a service: a root, a child of another service, or a server under a call
             segment = p < 0 or service != parent_service or (kind is server and spans[p].kind in _CALL_KINDS)
             # a message consumer: a segment (or a consumer span) under a span that sent the message
-            consumes = bool(senders) and p in senders and (segment or kind is Kind.CONSUMER)
+            consumes = (p in senders and (segment or kind is consumer)) if senders else False
             if span.in_progress:
                 slot, duration = -1, 0
             elif segment or is_call or span.namespace or span.links or consumes:
@@ -496,7 +496,7 @@ class ServiceMapAccumulator:
                     add(edges, (parent_owner, owner), slot, duration, span.start_ns)
             else:
                 owner = parent_owner
-            if slot >= 0:
+            if (consumes or span.links) and slot >= 0:
                 if consumes:
                     receive(owner, tid, spans[p].span_id, span, slot, duration)
                 if span.links:
@@ -533,7 +533,8 @@ class ServiceMapAccumulator:
                     async_target = kind is producer or span.remote_service.lower() in _ASYNC_SERVICES
                 else:
                     if sent is None:
-                        destination, async_target = inferred(span)
+                        resolved = remote_cache.get((span.namespace, span.remote_service))
+                        destination, async_target = resolved if resolved is not None else inferred(span)
                         async_target = async_target or kind is producer
                     if destination not in nodes:
                         kinds.setdefault(destination, KIND_INFERRED)
