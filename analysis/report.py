@@ -33,6 +33,7 @@ from spanscope.analysis.hotspots import (
     compare_with_baseline,
     merge_hotspots,
 )
+from spanscope.analysis.placement import PlacementPartial, PlacementSplit, merge_placement, placement_partial
 from spanscope.analysis.ranks import StallingRank, StallingRanksPartial, merge_stalling_ranks, stalling_ranks_partial
 from spanscope.analysis.skew import adjust_clock_skew
 from spanscope.analysis.stats import PercentileMode
@@ -104,6 +105,7 @@ class Report:
     baseline_traces: int = 0
     service_map: ServiceMapSummary | None = None
     notes: list[str] = field(default_factory=list)
+    placement: PlacementSplit | None = None  # the edge-vs-region split of the critical paths
 
 
 def _stat(stats: Any, name: str) -> int:
@@ -298,6 +300,7 @@ def build_report(
     strag = StragglersPartial()
     ranks = StallingRanksPartial()
     cold = ColdStartsPartial()
+    place = PlacementPartial()
     n_traces = n_spans = failed = skewed = 0
     start = end = 0
     for raw in traces:
@@ -316,6 +319,7 @@ def build_report(
         strag.merge(stragglers_partial(trace, min_group=min_group))
         ranks.merge(stalling_ranks_partial(trace))
         cold.merge(cold_starts_partial(trace))
+        place.merge(placement_partial(trace, overlap_tolerance=overlap_tolerance))
         t0, t1 = trace.start_ns, trace.end_ns
         if t0 and (not start or t0 < start):
             start = t0
@@ -360,6 +364,7 @@ def build_report(
         baseline_traces=n_base,
         service_map=summary,
         notes=notes,
+        placement=merge_placement([place]),
     )
 
 

@@ -74,6 +74,14 @@ AWS_REQUEST_ID: Final = "aws.request_id"
 AWS_TABLE: Final = "aws.dynamodb.table_names"
 AWS_QUEUE_URL: Final = "aws.sqs.queue_url"
 
+# --- messaging (producer -> destination -> consumer) ---------------------------------------------------
+MESSAGING_SYSTEM: Final = "messaging.system"  # "aws_sqs", "aws_sns", "aws_eventbridge", "aws_kinesis", "kafka"
+MESSAGING_DESTINATION: Final = "messaging.destination.name"
+MESSAGING_OPERATION_TYPE: Final = "messaging.operation.type"  # "send" | "publish" | "receive" | "process"
+MESSAGING_DESTINATION_OLD: Final = "messaging.destination"
+MESSAGING_URL_OLD: Final = "messaging.url"
+MESSAGING_OPERATION_OLD: Final = "messaging.operation"
+
 # --- Lambda / Lambda@Edge -----------------------------------------------------------------------------
 FAAS_COLDSTART: Final = "faas.coldstart"
 FAAS_NAME: Final = "faas.name"
@@ -207,3 +215,130 @@ def span_status(attributes: Mapping[str, object], *, failed: bool) -> Status:
     if code is not None and code >= 400:
         return status_from_http(code)
     return Status.FAULT if failed else Status.OK
+
+
+# --- messaging destinations -------------------------------------------------------------------------------
+#: X-Ray's node type per AWS messaging system (``messaging.system`` normalised: lower case, ``.``/``-`` -> ``_``).
+MESSAGING_TYPES: Final[Mapping[str, str]] = {
+    "aws_sqs": "AWS::SQS::Queue",
+    "aws_sns": "AWS::SNS::Topic",
+    "aws_eventbridge": "AWS::Events::EventBus",
+    "aws_events": "AWS::Events::EventBus",
+    "aws_kinesis": "AWS::Kinesis::Stream",
+}
+# AWS SDK service (lower case, as rpc.service / an X-Ray subsegment name / an ARN's service) -> messaging system.
+_SDK_SYSTEMS: Final[Mapping[str, str]] = {
+    "sqs": "aws_sqs",
+    "amazonsqs": "aws_sqs",
+    "sns": "aws_sns",
+    "amazonsns": "aws_sns",
+    "eventbridge": "aws_eventbridge",
+    "events": "aws_eventbridge",
+    "cloudwatchevents": "aws_eventbridge",
+    "kinesis": "aws_kinesis",
+    "amazonkinesis": "aws_kinesis",
+}
+#: AWS SDK operations that send messages, per messaging system.
+SEND_OPERATIONS: Final[Mapping[str, frozenset[str]]] = {
+    "aws_sqs": frozenset({"SendMessage", "SendMessageBatch"}),
+    "aws_sns": frozenset({"Publish", "PublishBatch"}),
+    "aws_eventbridge": frozenset({"PutEvents"}),
+    "aws_kinesis": frozenset({"PutRecord", "PutRecords"}),
+}
+_SEND_OPERATION_TYPES: Final = frozenset({"send", "publish", "create"})
+# Where a destination's name may be recorded, best first: names, then queue URLs, then ARNs.
+_DESTINATION_KEYS: Final = (
+    MESSAGING_DESTINATION,
+    MESSAGING_DESTINATION_OLD,
+    "aws.kinesis.stream_name",
+    "aws.stream_name",
+    "aws.eventbridge.event_bus.name",
+    "aws.event_bus_name",
+    AWS_QUEUE_URL,
+    "aws.queue_url",
+    MESSAGING_URL_OLD,
+    "aws.sns.topic.arn",
+    "aws.sns.topic_arn",
+    "aws.topic_arn",
+    "aws.target_arn",
+    "aws.kinesis.stream.arn",
+    "aws.stream_arn",
+    "aws.stream.arn",
+    "aws.eventbridge.event_bus.arn",
+)
+
+
+def _system(value: object) -> str:
+    return value.strip().lower().replace(".", "_").replace("-", "_") if isinstance(value, str) else ""
+
+
+def destination_name(value: str) -> tuple[str, str]:
+    """(name, messaging system or "") of a destination written as a name, a queue URL or an ARN.
+
+    >>> destination_name("https://sqs.us-east-1.amazonaws.com/123456789012/orders-queue")
+    ('orders-queue', 'aws_sqs')
+    >>> destination_name("arn:aws:sns:us-east-1:123456789012:trip-events"), destination_name("trips")
+    (('trip-events', 'aws_sns'), ('trips', ''))
+    >>> destination_name("arn:aws:kinesis:eu-west-1:123456789012:stream/clicks")
+    ('clicks', 'aws_kinesis')
+    """
+    text = value.strip()
+    if text.startswith("arn:"):
+        parts = text.split(":", 5)
+        system = _SDK_SYSTEMS.get(parts[2].lower(), "") if len(parts) > 2 else ""
+        last = parts[-1].rstrip("/").rsplit("/", 1)[-1]
+        return last or text, system
+    if "://" in text:
+        host, _, path = text.split("://", 1)[1].partition("/")
+        system = "aws_sqs" if host.startswith("sqs.") or ".sqs." in host or host.startswith("queue.") else ""
+        last = path.rstrip("/").rsplit("/", 1)[-1]
+        return last or host or text, system
+    return text, ""
+
+
+def message_destination(
+    kind: Kind, attributes: Mapping[str, object], remote_service: str = ""
+) -> tuple[str, str] | None:
+    """(name, type) of the destination a span sends messages to; None when the span sends no message.
+
+    A span sends messages when it is a producer span, an AWS SDK call that sends (SQS ``SendMessage`` /
+    ``SendMessageBatch``, SNS ``Publish``, EventBridge ``PutEvents``, Kinesis ``PutRecord(s)``), or a
+    client span of a messaging system whose operation is ``send``/``publish``. The name is
+    ``messaging.destination.name``, else the queue URL's or the ARN's last segment ("" when nothing names
+    it); the type is X-Ray's (``AWS::SQS::Queue``, ``AWS::SNS::Topic``, ``AWS::Events::EventBus``,
+    ``AWS::Kinesis::Stream``) for AWS systems, else the messaging system ("" when unknown).
+
+    >>> message_destination(Kind.PRODUCER, {"messaging.system": "aws_sqs", "messaging.destination.name": "trip-events"})
+    ('trip-events', 'AWS::SQS::Queue')
+    >>> message_destination(Kind.CLIENT, {"rpc.system": "aws-api", "rpc.service": "SNS", "rpc.method": "Publish",
+    ...                                   "aws.sns.topic.arn": "arn:aws:sns:us-east-1:1:alerts"})
+    ('alerts', 'AWS::SNS::Topic')
+    >>> message_destination(Kind.CLIENT, {"rpc.system": "aws-api", "rpc.service": "DynamoDB", "rpc.method": "PutItem"})
+    """
+    if not attributes:  # the common case of a bare producer span: one lookup
+        if kind is not Kind.PRODUCER:
+            return None
+        return "", MESSAGING_TYPES.get(_SDK_SYSTEMS.get(remote_service.lower().replace(" ", ""), ""), "")
+    system = _system(attributes.get(MESSAGING_SYSTEM))
+    if kind is not Kind.PRODUCER:
+        if kind is not Kind.CLIENT:
+            return None
+        service = attributes.get(RPC_SERVICE)
+        sdk = _SDK_SYSTEMS.get((service if isinstance(service, str) else remote_service).lower().replace(" ", ""), "")
+        operation = attributes.get(RPC_METHOD) or attributes.get(AWS_OPERATION)
+        if sdk and operation in SEND_OPERATIONS[sdk]:
+            system = system or sdk
+        else:
+            op_type = attributes.get(MESSAGING_OPERATION_TYPE) or attributes.get(MESSAGING_OPERATION_OLD)
+            if not (system and isinstance(op_type, str) and op_type.lower() in _SEND_OPERATION_TYPES):
+                return None
+    name = ""
+    for key in _DESTINATION_KEYS:
+        value = attributes.get(key)
+        if isinstance(value, str) and value.strip():
+            name, named_system = destination_name(value)
+            system = system or named_system
+            break
+    if not system:
+        system = _SDK_SYSTEMS.get(remote_service.lower().replace(" ", ""), "")
+    return name, MESSAGING_TYPES.get(system, system)

@@ -7,6 +7,8 @@
 - ``"localzone:<zone>"``          a Local Zone (``us-west-2-lax-1a``)
 - ``"wavelength:<zone>"``         a Wavelength zone (``us-east-1-wl1-bos-wlz-1``)
 - ``"outpost:<id>"``              an Outpost (``AWS_OUTPOST_ID`` / ``SPANSCOPE_OUTPOST_ID``)
+- ``"snowball:<id>"``             a Snowball Edge device: its local endpoints use the region name ``snow``
+  (``AWS_REGION=snow``); the id is ``SPANSCOPE_SNOWBALL_ID``, else ``SPANSCOPE_DEVICE_ID``, else ``snow``
 - ``"device:<id>"``               a Greengrass core (``AWS_IOT_THING_NAME``) or a Snowball / other device
   (``SPANSCOPE_DEVICE_ID``)
 
@@ -65,6 +67,7 @@ def detect_placement(environ: Mapping[str, str]) -> dict[str, str]:
         location = zone_location(zone) or location
     outpost = environ.get("SPANSCOPE_OUTPOST_ID") or environ.get("AWS_OUTPOST_ID")
     device = environ.get("SPANSCOPE_DEVICE_ID") or environ.get("AWS_IOT_THING_NAME")
+    snowball = environ.get("SPANSCOPE_SNOWBALL_ID") or ((device or "snow") if region == "snow" else "")
     if is_edge_replica(environ) and region:
         location = f"edge:{region}"
     if outpost:
@@ -72,6 +75,9 @@ def detect_placement(environ: Mapping[str, str]) -> dict[str, str]:
     if device:
         location = f"device:{device}"
         out[c.DEVICE_ID] = device
+    if snowball:
+        location = f"snowball:{snowball}"
+        out[c.DEVICE_ID] = snowball
     override = environ.get("SPANSCOPE_LOCATION")
     if override:
         location = override

@@ -17,13 +17,26 @@ What the map means (as X-Ray's service graph, see the X-Ray developer guide, "Co
   statistics are the calls' own.
 - **Edges** count the caller's view: the statistics of the upstream client span (subsegment) when
   there is one, else of the downstream segment (no client span was recorded).
-- **Asynchronous edges** (X-Ray ``EdgeType: "link"``) come from span links: a span that links to a
-  producer span (an SQS send, a Batch submit, a Step Functions start: a producer span, or an ``aws``
-  call to SQS, SNS, Batch, Step Functions, Lambda, Kinesis or EventBridge) makes an edge from the
-  producer's downstream node (the queue, else the producer's service) to the linking span's node.
-  Its statistics are the consumer side's; ``event_age`` is the age of the event when received
-  (consumer start minus producer end). A root segment that links to a producer gets no client edge.
-  Links to spans that are not in the map's data are counted in ``graph.graph["unresolved_links"]``.
+- **Messaging** (X-Ray's queue and topic nodes). A span that sends messages (a producer span, an AWS
+  SDK call SQS ``SendMessage(Batch)``, SNS ``Publish``, EventBridge ``PutEvents``, Kinesis
+  ``PutRecord(s)``; see ``conventions.message_destination``) makes one inferred node per destination,
+  named by ``messaging.destination.name`` (else the queue URL's or ARN's last segment, else as any
+  inferred node) and typed ``AWS::SQS::Queue``, ``AWS::SNS::Topic``, ``AWS::Events::EventBus``,
+  ``AWS::Kinesis::Stream`` (else by the messaging system). The edge producer's service → destination
+  counts the send calls. Its consumers are the spans that link to it and the segments (or consumer
+  spans) parented to it; each makes the asynchronous edge destination ~> consumer's node. A consumer
+  parented to the send is never a synchronous edge from the producer's service.
+- **Asynchronous edges** (X-Ray ``EdgeType: "link"``) come from span links (and from consumers parented
+  to a send): a span that links to a producer span (a message send, a Batch submit, a Step Functions
+  start: a producer span, or an ``aws`` call to SQS, SNS, Batch, Step Functions, Lambda, Kinesis or
+  EventBridge) makes an edge from the producer's downstream node (the queue, else the callee) to the
+  linking span's node; a link that would resolve to the consumer's own node adds nothing (no
+  self-loops). A node counts one message per producer span per trace, with the status of its consumer
+  span when one was recorded (else of the linking span). Its statistics are the consumer side's;
+  ``event_age`` is the age of the event when received (consumer start minus producer end). A root
+  segment that links to a producer gets no client edge. Links to spans that are not in the map's data
+  are counted in ``graph.graph["unresolved_links"]``; links are followed one hop, never transitively, so
+  cycles of links cost nothing, and at most ``MAX_SPAN_LINKS`` links of one span are followed.
 - In-progress spans make nodes and edges appear but add no statistics.
 
 Aggregation runs on plain dicts and lists (one counter row per node and per edge, see ``stats``);
@@ -54,21 +67,25 @@ from typing import Any, Protocol
 
 import networkx as nx
 from spanscope.collectors.conventions import (
+    CLOUD_ACCOUNT,
     CLOUD_REGION,
     LOCATION,
     ORIGIN,
     ORIGIN_CLIENT,
     ORIGIN_REMOTE,
+    message_destination,
     origin_from_resource,
     remote_from_attributes,
 )
 from spanscope.collectors.model import Kind, Span, Trace
 from spanscope.collectors.service_map.stats import (
+    END_NS,
     FINE_BOUNDS_NS,
     FIRST_BUCKET,
     MAX_NS,
     MIN_NS,
     REFS,
+    START_NS,
     STATUS_SLOT,
     TOTAL_NS,
     Statistics,
@@ -112,6 +129,8 @@ _ASYNC_SERVICES = frozenset(
 )
 _CALL_KINDS = (Kind.CLIENT, Kind.PRODUCER)
 _CACHE_LIMIT = 4096
+#: Links of one span that the map follows; the rest are counted in ``graph.graph["dropped_links"]``.
+MAX_SPAN_LINKS = 1000
 
 
 def aws_type(service: str) -> str:
@@ -138,14 +157,16 @@ def remote_node(span: Span) -> tuple[str, NodeKey]:
     return namespace, (name, ORIGIN_REMOTE)
 
 
-def _resource_facts(resource: dict[str, Any]) -> tuple[str, str | None, str | None]:
-    """(origin, spanscope.location, cloud.region) that a resource gives its spans."""
+def _resource_facts(resource: dict[str, Any]) -> tuple[str, str | None, str | None, str | None]:
+    """(origin, spanscope.location, cloud.region, cloud.account.id) that a resource gives its spans."""
     where = resource.get(LOCATION)
     region = resource.get(CLOUD_REGION)
+    account = resource.get(CLOUD_ACCOUNT)
     return (
         origin_from_resource(resource, {}),
         where if isinstance(where, str) and where else None,
         region if isinstance(region, str) and region else None,
+        str(account) if isinstance(account, (str, int)) and not isinstance(account, bool) and account else None,
     )
 
 
@@ -162,7 +183,7 @@ def span_location(span: Span) -> str | None:
 class _Contribution:
     """What one trace added, kept so that the trace can be replaced exactly."""
 
-    __slots__ = ("events", "links", "locations", "roots", "targets")
+    __slots__ = ("dropped_links", "events", "links", "locations", "roots", "targets")
 
     def __init__(self) -> None:
         self.events: list[tuple[dict[Any, list[int]], Any, int, int]] = []
@@ -170,6 +191,7 @@ class _Contribution:
         self.locations: list[tuple[NodeKey, str]] = []
         self.links: bool = False
         self.targets: list[tuple[str, str]] = []
+        self.dropped_links = 0
 
 
 class _Store(Protocol):
@@ -192,7 +214,9 @@ class ServiceMapAccumulator:
     memory stays bounded however big the traces; a trace re-added after it was forgotten is counted
     again on top (``rebuild_from_store`` resets the map exactly). A remembered trace costs about two
     small tuples per span (some 500 bytes per span measured in a collector). Link joins (producer spans and the
-    links that point at them) are kept for every trace until the next rebuild.
+    links that point at them) are kept until the next rebuild, at most ``retain_links`` of each (oldest
+    forgotten first; a link whose producer was forgotten counts as unresolved). A span's links beyond
+    ``MAX_SPAN_LINKS`` are not followed (counted in ``dropped_links``), so a fan-out of any size is bounded.
     Thread-safe: a collector thread may add while a UI thread asks for the graph.
 
     Wiring it into a collector or a live view::
@@ -210,9 +234,11 @@ class ServiceMapAccumulator:
         predicate: Predicate | None = None,
         retain_traces: int | None = 10_000,
         retain_events: int | None = 200_000,
+        retain_links: int | None = 500_000,
     ) -> None:
         self.predicate = predicate
         self.retain_traces = retain_traces
+        self.retain_links = retain_links
         # Also bounded by what is remembered (about two events per span), so big traces stay bounded.
         self.retain_events = retain_events
         self._lock = threading.Lock()
@@ -226,12 +252,15 @@ class ServiceMapAccumulator:
         self._locations: dict[NodeKey, dict[str, int]] = {}
         # trace id -> [(consumer node, linked trace id, linked span id, consumer start, slot, duration)]
         self._links: dict[str, list[tuple[NodeKey, str, str, int, int, int]]] = {}
+        self._link_entries = 0
         # (trace id, span id) of a producer span -> (node its work goes to, producer end ns)
         self._targets: dict[tuple[str, str], tuple[NodeKey, int]] = {}
+        self._accounts: dict[NodeKey, str] = {}
+        self.dropped_links = 0
         self._contributions: OrderedDict[str, _Contribution] = OrderedDict()
         self._retained_events = 0
         # Resources are shared by the spans of a process: what they say is computed once per dict.
-        self._resource_cache: dict[int, tuple[Any, str, str | None, str | None]] = {}
+        self._resource_cache: dict[int, tuple[Any, str, str | None, str | None, str | None]] = {}
         self._remote_cache: dict[tuple[str, str], tuple[NodeKey, bool]] = {}
         self.trace_count = 0
         self.span_count = 0
@@ -314,9 +343,10 @@ class ServiceMapAccumulator:
                 if not counts:
                     del self._locations[key]
         if old.links:
-            self._links.pop(trace_id, None)
+            self._link_entries -= len(self._links.pop(trace_id, ()))
         for target in old.targets:
             self._targets.pop(target, None)
+        self.dropped_links -= old.dropped_links
         self.trace_count -= 1
 
     def _walk(self, trace: Trace, record: _Contribution | None) -> None:
@@ -333,7 +363,7 @@ class ServiceMapAccumulator:
         slots = STATUS_SLOT
         fine = FINE_BOUNDS_NS
         first = FIRST_BUCKET
-        server, producer, client = Kind.SERVER, Kind.PRODUCER, Kind.CLIENT
+        server, producer, client, consumer = Kind.SERVER, Kind.PRODUCER, Kind.CLIENT, Kind.CONSUMER
         events = record.events if record is not None else None
         tid = trace.trace_id
         edge_done: set[int] = set()
@@ -343,9 +373,16 @@ class ServiceMapAccumulator:
             resource_cache.clear()
         if len(remote_cache) > _CACHE_LIMIT:
             remote_cache.clear()
-        links: list[tuple[NodeKey, str, str, int, int, int]] = []
+        accounts = self._accounts
+        targets = self._targets
+        max_targets = self.retain_links
+        # spans (indices) of this trace that send messages: their children in other services are consumers
+        senders: set[int] = set()
+        # (consumer node, linked trace id, linked span id) -> one received message (see ``receive``)
+        received: dict[tuple[NodeKey, str, str], tuple[NodeKey, str, str, int, int, int, bool]] = {}
+        dropped = 0
 
-        def add(table: dict[Any, list[int]], key: Any, slot: int, duration: int) -> None:
+        def add(table: dict[Any, list[int]], key: Any, slot: int, duration: int, start_ns: int) -> None:
             """Count one request (slot -1: an in-progress span, structure only) into a row."""
             row = table.get(key)
             if row is None:
@@ -359,11 +396,24 @@ class ServiceMapAccumulator:
                     row[MIN_NS] = duration
                 if duration > row[MAX_NS]:
                     row[MAX_NS] = duration
+                if start_ns < row[START_NS]:
+                    row[START_NS] = start_ns
+                if start_ns + duration > row[END_NS]:
+                    row[END_NS] = start_ns + duration
             if events is not None:
                 events.append((table, key, slot, duration))
 
-        def placement(span: Span) -> tuple[str, str | None]:
-            """(origin, location) of a segment span; resource facts are computed once per resource."""
+        def receive(owner: NodeKey, link_tid: str, link_sid: str, span: Span, slot: int, duration: int) -> None:
+            """One message received by ``owner`` from the producer span (link_tid, link_sid); a node counts a
+            message once per trace, with the status of its consumer span when one was recorded."""
+            key = (owner, link_tid, link_sid)
+            consumer = span.kind is Kind.CONSUMER
+            held = received.get(key)
+            if held is None or (consumer and not held[6]):
+                received[key] = (owner, link_tid, link_sid, span.start_ns, slot, duration, consumer)
+
+        def placement(span: Span) -> tuple[str, str | None, str | None]:
+            """(origin, location, account) of a segment span; resource facts are computed once per resource."""
             resource = span.resource
             cached = resource_cache.get(id(resource))
             if cached is None or cached[0] is not resource:  # the entry holds the dict: ids are not reused
@@ -372,7 +422,7 @@ class ServiceMapAccumulator:
             origin = span.origin or facts[0]
             attributes = span.attributes
             if not attributes:
-                return origin, facts[1] or facts[2]
+                return origin, facts[1] or facts[2], facts[3]
             explicit = attributes.get(ORIGIN)
             if not span.origin and isinstance(explicit, str) and explicit:
                 origin = explicit
@@ -382,7 +432,18 @@ class ServiceMapAccumulator:
                 if where is None:
                     region = attributes.get(CLOUD_REGION)
                     where = region if isinstance(region, str) and region else facts[2]
-            return origin, where
+            return origin, where, facts[3]
+
+        def inferred(span: Span) -> tuple[NodeKey, bool]:
+            """(inferred downstream node, whether its work may be linked to) of a call without a callee."""
+            cache_key = (span.namespace, span.remote_service)
+            resolved = remote_cache.get(cache_key)
+            if resolved is None:
+                namespace, destination = remote_node(span)
+                resolved = (destination, namespace == "aws" and destination[0].lower() in _ASYNC_SERVICES)
+                if cache_key[0] and cache_key[1]:
+                    remote_cache[cache_key] = resolved
+            return resolved
 
         # (span index, parent index or -1, parent's effective service, parent's owning node)
         stack: list[tuple[int, int, str, NodeKey]] = [(r, -1, "", CLIENT_NODE) for r in trace.roots]
@@ -397,19 +458,23 @@ class ServiceMapAccumulator:
             is_call = kind is client or kind is producer
             # a segment enters a service: a root, a child of another service, or a server under a call
             segment = p < 0 or service != parent_service or (kind is server and spans[p].kind in _CALL_KINDS)
+            # a message consumer: a segment (or a consumer span) under a span that sent the message
+            consumes = (p in senders and (segment or kind is consumer)) if senders else False
             if span.in_progress:
                 slot, duration = -1, 0
-            elif segment or is_call or span.namespace or span.links:
+            elif segment or is_call or span.namespace or span.links or consumes:
                 slot = slots[span.status]
                 duration = span.end_ns - span.start_ns
                 if duration < 0:
                     duration = 0
             if segment:
-                origin, where = placement(span)
+                origin, where, account = placement(span)
                 owner = (service, origin)
                 if owner not in nodes:
                     kinds.setdefault(owner, KIND_SERVICE)
-                add(nodes, owner, slot, duration)
+                add(nodes, owner, slot, duration, span.start_ns)
+                if account is not None:
+                    accounts[owner] = account
                 if where is not None:
                     per_node = locations.get(owner)
                     if per_node is None:
@@ -426,55 +491,77 @@ class ServiceMapAccumulator:
                     if record is not None:
                         record.roots.append(owner)
                     if not span.links:
-                        add(edges, (CLIENT_NODE, owner), slot, duration)
-                elif i not in edge_done:
-                    add(edges, (parent_owner, owner), slot, duration)
+                        add(edges, (CLIENT_NODE, owner), slot, duration, span.start_ns)
+                elif not consumes and i not in edge_done:
+                    add(edges, (parent_owner, owner), slot, duration, span.start_ns)
             else:
                 owner = parent_owner
-            if span.links and slot >= 0:
-                for link in span.links:
-                    links.append((owner, link.trace_id, link.span_id, span.start_ns, slot, duration))
+            if (consumes or span.links) and slot >= 0:
+                if consumes:
+                    receive(owner, tid, spans[p].span_id, span, slot, duration)
+                if span.links:
+                    followed = span.links
+                    if len(followed) > MAX_SPAN_LINKS:
+                        dropped += len(followed) - MAX_SPAN_LINKS
+                        followed = followed[:MAX_SPAN_LINKS]
+                    for link in followed:
+                        receive(owner, link.trace_id, link.span_id, span, slot, duration)
             kids = children(i)
             if is_call or span.namespace:
+                sent = (
+                    message_destination(kind, span.attributes, span.remote_service)
+                    if kind is producer or span.attributes
+                    else None
+                )
                 callees: list[NodeKey] = []
-                for k in kids:
-                    child = spans[k]
-                    if (child.service and child.service != service) or (child.kind is server and is_call):
-                        edge_done.add(k)
-                        callee = (child.service or service, placement(child)[0])
-                        if callee not in callees:
-                            callees.append(callee)
+                if sent is not None:  # a message: producer -> destination node; consumers are linked from it
+                    senders.add(i)
+                    destination = (sent[0], sent[1] or ORIGIN_REMOTE) if sent[0] else inferred(span)[0]
+                    async_target = True
+                else:
+                    for k in kids:
+                        child = spans[k]
+                        if (child.service and child.service != service) or (child.kind is server and is_call):
+                            edge_done.add(k)
+                            callee = (child.service or service, placement(child)[0])
+                            if callee not in callees:
+                                callees.append(callee)
                 if callees:
                     for callee in callees:
-                        add(edges, (owner, callee), slot, duration)
+                        add(edges, (owner, callee), slot, duration, span.start_ns)
                     destination = callees[0]
                     async_target = kind is producer or span.remote_service.lower() in _ASYNC_SERVICES
                 else:
-                    cache_key = (span.namespace, span.remote_service)
-                    resolved = remote_cache.get(cache_key)
-                    if resolved is None:
-                        namespace, destination = remote_node(span)
-                        resolved = (destination, namespace == "aws" and destination[0].lower() in _ASYNC_SERVICES)
-                        if cache_key[0] and cache_key[1]:
-                            remote_cache[cache_key] = resolved
-                    destination, async_target = resolved
+                    if sent is None:
+                        resolved = remote_cache.get((span.namespace, span.remote_service))
+                        destination, async_target = resolved if resolved is not None else inferred(span)
+                        async_target = async_target or kind is producer
                     if destination not in nodes:
                         kinds.setdefault(destination, KIND_INFERRED)
-                    add(nodes, destination, slot, duration)
-                    add(edges, (owner, destination), slot, duration)
-                    async_target = async_target or kind is producer
+                    add(nodes, destination, slot, duration, span.start_ns)
+                    add(edges, (owner, destination), slot, duration, span.start_ns)
                 if async_target:
                     target = (tid, span.span_id)
-                    self._targets[target] = (destination, span.end_ns)
+                    targets[target] = (destination, span.end_ns)
+                    if max_targets is not None and len(targets) > max_targets:
+                        del targets[next(iter(targets))]
                     if record is not None:
                         record.targets.append(target)
             if kids:
                 for k in kids:
                     stack.append((k, i, service, owner))
-        if links:
-            self._links[tid] = links
+        if received:
+            self._links[tid] = [entry[:6] for entry in received.values()]
+            self._link_entries += len(received)
             if record is not None:
                 record.links = True
+            limit = self.retain_links
+            while limit is not None and self._link_entries > limit and self._links:
+                self._link_entries -= len(self._links.pop(next(iter(self._links))))
+        if dropped:
+            self.dropped_links += dropped
+            if record is not None:
+                record.dropped_links = dropped
         self.trace_count += 1
         self.span_count += n
         if self.start_ns is None or start < self.start_ns:
@@ -487,10 +574,13 @@ class ServiceMapAccumulator:
         """The map as a ``networkx.DiGraph`` (see the module docstring for nodes, edges and attributes).
 
         Node attributes: ``name``, ``type``, ``kind`` (service/inferred/client), ``root``, ``stats``
-        (Statistics), ``location`` (dominant placement or None), ``locations`` ({placement: segments}).
+        (Statistics), ``location`` (dominant placement or None), ``locations`` ({placement: segments}),
+        ``account`` (``cloud.account.id`` of its segments' resource, or None).
         Edge attributes: ``stats`` (synchronous calls, or None), ``link_stats`` and ``event_age``
         (asynchronous link traffic, or None), ``asynchronous`` (True when the edge is links only).
-        Graph attributes: ``trace_count``, ``span_count``, ``start_ns``, ``end_ns``, ``unresolved_links``.
+        Graph attributes: ``trace_count``, ``span_count``, ``start_ns``, ``end_ns``, ``unresolved_links``
+        (links to spans not in the data), ``dropped_links`` (links beyond ``MAX_SPAN_LINKS`` on one span).
+        A link that resolves to the consumer's own node (a call both parented and linked) adds nothing.
         """
         with self._lock:
             link_rows: dict[EdgeKey, list[int]] = {}
@@ -504,26 +594,30 @@ class ServiceMapAccumulator:
                         unresolved += 1
                         continue
                     source, produced_end = found
+                    if source == consumer:
+                        continue
                     key = (source, consumer)
                     row = link_rows.get(key)
                     if row is None:
                         row = link_rows[key] = new_counts()
                         age_rows[key] = new_counts()
-                    add_duration(row, slot, duration)
+                    add_duration(row, slot, duration, start_ns=consumer_start)
                     add_duration(age_rows[key], slot, max(0, consumer_start - produced_end))
             node_rows = {key: list(row) for key, row in self._nodes.items()}
             edge_rows = {key: list(row) for key, row in self._edges.items()}
             kinds = dict(self._kinds)
             roots = set(self._roots)
             locations = {key: dict(v) for key, v in self._locations.items()}
+            accounts = dict(self._accounts)
             meta = {
                 "trace_count": self.trace_count,
                 "span_count": self.span_count,
                 "start_ns": self.start_ns,
                 "end_ns": self.end_ns,
                 "unresolved_links": unresolved,
+                "dropped_links": self.dropped_links,
             }
-        return _assemble(node_rows, edge_rows, link_rows, age_rows, kinds, roots, locations, meta)
+        return _assemble(node_rows, edge_rows, link_rows, age_rows, kinds, roots, locations, accounts, meta)
 
 
 def _assemble(
@@ -534,6 +628,7 @@ def _assemble(
     kinds: dict[NodeKey, str],
     roots: set[NodeKey],
     locations: dict[NodeKey, dict[str, int]],
+    accounts: dict[NodeKey, str],
     meta: dict[str, Any],
 ) -> nx.DiGraph:
     graph = nx.DiGraph(**meta)
@@ -552,6 +647,7 @@ def _assemble(
             stats=Statistics.from_counts(row) if row is not None else Statistics(),
             location=max(sorted(where), key=lambda w: where[w]) if where else None,
             locations=where,
+            account=accounts.get(key),
         )
 
     for key in node_rows:

@@ -70,15 +70,17 @@ FINE_BOUNDS_NS: tuple[int, ...] = tuple(
 N_FINE = len(FINE_BOUNDS_NS) + 1
 
 # Counter layout: [ok, error (other), throttle, fault, total response time ns, references, min ns, max ns,
-# fine counts...]. ``references`` counts every contribution, in-progress spans included, so a node or
-# edge that loses all of them (a replaced trace) disappears. min/max only clamp the percentiles (they
-# are not narrowed when a trace is replaced).
-OK, ERROR, THROTTLE, FAULT, TOTAL_NS, REFS, MIN_NS, MAX_NS = 0, 1, 2, 3, 4, 5, 6, 7
-FIRST_BUCKET = 8
+# first start ns, last end ns, fine counts...]. ``references`` counts every contribution, in-progress spans
+# included, so a node or edge that loses all of them (a replaced trace) disappears. min/max only clamp the
+# percentiles and first start / last end give X-Ray's StartTime/EndTime; none of the four is narrowed when a
+# trace is replaced.
+OK, ERROR, THROTTLE, FAULT, TOTAL_NS, REFS, MIN_NS, MAX_NS, START_NS, END_NS = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9
+FIRST_BUCKET = 10
 COUNTS_LEN = FIRST_BUCKET + N_FINE
 _NO_MIN = 1 << 62
 _TEMPLATE = [0] * COUNTS_LEN
 _TEMPLATE[MIN_NS] = _NO_MIN
+_TEMPLATE[START_NS] = _NO_MIN
 
 #: Status -> counter slot.
 STATUS_SLOT: dict[Status, int] = {Status.OK: OK, Status.ERROR: ERROR, Status.THROTTLE: THROTTLE, Status.FAULT: FAULT}
@@ -89,8 +91,9 @@ def new_counts() -> list[int]:
     return _TEMPLATE[:]
 
 
-def add_duration(counts: list[int], slot: int, duration_ns: int, sign: int = 1) -> None:
-    """Count one request with status ``slot`` and duration into ``counts`` (sign -1 removes it)."""
+def add_duration(counts: list[int], slot: int, duration_ns: int, sign: int = 1, start_ns: int | None = None) -> None:
+    """Count one request with status ``slot`` and duration into ``counts`` (sign -1 removes it); ``start_ns``
+    (when known) widens the row's first start / last end."""
     counts[slot] += sign
     counts[REFS] += sign
     counts[TOTAL_NS] += sign * duration_ns
@@ -100,6 +103,11 @@ def add_duration(counts: list[int], slot: int, duration_ns: int, sign: int = 1) 
             counts[MIN_NS] = duration_ns
         if duration_ns > counts[MAX_NS]:
             counts[MAX_NS] = duration_ns
+        if start_ns is not None:
+            if start_ns < counts[START_NS]:
+                counts[START_NS] = start_ns
+            if start_ns + duration_ns > counts[END_NS]:
+                counts[END_NS] = start_ns + duration_ns
 
 
 def bucket_slot(duration_ns: int) -> int:
@@ -158,6 +166,9 @@ class Statistics:
     p99_s: float | None = None
     #: Non-empty fine buckets as (bucket index, count), for tests on the distribution (``count_above``).
     fine_buckets: tuple[tuple[int, int], ...] = ()
+    #: Start of the first and end of the last request counted (Unix ns), None when none was.
+    first_start_ns: int | None = None
+    last_end_ns: int | None = None
 
     @classmethod
     def from_counts(cls, counts: list[int]) -> Statistics:
@@ -177,6 +188,8 @@ class Statistics:
             p95_s=_percentile(pairs, total, 0.95, low, high),
             p99_s=_percentile(pairs, total, 0.99, low, high),
             fine_buckets=pairs,
+            first_start_ns=counts[START_NS] if counts[START_NS] != _NO_MIN else None,
+            last_end_ns=counts[END_NS] if counts[START_NS] != _NO_MIN else None,
         )
 
     def count_above(self, threshold_s: float) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import orjson
+from spanscope.analysis import critical_path
 from spanscope.collectors.formats.zipkin import parse_spans, server_half_id
 from spanscope.collectors.model import Kind, Status, Trace
 
@@ -138,3 +139,89 @@ def test_list_of_traces_as_the_query_api_returns():
     result = parse_spans([skew, [*db, "oops"]])
     assert len(result.spans) == 9
     assert [e.position for e in result.errors] == ["[1][5]"]
+
+
+# --- shared roots (Envoy, yelp.json) and span fragments ------------------------------------------------
+
+
+def _one_tree(spans: list) -> Trace:
+    ids = {s.span_id for s in spans}
+    assert [s.name for s in spans if s.parent_id and s.parent_id not in ids] == []  # no missing parent
+    trace = Trace(spans[0].trace_id, spans)
+    assert len(trace.roots) == 1
+    return trace
+
+
+def test_real_sample_yelp_imports_as_one_tree_under_its_shared_root():
+    result = parse_spans(load("yelp.json"))
+    assert result.errors == [] and len(result.spans) == 16
+    trace = _one_tree(result.spans)
+    root = trace.spans[trace.roots[0]]
+    # the Envoy ingress root: SERVER, shared, no CLIENT half in the input -> keeps its own id and no parent
+    assert (root.span_id, root.parent_id, root.service) == ("2e8cfb154b59a41f", None, "routing")
+    assert len(trace.children(trace.roots[0])) == 2  # the two CLIENT halves that call on from the ingress
+    # halves with a CLIENT in the input are still split, the server half under its client half
+    mobile = [s for s in result.spans if s.attributes.get("zipkin.shared_span_id") == "f5f268651b2a2b34"]
+    assert [(s.service, s.parent_id) for s in mobile] == [("mobile_api", "f5f268651b2a2b34")]
+    # the critical path does not blame the root for the whole request (its own time is the gaps only)
+    root_time = sum(seg.end_ns - seg.start_ns for seg in critical_path(trace) if seg.span_id == root.span_id)
+    assert root_time < 0.1 * (root.end_ns - root.start_ns)  # 6.8 ms of 132 ms; it was all of it
+
+
+def test_envoy_style_shared_root_keeps_its_children():
+    tid = "5759e988bd862e3fe1be46a994272793"
+    spans = [
+        {"traceId": tid, "id": "1" * 16, "kind": "SERVER", "shared": True, "name": "ingress",
+         "timestamp": 1_000_000, "duration": 90_000, "localEndpoint": {"serviceName": "front-envoy"}},
+        {"traceId": tid, "id": "2" * 16, "parentId": "1" * 16, "kind": "CLIENT", "name": "egress",
+         "timestamp": 1_001_000, "duration": 80_000, "localEndpoint": {"serviceName": "front-envoy"},
+         "remoteEndpoint": {"serviceName": "app"}},
+        {"traceId": tid, "id": "2" * 16, "parentId": "1" * 16, "kind": "SERVER", "shared": True, "name": "GET /",
+         "timestamp": 1_002_000, "duration": 75_000, "localEndpoint": {"serviceName": "app"}},
+    ]  # fmt: skip
+    result = parse_spans(spans)
+    trace = _one_tree(result.spans)
+    ingress, egress, app = result.spans
+    assert (ingress.span_id, ingress.parent_id) == ("1" * 16, None)
+    assert egress.parent_id == ingress.span_id
+    assert (app.span_id, app.parent_id) == (server_half_id("2" * 16), egress.span_id)
+    assert trace.spans[trace.roots[0]] is ingress
+
+
+def test_fragments_without_timestamp_merge_as_zipkin_ui_does():
+    tid = "b" * 16
+    fragments = [
+        {"traceId": tid, "id": "a" * 16, "name": "get", "kind": "SERVER", "timestamp": 10, "duration": 90,
+         "localEndpoint": {"serviceName": "api"}, "tags": {"http.path": "/x"}},
+        {"traceId": tid, "id": "c" * 16, "parentId": "a" * 16, "kind": "CLIENT",
+         "localEndpoint": {"serviceName": "api"}, "annotations": [{"timestamp": 20, "value": "cs"}]},
+        # a late fragment of the root: tags and an annotation only
+        {"traceId": tid, "id": "a" * 16, "localEndpoint": {"serviceName": "api"}, "tags": {"http.status_code": "200"},
+         "annotations": [{"timestamp": 95, "value": "flushed"}]},
+        # the client's other fragment: its name, timing and remote side
+        {"traceId": tid, "id": "c" * 16, "name": "select", "timestamp": 20, "duration": 30,
+         "remoteEndpoint": {"serviceName": "db"}, "annotations": [{"timestamp": 50, "value": "cr"}]},
+        # a span reported only as annotations: its interval comes from them
+        {"traceId": tid, "id": "d" * 16, "parentId": "a" * 16, "name": "cache", "localEndpoint": {"serviceName": "api"},
+         "annotations": [{"timestamp": 60, "value": "start"}, {"timestamp": 70, "value": "end"}]},
+    ]  # fmt: skip
+    result = parse_spans(fragments)
+    assert result.errors == []  # no problem line per fragment
+    root, client, cache = result.spans
+    assert (root.name, root.start_ns, root.end_ns) == ("get", 10_000, 100_000)
+    assert root.attributes == {"http.path": "/x", "http.status_code": "200"}
+    assert [e.name for e in root.events] == ["flushed"]
+    assert (client.name, client.kind, client.start_ns, client.end_ns) == ("select", Kind.CLIENT, 20_000, 50_000)
+    assert client.remote_service == "db" and [e.name for e in client.events] == ["cs", "cr"]
+    assert (cache.start_ns, cache.end_ns) == (60_000, 70_000)
+    _one_tree(result.spans)
+
+
+def test_complete_duplicates_and_contradicting_fragments_are_not_merged():
+    tid = "b" * 16
+    span = {"traceId": tid, "id": "a" * 16, "name": "x", "timestamp": 1, "duration": 2,
+            "localEndpoint": {"serviceName": "api"}}  # fmt: skip
+    other_service = {"traceId": tid, "id": "a" * 16, "localEndpoint": {"serviceName": "db"}}
+    result = parse_spans([span, dict(span), other_service])
+    assert len(result.spans) == 2  # duplicates are kept as the data says; the other service's fragment is alone
+    assert [e.position for e in result.errors] == ["[2]"]  # it has no timestamp of its own

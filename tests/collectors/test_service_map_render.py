@@ -17,7 +17,7 @@ from spanscope.collectors.service_map.render_json import service_graph_json
 from spanscope.tui.render.map_graphviz import render_map_dot, render_map_mermaid
 from spanscope.tui.render.map_text import render_map_text
 
-from tests.builders import build_trace
+from tests.builders import BASE_NS, build_trace
 
 EXTENSION_KEYS = {"Spanscope", "Comparison"}  # our documented additions; everything else is X-Ray's
 
@@ -260,6 +260,9 @@ def test_renderers_mark_comparison_changes():
         ("edge:IAD89-C1", ("edge", "edge location IAD89-C1")),
         ("outpost:op-0abc", ("outpost", "Outpost op-0abc")),
         ("device:thing-7", ("device", "device thing-7")),
+        ("localzone:us-west-2-lax-1a", ("localzone", "Local Zone us-west-2-lax-1a")),
+        ("wavelength:us-east-1-wl1-bos-wlz-1", ("wavelength", "Wavelength zone us-east-1-wl1-bos-wlz-1")),
+        ("snowball:JID-7", ("snowball", "Snowball device JID-7")),
         ("weird:thing", ("region", "region weird:thing")),
     ],
 )
@@ -286,3 +289,50 @@ def test_node_location_is_the_dominant_one():
     data = build_service_map(traces).nodes["api", ORIGIN_LAMBDA]
     assert data["location"] == "us-east-1"
     assert data["locations"] == {"us-east-1": 2, "eu-west-1": 1}
+
+
+def test_json_has_per_service_and_per_edge_times_state_and_account():
+    traces = sample_traces(3)
+    for trace in traces:
+        for span in trace.spans:
+            if span.service == "api":
+                span.resource["cloud.account.id"] = "123456789012"
+    doc = service_graph_json(build_service_map(traces))
+    validate_shape(json.loads(json.dumps(doc)), _output_shape())
+    by_name = {s["Name"]: s for s in doc["Services"]}
+    api, ddb, queue = by_name["api"], by_name["DynamoDB"], by_name["SQS"]
+    base = BASE_NS / 1e9
+    # api's segments run 0-100 ms of each trace; its DynamoDB calls 10-30 ms; the consumer 100-160 ms
+    assert (api["StartTime"], api["EndTime"]) == pytest.approx((base, base + 0.1))
+    assert (ddb["StartTime"], ddb["EndTime"]) == pytest.approx((base + 0.01, base + 0.03))
+    assert api["State"] == "active" and api["AccountId"] == "123456789012"
+    assert "AccountId" not in ddb  # no resource says which account owns it
+    to_ddb = next(e for e in api["Edges"] if e["ReferenceId"] == ddb["ReferenceId"])
+    assert (to_ddb["StartTime"], to_ddb["EndTime"]) == pytest.approx((base + 0.01, base + 0.03))
+    (received,) = queue["Edges"]
+    assert (received["StartTime"], received["EndTime"]) == pytest.approx((base + 0.1, base + 0.16))
+    client = by_name["client"]
+    assert client["State"] == "active" and client["StartTime"] == pytest.approx(base)
+    assert all(s["StartTime"] <= s["EndTime"] for s in doc["Services"])
+
+
+def test_every_format_groups_every_placement_kind():
+    places = ["us-east-1", "localzone:us-west-2-lax-1a", "wavelength:us-east-1-wl1-bos-wlz-1", "outpost:op-1",
+              "snowball:JID-7", "edge:IAD89-C1", "device:thing-7"]  # fmt: skip
+    traces = [
+        build_trace([("r", None, 0, 1, lam(f"svc{i}", resource={"spanscope.location": where}))], trace=f"t{i}")
+        for i, where in enumerate(reversed(places))
+    ]
+    graph = build_service_map(traces)
+    assert list(location_clusters(graph)) == [None, *places]  # regions first, devices last
+    labels = [describe_location(where)[1] for where in places]
+    text = render_map_text(graph, group_by_location=True)
+    assert [line.strip() for line in text.splitlines() if line.strip() in labels] == labels
+    dot = render_map_dot(graph, group_by_location=True)
+    assert dot.count("subgraph cluster_") == len(places) and all(label in dot for label in labels)
+    mermaid = render_map_mermaid(graph, group_by_location=True)
+    assert mermaid.count("subgraph g") == len(places)
+    doc = service_graph_json(graph)
+    kinds = {s["Name"]: (s["Spanscope"]["Placement"], s["Spanscope"]["PlacementScope"]) for s in doc["Services"]}
+    assert kinds["svc6"] == ("region", "region") and kinds["svc0"] == ("device", "edge")
+    assert kinds["svc4"] == ("wavelength", "edge") and kinds["client"] == (None, None)

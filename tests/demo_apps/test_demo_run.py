@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from spanscope.collectors.service_map import build_service_map
+from spanscope.collectors.store import open_store
 from spanscope.demo_apps.faults import FAULT_KINDS, Scale, parse_fault_names, truth_path
 from spanscope.demo_apps.scenario import load_truth, run_demo
 from spanscope.demo_apps.verdict import analyze_run
@@ -114,3 +116,19 @@ def test_nightly_pipeline_is_one_workflow_with_an_end_to_end_critical_path(demo_
     # orders-api's cold starts are its Initialization, not CloudFront's origin call
     assert hot[("orders-api", INITIALIZATION)] > hot.get(("cloudfront", "origin POST /orders"), 0)
     assert any(w.operation == "POST /api/v2/batches/close" for w in report.workflows)
+
+
+def test_demo_map_draws_the_orders_queue_between_api_and_worker(demo_run) -> None:
+    """X-Ray's picture of the SQS hop: orders-api -> orders-queue [AWS::SQS::Queue] ~> order-worker."""
+    result, _truth, _report, _verdicts, _traces = demo_run
+    with open_store(result.db_path, readonly=True) as store:
+        graph = build_service_map(store.iter_traces())
+    api, worker = ("orders-api", "AWS::Lambda::Function"), ("order-worker", "AWS::Lambda::Function")
+    queue = ("orders-queue", "AWS::SQS::Queue")
+    assert graph.edges[api, queue]["asynchronous"] is False
+    assert graph.edges[api, queue]["stats"].total_count > 0
+    assert graph.edges[queue, worker]["asynchronous"] is True
+    assert graph.edges[queue, worker]["link_stats"].total_count >= graph.edges[api, queue]["stats"].total_count
+    assert not graph.has_edge(api, worker)  # the async hop is no synchronous edge
+    assert not [edge for edge in graph.edges if edge[0] == edge[1]]  # and no self-loop
+    assert ("SQS", "AWS::SQS::Queue") not in graph  # every send names its queue

@@ -21,6 +21,10 @@ from spanscope.tracer.placement import detect_placement, detect_platform
         ({"AWS_REGION": "us-east-1", "AWS_OUTPOST_ID": "op-0abc"}, "outpost:op-0abc"),
         ({"AWS_REGION": "us-west-2", "AWS_IOT_THING_NAME": "thing-7"}, "device:thing-7"),
         ({"SPANSCOPE_DEVICE_ID": "snowball-3"}, "device:snowball-3"),
+        # Snowball Edge: its local EC2/S3 endpoints are region "snow"
+        ({"AWS_REGION": "snow", "SPANSCOPE_DEVICE_ID": "JID-7"}, "snowball:JID-7"),
+        ({"AWS_REGION": "snow"}, "snowball:snow"),
+        ({"AWS_REGION": "us-east-1", "SPANSCOPE_SNOWBALL_ID": "JID-8"}, "snowball:JID-8"),
         ({"AWS_REGION": "us-east-1", "SPANSCOPE_LOCATION": "lab:rack-4"}, "lab:rack-4"),
     ],
 )

@@ -144,6 +144,10 @@ def send_sqs_message(client: Any, **kwargs: Any) -> Any:
         c.RPC_METHOD: "SendMessage",
         c.AWS_OPERATION: "SendMessage",
         c.AWS_QUEUE_URL: str(queue_url or ""),
+        # what the service map names the queue node by (OTel messaging conventions)
+        "messaging.system": "aws_sqs",
+        "messaging.destination.name": _queue_from_url(queue_url),
+        "messaging.operation.type": "send",
     }
     with span(f"{_queue_from_url(queue_url)} send", kind=SpanKind.PRODUCER, attributes=attrs):
         header = xray_header_for()

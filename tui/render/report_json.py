@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from spanscope.analysis.placement import PlacementSplit
 from spanscope.analysis.report import Report
 
 NS = 1e9
@@ -164,4 +165,30 @@ def report_to_json(report: Report) -> dict[str, Any]:
                 for e in report.service_map.edges
             ],
         }
+    if report.placement is not None:
+        out["placement"] = _placement_json(report.placement)
     return out
+
+
+def _placement_json(split: PlacementSplit) -> dict[str, Any]:
+    """The edge-vs-region split (``analysis.placement``): critical-path seconds per scope and placement."""
+    return {
+        "region_s": split.region_ns / NS,
+        "edge_s": split.edge_ns / NS,
+        "crossing_s": split.crossing_ns / NS,
+        "unplaced_s": split.unplaced_ns / NS,
+        "traces": split.traces,
+        "edge_traces": split.edge_traces,
+        "locations": [{"location": w, "scope": scope, "critical_path_s": ns / NS} for w, scope, ns in split.locations],
+        "crossings": [
+            {
+                "from": c.source,
+                "to": c.target,
+                "count": c.count,
+                "total_s": c.total_ns / NS,
+                "p50_s": c.p50_ns / NS,
+                "p95_s": c.p95_ns / NS,
+            }
+            for c in split.crossings
+        ],
+    }

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+from spanscope.analysis.placement import PlacementSplit
 from spanscope.analysis.report import Report
 from spanscope.tui.render.safe_text import clean
 
@@ -243,4 +244,29 @@ def render_report_markdown(report: Report, *, top: int = TOP) -> str:
         ]
         lines += _table(["node", "type", "requests", "errors", "faults", "mean response"], rows)
     lines.append("")
+    if report.placement is not None and report.placement.edge_traces:
+        lines += _placement_md(report.placement, top)
     return "\n".join(lines)
+
+
+def _placement_md(split: PlacementSplit, top: int) -> list[str]:
+    """The edge-vs-region section: only when some trace reached an edge placement."""
+    total = split.total_ns or 1
+    lines = ["## Edge vs region", ""]
+    lines.append(
+        f"Critical-path time of {_n(split.edge_traces, 'trace')} that reach the edge: "
+        f"edge {_s(split.edge_ns)} ({split.edge_ns / total:.0%}), region {_s(split.region_ns)} "
+        f"({split.region_ns / total:.0%}), between them {_s(split.crossing_ns)} ({split.crossing_ns / total:.0%})."
+    )
+    lines.append("")
+    rows = [[md(w), scope, _s(ns)] for w, scope, ns in split.locations[:top]]
+    lines += _table(["placement", "scope", "critical path"], rows)
+    if split.crossings:
+        lines.append("")
+        rows = [
+            [md(c.source), md(c.target), str(c.count), _s(c.p50_ns), _s(c.p95_ns), _s(c.total_ns)]
+            for c in split.crossings[:top]
+        ]
+        lines += _table(["from", "to", "calls", "own time p50", "own time p95", "total"], rows)
+    lines.append("")
+    return lines

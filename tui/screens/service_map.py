@@ -1,5 +1,8 @@
 """The Service map screen: nodes and edges with request rate, error and fault percentages and latency, by health.
 
+Nodes are grouped by placement (region, Local Zone, Wavelength zone, Outpost, Snowball device, edge location,
+device), one heading row per group, as ``spanscope map --group-by location`` does.
+
 Select a node or an edge (Enter) to list its traces on the Traces screen, through a filter
 expression (``service(id(...))`` / ``edge(id(...), id(...))``).
 """
@@ -13,6 +16,7 @@ import networkx as nx
 from rich.text import Text
 from spanscope.collectors.model import Trace
 from spanscope.collectors.service_map import CLIENT_NODE, KIND_CLIENT, Statistics
+from spanscope.collectors.service_map.location import describe_location, location_clusters
 from spanscope.tui.render import cells
 from spanscope.tui.screens.base import SpanscopeScreen
 from spanscope.tui.widgets.nav_table import NavTable
@@ -62,7 +66,7 @@ class ServiceMapScreen(SpanscopeScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.node_keys: list[NodeKey] = []
+        self.node_keys: list[NodeKey | None] = []  # None: a placement heading row
         self.edge_keys: list[tuple[NodeKey, NodeKey]] = []
         self._refreshing = False
 
@@ -108,9 +112,20 @@ class ServiceMapScreen(SpanscopeScreen):
         nodes = self.query_one("#map-nodes", NavTable)
         keep = nodes.cursor_row
         nodes.clear()
-        order = sorted(graph.nodes(data=True), key=lambda item: (item[1]["kind"] != KIND_CLIENT, item[0]))
-        self.node_keys = [key for key, _data in order]
-        nodes.add_rows([self._node_row(key, data, minutes) for key, data in order])
+        order = sorted(graph.nodes, key=lambda key: (graph.nodes[key]["kind"] != KIND_CLIENT, key))
+        clusters = location_clusters(graph, order)
+        grouped = any(where is not None for where in clusters)
+        self.node_keys = []
+        rows: list[tuple[Text, ...]] = []
+        for where, members in clusters.items():
+            if grouped and not (where is None and members == [CLIENT_NODE]):
+                title = "unplaced" if where is None else describe_location(where)[1]
+                rows.append((cells.safe(f"▾ {title}", "bold", max_length=80),) + (Text(""),) * (len(NODE_COLUMNS) - 1))
+                self.node_keys.append(None)
+            for key in members:
+                rows.append(self._node_row(key, graph.nodes[key], minutes))
+                self.node_keys.append(key)
+        nodes.add_rows(rows)
         if self.node_keys:
             nodes.move_cursor(row=min(keep, len(self.node_keys) - 1))
 
@@ -165,6 +180,8 @@ class ServiceMapScreen(SpanscopeScreen):
     def _node_selected(self, event: DataTable.RowSelected) -> None:
         if 0 <= event.cursor_row < len(self.node_keys):
             key = self.node_keys[event.cursor_row]
+            if key is None:  # a placement heading
+                return
             if key == CLIENT_NODE:
                 self.spanscope.show_traces("")
             else:
