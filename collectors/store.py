@@ -626,28 +626,33 @@ def span_from_row(row: Sequence[Any], resource: dict[str, Any]) -> Span:
         body,
     ) = row
     extra = _decode_body(body)
+    get = extra.get
     return Span(
-        trace_id=trace_id,
-        span_id=span_id,
-        parent_id=parent_id,
-        service=service,
-        name=name,
-        kind=Kind(kind),
-        start_ns=start_ns,
-        end_ns=end_ns,
-        status=Status(status),
-        status_message=extra.get("m", ""),
-        origin=extra.get("o", ""),
-        namespace=extra.get("ns", ""),
-        remote_service=extra.get("rs", ""),
-        attributes=extra.get("a", {}),
-        annotations=extra.get("an", {}),
-        resource=resource,
-        events=[SpanEvent(e[0], e[1], e[2]) for e in extra.get("ev", ())],
-        exceptions=[SpanException(x[0], x[1], x[2], x[3], x[4]) for x in extra.get("ex", ())],
-        links=[SpanLink(lk[0], lk[1], lk[2]) for lk in extra.get("l", ())],
-        in_progress=bool(in_progress),
+        trace_id,
+        span_id,
+        parent_id,
+        service,
+        name,
+        _KINDS.get(kind) or Kind(kind),  # a dict lookup, not Enum.__call__: the hot path of every read
+        start_ns,
+        end_ns,
+        _STATUSES.get(status) or Status(status),
+        get("m", ""),
+        get("o", ""),
+        get("ns", ""),
+        get("rs", ""),
+        get("a") or {},
+        get("an") or {},
+        resource,
+        [SpanEvent(e[0], e[1], e[2]) for e in extra["ev"]] if "ev" in extra else [],
+        [SpanException(x[0], x[1], x[2], x[3], x[4]) for x in extra["ex"]] if "ex" in extra else [],
+        [SpanLink(lk[0], lk[1], lk[2]) for lk in extra["l"]] if "l" in extra else [],
+        bool(in_progress),
     )
+
+
+_KINDS: dict[str, Kind] = {k.value: k for k in Kind}
+_STATUSES: dict[str, Status] = {s.value: s for s in Status}
 
 
 def _window_clause(since_ns: int | None, until_ns: int | None, service: str | None) -> tuple[str, list[Any]]:
@@ -733,7 +738,8 @@ def loads_exact(body: bytes) -> Any:
 
 
 def _decode_body(body: bytes) -> dict[str, Any]:
-    return dict(loads_exact(body))
+    value = loads_exact(body)
+    return value if isinstance(value, dict) else dict(value)
 
 
 def _make_trace(trace_id: str, spans: list[Span]) -> Trace:
