@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 
 from spanscope.analysis.critical_path import critical_path
 from spanscope.analysis.stats import percentiles
+from spanscope.collectors.conventions import CLOUD_REGION, LOCATION
 from spanscope.collectors.model import Kind, Trace
 from spanscope.collectors.service_map import span_location
 from spanscope.collectors.service_map.location import placement_scope
@@ -103,11 +104,18 @@ def placement_partial(trace: Trace, *, overlap_tolerance: float = 0.01) -> Place
     spans = trace.spans
     if not spans or not trace.roots:
         return partial
+    owns = _own_locations(trace)
+    if not any(placement_scope(w) == "edge" for w in set(owns) if w is not None):
+        # Nothing at the edge (most traces): the roots' interval where the first root is, no walk, no path.
+        in_region = any(placement_scope(w) == "region" for w in set(owns) if w is not None)
+        span_ns = max(0, trace.end_ns - trace.start_ns)
+        _add(partial, owns[trace.roots[0]], "region" if in_region else "unplaced", span_ns)
+        return partial
     where: list[str | None] = [None] * len(spans)
     stack: list[tuple[int, str | None]] = [(r, None) for r in trace.roots]
     while stack:  # iterative: a span without a placement of its own sits where its parent sits
         i, inherited = stack.pop()
-        own = span_location(spans[i])
+        own = owns[i]
         where[i] = own if own is not None else inherited
         stack.extend((k, where[i]) for k in trace.children(i))
     placed = set(where)
@@ -137,6 +145,21 @@ def placement_partial(trace: Trace, *, overlap_tolerance: float = 0.01) -> Place
         if target is not None and source is not None:
             partial.crossings.setdefault((source, target), []).append(gap)
     return partial
+
+
+def _own_locations(trace: Trace) -> list[str | None]:
+    """``span_location`` of every span, the resource's part read once per resource (spans share them)."""
+    by_resource: dict[int, str | None] = {}
+    out: list[str | None] = []
+    for span in trace.spans:
+        if LOCATION in span.attributes or CLOUD_REGION in span.attributes:
+            out.append(span_location(span))
+            continue
+        key = id(span.resource)
+        if key not in by_resource:
+            by_resource[key] = span_location(span)
+        out.append(by_resource[key])
+    return out
 
 
 def _add(partial: PlacementPartial, location: str | None, scope: str, length: int) -> None:
