@@ -75,7 +75,12 @@ def test_chains_screen(snap_compare, sample_db: Path) -> None:
 
 
 def test_compare_screen(snap_compare, sample_db: Path) -> None:
-    assert snap_compare(make_app(sample_db, start="compare"), terminal_size=SIZE, run_before=settle)
+    async def run_before(pilot: Pilot[None]) -> None:
+        await settle(pilot)
+        await pilot.pause(0.3)  # the tables lay their columns out after their rows arrive from the worker
+        await settle(pilot)
+
+    assert snap_compare(make_app(sample_db, start="compare"), terminal_size=SIZE, run_before=run_before)
 
 
 def test_help_screen(snap_compare, sample_db: Path) -> None:

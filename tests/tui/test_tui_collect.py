@@ -49,7 +49,10 @@ async def test_tui_collect_shows_traces_as_they_arrive(tmp_path: Path) -> None:
                 await asyncio.sleep(0.3)  # the first poll takes the cursor
                 await asyncio.to_thread(send, f"http://127.0.0.1:{port}/v1/traces")
                 deadline = time.monotonic() + 20
-                while time.monotonic() < deadline and not screen.table.row_count:
+                # The SDK exports the child span first, the root a moment later: wait for the whole trace.
+                while time.monotonic() < deadline and not (
+                    screen.table.row_count and table_text(screen.table)[0][4] == "2"
+                ):
                     await pilot.pause(0.1)
                 rows = table_text(screen.table)
                 assert rows and rows[0][1] == "arriving-api: GET /arrived" and rows[0][4] == "2"
