@@ -115,10 +115,10 @@ def _stats_card(title: str, subtitle: str, stats: Statistics, element_id: str, e
 
 def _map_section(graph: nx.DiGraph, group_by_location: bool) -> str:
     ids = element_ids(graph)
-    nodes = sum(1 for _, data in graph.nodes(data=True) if data.get("kind") != "client")  # as `spanscope map` counts
+    services = sum(1 for _, data in graph.nodes(data=True) if data.get("kind") != "client")  # as `spanscope map` counts
     parts = [
         '<section id="map"><h2>Service map</h2>',
-        f'<p class="muted">{nodes} nodes, {graph.number_of_edges()} edges. Columns follow the calls '
+        f'<p class="muted">{services} nodes, {graph.number_of_edges()} edges. Columns follow the calls '
         "from the entry points; bands group nodes by placement (region, edge location, device). Click a node for "
         "its response-time histogram.</p>",
     ]
