@@ -62,6 +62,8 @@ class Reservoir:
         if self.per_second <= 0:
             return False
         second = int(self._clock())
+        if second == self._second and self._used >= self.per_second:
+            return False  # spent for this second: no lock needed to say so
         with self._lock:
             if second != self._second:
                 self._second = second
@@ -70,6 +72,11 @@ class Reservoir:
                 self._used += 1
                 return True
             return False
+
+
+def _rate_bound(rate: float) -> int:
+    """The low-64-bit bound below which a trace is sampled at ``rate`` (TraceIdRatioBased's rounding)."""
+    return round(rate * _BOUND)
 
 
 def _text(attributes: Mapping[str, Any], *keys: str) -> str:
@@ -105,6 +112,7 @@ class XRayRulesSampler(Sampler):
         """Per rule that can match this process's resource: the request-level checks it needs (the
         resource fields are fixed, so they are decided once here, keeping a decision cheap)."""
         plan: list[tuple[int, tuple[tuple[int, Callable[[str], bool]], ...], tuple[tuple[str, Any], ...]]] = []
+        self._bounds = [_rate_bound(r.fixed_rate) for r in self.rules]
         needs_host = False
         for i, rule in enumerate(self.rules):
             fixed = (
@@ -123,6 +131,7 @@ class XRayRulesSampler(Sampler):
             plan.append((i, checks, tuple((k, wildcard(v)) for k, v in rule.attributes.items())))
         self._plan = plan
         self._needs_host = needs_host
+        self._plain = self.rule_for({})  # the rule of a span without request attributes (``@trace``)
 
     @classmethod
     def from_file(
@@ -172,19 +181,31 @@ class XRayRulesSampler(Sampler):
         links: Sequence[Link] | None = None,
         trace_state: TraceState | None = None,
     ) -> SamplingResult:
-        index = self.rule_for(attributes or {})
-        sampled = False
-        if index is not None:
-            rule = self.rules[index]
-            stats = self._stats[index]
-            stats[0] += 1
-            borrowed = self._reservoirs[index].take()
-            sampled = borrowed or (trace_id & (_BOUND - 1)) < rule.fixed_rate * _BOUND
-            if sampled:
-                stats[1] += 1
-                stats[2] += borrowed
+        sampled = self.decide(trace_id & (_BOUND - 1), attributes)
         state = get_current_span(parent_context).get_span_context().trace_state
         return SamplingResult(Decision.RECORD_AND_SAMPLE if sampled else Decision.DROP, None, state)
+
+    def decide(self, low: int, attributes: Mapping[str, Any] | None) -> bool:
+        """The root decision for a trace whose id's low 64 bits are ``low`` (counted in the statistics):
+        what ``should_sample`` decides, without its result object. The tracer's decorators call it
+        directly, so an unsampled ``@trace`` root builds no span. A span without attributes takes the rule
+        decided once per rule set; the rate is an integer bound on ``low``, as ``TraceIdRatioBased``'s."""
+        index = self.rule_for(attributes) if attributes else self._plain
+        if index is None:
+            return False
+        try:
+            stats, reservoir, bound = self._stats[index], self._reservoirs[index], self._bounds[index]
+        except IndexError:  # rules being replaced by another thread this instant: not sampled
+            return False
+        stats[0] += 1
+        if reservoir.take():
+            stats[1] += 1
+            stats[2] += 1
+            return True
+        if low < bound:
+            stats[1] += 1
+            return True
+        return False
 
     def replace_rules(self, rules: Sequence[SamplingRule]) -> None:
         """New rules (from a remote source); statistics of rules that stay are kept."""
@@ -211,6 +232,7 @@ class XRayRulesSampler(Sampler):
                 continue
             rate, quota = target
             self.rules[i] = dataclasses.replace(rule, fixed_rate=min(max(rate, 0.0), 1.0))  # same patterns
+            self._bounds[i] = _rate_bound(self.rules[i].fixed_rate)
             if quota is not None:
                 self._reservoirs[i] = Reservoir(max(0, quota), self._clock)
 
