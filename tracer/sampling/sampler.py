@@ -112,7 +112,6 @@ class XRayRulesSampler(Sampler):
         """Per rule that can match this process's resource: the request-level checks it needs (the
         resource fields are fixed, so they are decided once here, keeping a decision cheap)."""
         plan: list[tuple[int, tuple[tuple[int, Callable[[str], bool]], ...], tuple[tuple[str, Any], ...]]] = []
-        self._bounds = [_rate_bound(r.fixed_rate) for r in self.rules]
         needs_host = False
         for i, rule in enumerate(self.rules):
             fixed = (
@@ -132,6 +131,17 @@ class XRayRulesSampler(Sampler):
         self._plan = plan
         self._needs_host = needs_host
         self._plain = self.rule_for({})  # the rule of a span without request attributes (``@trace``)
+        self._decisions()
+
+    def _decisions(self) -> None:
+        """Per rule, what a decision needs at hand: its statistics, its reservoir's ``take`` (None for an
+        empty reservoir) and its rate as a bound on the trace id's low 64 bits; one list, swapped whole."""
+        entries = [
+            (stats, reservoir.take if reservoir.per_second > 0 else None, _rate_bound(rule.fixed_rate))
+            for rule, stats, reservoir in zip(self.rules, self._stats, self._reservoirs, strict=True)
+        ]
+        self._entries = entries
+        self._plain_entry = entries[self._plain] if self._plain is not None else None
 
     @classmethod
     def from_file(
@@ -190,15 +200,22 @@ class XRayRulesSampler(Sampler):
         what ``should_sample`` decides, without its result object. The tracer's decorators call it
         directly, so an unsampled ``@trace`` root builds no span. A span without attributes takes the rule
         decided once per rule set; the rate is an integer bound on ``low``, as ``TraceIdRatioBased``'s."""
-        index = self.rule_for(attributes) if attributes else self._plain
-        if index is None:
+        entry: tuple[list[int], Callable[[], bool] | None, int] | None
+        if attributes:
+            index = self.rule_for(attributes)
+            if index is None:
+                return False
+            try:
+                entry = self._entries[index]
+            except IndexError:  # rules being replaced by another thread this instant: not sampled
+                return False
+        else:
+            entry = self._plain_entry
+        if entry is None:
             return False
-        try:
-            stats, reservoir, bound = self._stats[index], self._reservoirs[index], self._bounds[index]
-        except IndexError:  # rules being replaced by another thread this instant: not sampled
-            return False
+        stats, take, bound = entry
         stats[0] += 1
-        if reservoir.take():
+        if take is not None and take():
             stats[1] += 1
             stats[2] += 1
             return True
@@ -232,9 +249,9 @@ class XRayRulesSampler(Sampler):
                 continue
             rate, quota = target
             self.rules[i] = dataclasses.replace(rule, fixed_rate=min(max(rate, 0.0), 1.0))  # same patterns
-            self._bounds[i] = _rate_bound(self.rules[i].fixed_rate)
             if quota is not None:
                 self._reservoirs[i] = Reservoir(max(0, quota), self._clock)
+        self._decisions()
 
     def get_description(self) -> str:
         return f"XRayRulesSampler{{{len(self.rules)} rules}}"
