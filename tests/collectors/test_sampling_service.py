@@ -15,9 +15,12 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
-from opentelemetry.sdk.trace.sampling import Decision
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import Decision, ParentBased
 from spanscope.collectors.sampling_service import SamplingService, serve_sampling
+from spanscope.tracer import configure, trace
 from spanscope.tracer.health import HEALTH
+from spanscope.tracer.runtime import RUNTIME
 from spanscope.tracer.sampling import SamplingRule, parse_local_rules
 from spanscope.tracer.sampling.remote import RemoteRulesSampler
 
@@ -225,6 +228,21 @@ def test_collect_serves_the_rules_file_to_boto3_and_remote_samplers(tmp_path):
         api = [decide("/api/orders") for _ in range(8)]
         assert api.count(Decision.RECORD_AND_SAMPLE) == 5  # half the fleet's reservoir of 10, then rate 0
         assert decide("/") is Decision.RECORD_AND_SAMPLE  # Default: rate 1
+        # the same rules in the tracer's decorators, which decide roots through the sampler itself
+        exporter = InMemorySpanExporter()
+        configure(service="shop", exporters=[exporter], sampling=ParentBased(sampler))
+        try:
+            assert RUNTIME.backend.decide_root is not None
+
+            @trace("GET /api/orders", attributes={"url.path": "/api/orders"})
+            def handler() -> str:
+                return "ok"
+
+            clock.now += 1  # a new second: the reservoir's share again
+            assert [handler() for _ in range(8)] == ["ok"] * 8
+            assert len(exporter.get_finished_spans()) == 5
+        finally:
+            configure(service="shop", exporters=[], sampling=1.0)
         # the statistics reach the collector: boto3 sees this client's report answered with its share
         targets = xray(endpoint).get_sampling_targets(
             SamplingStatisticsDocuments=[
