@@ -176,6 +176,54 @@ def bench_off(calls: int, repeats: int) -> dict[str, float]:
     }
 
 
+def bench_rules(calls: int, repeats: int) -> dict[str, float]:
+    """An unsampled ``@trace`` root under the X-Ray rules sampler (a rule for the service with fixed rate 0
+    and reservoir 0), against a plain call, spanscope's ratio-0 root and the SDK's own
+    ``start_as_current_span`` under ``TraceIdRatioBased(0)`` and under the rules sampler, in one run."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+    from spanscope.tracer import configure, trace
+    from spanscope.tracer.sampling import SamplingRule, XRayRulesSampler
+
+    def rules_sampler() -> ParentBased:
+        rules = [
+            SamplingRule("health", 1, 1.0, 5, url_path="/health"),
+            SamplingRule("bench", 2, 0.0, 0, service_name="bench"),
+            SamplingRule("Default", 10_000, 1.0, 1),
+        ]
+        return ParentBased(XRayRulesSampler(rules, resource={"service.name": "bench"}))
+
+    def plain() -> int:
+        return 1
+
+    @trace("f")
+    def decorated() -> int:
+        return 1
+
+    def sdk_call(tracer: Any) -> Callable[[], int]:
+        def call() -> int:
+            with tracer.start_as_current_span("f"):
+                return 1
+
+        return call
+
+    sdk_ratio = sdk_call(TracerProvider(sampler=ParentBased(TraceIdRatioBased(0.0))).get_tracer("bench"))
+    sdk_rules = sdk_call(TracerProvider(sampler=rules_sampler()).get_tracer("bench"))
+    out: dict[str, float] = {"floor_ns": per_call_ns(plain, calls, repeats)}
+    for _round in range(2):  # interleaved, best of both rounds
+        configure(service="bench", exporters=[], sampling=0.0)
+        figures = {"ratio_root_ns": per_call_ns(decorated, calls, repeats)}
+        configure(service="bench", exporters=[], sampling=rules_sampler())
+        figures["rules_root_ns"] = per_call_ns(decorated, calls, repeats)
+        figures["sdk_ratio_ns"] = per_call_ns(sdk_ratio, calls // 4, repeats)
+        figures["sdk_rules_ns"] = per_call_ns(sdk_rules, calls // 4, repeats)
+        figures["floor_ns"] = per_call_ns(plain, calls, repeats)
+        for key, value in figures.items():
+            out[key] = min(out.get(key, value), value)
+    configure(service="bench", exporters=[], sampling=1.0)
+    return out
+
+
 def bench_legacy(calls: int, repeats: int) -> dict[str, float]:
     os.environ.setdefault("AWS_XRAY_DAEMON_ADDRESS", "127.0.0.1:9")  # discard port: datagrams go nowhere
     from aws_xray_sdk.core import xray_recorder
@@ -266,6 +314,20 @@ def main(argv: list[str] | None = None) -> int:
     ):
         print(f"{label:<26} {off[key] / 1000:7.3f} us   (+{(off[key] - floor) / 1000:.3f} us over the floor)")
     print("SPANSCOPE_DISABLED=1 at decoration returns the function itself: the floor exactly")
+
+    rules = bench_rules(calls * 4, repeats)
+    floor = rules["floor_ns"]
+    print(
+        f"X-Ray rules sampler, unsampled @trace root (rule: service bench, rate 0, reservoir 0); "
+        f"floor {floor / 1000:.3f} us"
+    )
+    for label, key in (
+        ("unsampled root (rules)", "rules_root_ns"),
+        ("unsampled root (ratio 0)", "ratio_root_ns"),
+        ("SDK span, TraceIdRatioBased(0)", "sdk_ratio_ns"),
+        ("SDK span, rules sampler", "sdk_rules_ns"),
+    ):
+        print(f"{label:<30} {rules[key] / 1000:7.3f} us   (+{(rules[key] - floor) / 1000:.3f} us over the floor)")
 
     legacy = bench_legacy(calls // 2, repeats)
     print(f"legacy xray-sdk @trace     {legacy['legacy_trace_ns'] / 1000:7.2f} us")

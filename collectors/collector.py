@@ -45,6 +45,7 @@ class CollectorConfig:
     otlp_http: Address | None = ("127.0.0.1", 4318)
     otlp_grpc: Address | None = ("127.0.0.1", 4317)
     fec_udp: Address | None = None  # erasure-coded spool records from edge devices (tracer.fec); off by default
+    sampling_rules: Path | None = None  # X-Ray rules file served on the OTLP/HTTP port (GetSamplingRules/Targets)
     auth_token: str | None = None
     forward_otlp: str | None = None
     forward_otlp_headers: dict[str, str] = field(default_factory=dict)
@@ -151,6 +152,7 @@ class Collector:
         self.archive_roller: Any = None
         self._archive_base = [0, 0]  # rolled traces and errors of rollers replaced with their store
         self.recovery: Any = None  # StoreRecovery, when the collector owns its store
+        self.sampling: Any = None  # SamplingService answering on the OTLP/HTTP port (config.sampling_rules)
 
     @property
     def store(self) -> Any:
@@ -158,7 +160,14 @@ class Collector:
 
     # start ----------------------------------------------------------------------------------------
     async def start(self) -> None:
+        """Start everything; SamplingRulesError (a ValueError) for an unusable rules file, before anything runs."""
         cfg = self.config
+        if cfg.sampling_rules is not None:
+            from spanscope.collectors.sampling_service import SamplingService
+
+            if cfg.otlp_http is None:
+                raise ValueError("sampling rules are served on the OTLP/HTTP port, which is off")
+            self.sampling = SamplingService.from_file(cfg.sampling_rules)
         if self._store is None:
             from spanscope.collectors.store import open_store
 
@@ -375,6 +384,7 @@ class Collector:
                 body_timeout_s=cfg.http_body_timeout_s,
                 health=self._health,
                 service_map=self.service_map_json if self.service_map is not None else None,
+                sampling=self.sampling,
             )
             runner = web.AppRunner(
                 handlers.app(),

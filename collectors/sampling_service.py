@@ -2,10 +2,14 @@
 
 Tracers (``spanscope.tracer.sampling.RemoteRulesSampler``, the X-Ray SDKs, the OpenTelemetry
 X-Ray remote samplers) post to ``/GetSamplingRules`` and ``/SamplingTargets`` as they would to
-the X-Ray daemon. Each rule's reservoir is per fleet: every target hands a reporting client an even
-share (rounded up) of the rule's reservoir among the clients that reported in the last
-``client_ttl_s``; the fixed rate is the rule's. Requests are unsigned and bodies are limited to
-1 MiB; a bad body is answered 400 with X-Ray's error shape and counted.
+the X-Ray daemon. ``spanscope sampling serve`` answers them on its own port (``serve_sampling``);
+``spanscope collect --sampling-rules FILE`` answers them on the OTLP/HTTP port through
+:meth:`SamplingService.answer`, the one place a request is decoded.
+
+Each rule's reservoir is per fleet: every target hands a reporting client an even share (rounded
+up) of the rule's reservoir among the clients that reported in the last ``client_ttl_s``; the fixed
+rate is the rule's. Requests are unsigned and bodies are limited to 1 MiB; a bad body is answered
+400 with X-Ray's error shape and counted.
 """
 
 from __future__ import annotations
@@ -21,11 +25,12 @@ from typing import Any
 
 from spanscope.tracer.sampling.rules import SamplingRule, load_rules_file
 
-__all__ = ["SamplingService", "serve_sampling"]
+__all__ = ["PATHS", "SamplingService", "serve_sampling"]
 
 MAX_BODY_BYTES = 1 << 20
 TARGET_INTERVAL_S = 10
 QUOTA_TTL_S = 10
+PATHS = ("/GetSamplingRules", "/SamplingTargets")  # the X-Ray daemon's (and the ADOT/X-Ray SDK samplers')
 
 
 def _record(rule: SamplingRule, created_s: float) -> dict[str, Any]:
@@ -67,6 +72,28 @@ class SamplingService:
     @classmethod
     def from_file(cls, path: str | Path) -> SamplingService:
         return cls(load_rules_file(path))
+
+    def answer(self, path: str, body: bytes) -> tuple[int, dict[str, Any]]:
+        """``(HTTP status, JSON document)`` for a POST of ``body`` to ``path`` (404 unknown path, 400 bad
+        body, counted in ``rejected``)."""
+        route = {PATHS[0]: self.get_sampling_rules, PATHS[1]: self.get_sampling_targets}.get(path.split("?", 1)[0])
+        if route is None:
+            return 404, {"__type": "NotFound", "message": f"no API at {path}"}
+        try:
+            if len(body) > MAX_BODY_BYTES:
+                raise ValueError(f"body of {len(body)} bytes (limit {MAX_BODY_BYTES})")
+            document = json.loads(body or b"{}")
+            if not isinstance(document, dict):
+                raise ValueError("expected a JSON object")
+            return 200, route(document)
+        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            return self.reject(str(exc))
+
+    def reject(self, message: str) -> tuple[int, dict[str, Any]]:
+        """A 400 answer in X-Ray's error shape, counted."""
+        with self._lock:
+            self.rejected += 1
+        return 400, {"__type": "InvalidRequestException", "message": message}
 
     def get_sampling_rules(self, _body: dict[str, Any]) -> dict[str, Any]:
         return {"SamplingRuleRecords": [_record(r, self._created) for r in self.rules]}
@@ -110,38 +137,23 @@ class SamplingService:
 
 def serve_sampling(service: SamplingService, host: str = "127.0.0.1", port: int = 2000) -> ThreadingHTTPServer:
     """A started HTTP server answering the two APIs on ``host:port`` (port 0 picks one); call ``shutdown()``."""
-    routes = {"/GetSamplingRules": service.get_sampling_rules, "/SamplingTargets": service.get_sampling_targets}
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, format: str, *args: Any) -> None:
             return
 
-        def _answer(self, status: int, document: dict[str, Any]) -> None:
+        def do_POST(self) -> None:
+            declared = self.headers.get("Content-Length") or "0"
+            if not declared.isdigit() or int(declared) > MAX_BODY_BYTES:
+                status, document = service.reject(f"body of {declared} bytes (limit {MAX_BODY_BYTES})")
+            else:
+                status, document = service.answer(self.path, self.rfile.read(int(declared)))
             payload = json.dumps(document).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
-
-        def do_POST(self) -> None:
-            route = routes.get(self.path.split("?", 1)[0])
-            if route is None:
-                self._answer(404, {"__type": "NotFound", "message": f"no API at {self.path}"})
-                return
-            try:
-                length = int(self.headers.get("Content-Length") or 0)
-                if not 0 <= length <= MAX_BODY_BYTES:
-                    raise ValueError(f"body of {length} bytes (limit {MAX_BODY_BYTES})")
-                body = json.loads(self.rfile.read(length) or b"{}")
-                if not isinstance(body, dict):
-                    raise ValueError("expected a JSON object")
-                answer = route(body)
-            except ValueError as exc:
-                service.rejected += 1
-                self._answer(400, {"__type": "InvalidRequestException", "message": str(exc)})
-                return
-            self._answer(200, answer)
 
     server = ThreadingHTTPServer((host, port), Handler)
     server.daemon_threads = True

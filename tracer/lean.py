@@ -3,8 +3,8 @@
 ``LeanBackend`` is the OpenTelemetry backend whose decorator hot path (``enter``/``exit_*``) builds a
 ``LeanSpan`` directly when the provider's set-up lets it decide exactly what the SDK would: a stock SDK
 ``Tracer`` (enabled, internal metrics off), a sampler whose decision for the span is "sampled" by rule
-(``ALWAYS_ON``, or ``ParentBased`` with the default delegates and an ``ALWAYS_ON``/ratio root decided by the
-backend). Anything else goes through ``tracer.start_span`` as before.
+(``ALWAYS_ON``, or ``ParentBased`` with the default delegates and an ``ALWAYS_ON``/ratio/X-Ray rules root
+decided by the backend). Anything else goes through ``tracer.start_span`` as before.
 
 A ``LeanSpan`` *is* an SDK ``Span`` (so a ``ReadableSpan``): processors' ``on_start``/``on_end`` and every
 exporter see the object type and fields they always saw; the provider's processors, resource, scope and
@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import logging
 import random
+import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 from opentelemetry import trace as otel_trace
@@ -137,6 +138,14 @@ def lean_sampling(sampler: Sampler) -> bool:
     delegates around an ``ALWAYS_ON`` root or a ratio root (which the backend decides, as before)."""
     if sampler is ALWAYS_ON:
         return True
+    if not _default_delegates(sampler):
+        return False
+    root = getattr(sampler, "_root", None)
+    return root is ALWAYS_ON or type(root) is TraceIdRatioBased or rules_decider(sampler) is not None
+
+
+def _default_delegates(sampler: Sampler) -> bool:
+    """A ``ParentBased`` sampler that follows the parent's sampled flag (the default delegates)."""
     if type(sampler) is not ParentBased:
         return False
     delegates = (
@@ -145,10 +154,24 @@ def lean_sampling(sampler: Sampler) -> bool:
         getattr(sampler, "_local_parent_sampled", None),
         getattr(sampler, "_local_parent_not_sampled", None),
     )
-    if delegates != (ALWAYS_ON, ALWAYS_OFF, ALWAYS_ON, ALWAYS_OFF):
-        return False
-    root = getattr(sampler, "_root", None)
-    return root is ALWAYS_ON or type(root) is TraceIdRatioBased
+    return delegates == (ALWAYS_ON, ALWAYS_OFF, ALWAYS_ON, ALWAYS_OFF)
+
+
+def rules_decider(sampler: Sampler) -> Callable[[int, Mapping[str, Any] | None], bool] | None:
+    """For ``ParentBased`` (default delegates) around spanscope's X-Ray rules sampler (local or remote):
+    its root decision from the trace id's low 64 bits and the span's attributes, which the decorator
+    calls itself so an unsampled root builds no span; else None. The sampling modules are looked up,
+    not imported: a root of their type exists only once they are."""
+    if not _default_delegates(sampler):
+        return None
+    root: Any = getattr(sampler, "_root", None)
+    rules = sys.modules.get("spanscope.tracer.sampling.sampler")
+    remote = sys.modules.get("spanscope.tracer.sampling.remote")
+    if rules is not None and type(root) is rules.XRayRulesSampler:
+        return cast(Callable[[int, Mapping[str, Any] | None], bool], root.decide)
+    if remote is not None and type(root) is remote.RemoteRulesSampler:
+        return cast(Callable[[int, Mapping[str, Any] | None], bool], root.local.decide)
+    return None
 
 
 def lean_tracer(tracer: object, provider: TracerProvider) -> bool:
@@ -175,6 +198,8 @@ class LeanBackend(OtelBackend):
             provider, skip_unsampled_children=skip_unsampled_children, unsampled_root_bound=unsampled_root_bound
         )
         self.lean = _FAST is not None and lean_tracer(self.tracer, provider)
+        # X-Ray rules roots are decided here (by the sampler's own ``decide``), as ratio roots are by bound
+        self.decide_root = rules_decider(provider.sampler) if self.lean else None
         self.xray_ids = type(cast(object, provider.id_generator)) is XRayIdGenerator
 
     def enter(self, name: str, kind: SpanKind, attributes: Mapping[str, AttributeValue] | None) -> Any:
@@ -187,7 +212,15 @@ class LeanBackend(OtelBackend):
             span: otel_trace.Span
             if parent is None:
                 bound = self.unsampled_root_bound
-                if bound is None:
+                decide = self.decide_root
+                if decide is not None:  # the rules sampler's decision on the low 64 bits, as for a ratio
+                    low = _getrandbits(64)
+                    if decide(low, attributes):
+                        trace_id = (int(_time()) << 96) | (_getrandbits(32) << 64) | low
+                        span = self._start(name, kind, attributes, context, trace_id, None)
+                    else:
+                        span = UnsampledRoot(low)
+                elif bound is None:
                     span = self._start(name, kind, attributes, context, self._trace_id(), None)
                 else:  # TraceIdRatioBased's rule on the low 64 bits, as OtelBackend._enter_root
                     low = _getrandbits(64)
@@ -270,4 +303,4 @@ class LeanBackend(OtelBackend):
         return span
 
 
-__all__ = ["LeanBackend", "LeanSpan", "lean_sampling", "lean_tracer"]
+__all__ = ["LeanBackend", "LeanSpan", "lean_sampling", "lean_tracer", "rules_decider"]

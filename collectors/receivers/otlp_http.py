@@ -1,5 +1,9 @@
 """OTLP/HTTP receiver (``POST /v1/traces``) plus the collector's ``/healthz``, ``/v1/stats`` and ``/metrics``.
 
+With a sampling service (``collect --sampling-rules``) it also answers X-Ray's sampling API as the X-Ray
+daemon does (``POST /GetSamplingRules``, ``POST /SamplingTargets``, unsigned, no bearer token: the
+X-Ray SDKs and ADOT samplers send none), decoded by ``SamplingService.answer``.
+
 Protobuf (``application/x-protobuf``) and JSON (``application/json``) bodies, optionally gzip or
 deflate encoded; the body is read and inflated incrementally and refused with 413 as soon as it
 passes the cap, so a compression bomb is never inflated. Replies use the request's content type:
@@ -170,6 +174,7 @@ class OTLPHTTPHandlers:
         service_map: Callable[[], dict[str, Any]] | None = None,
         max_inflight_bytes: int = MAX_INFLIGHT_BYTES,
         body_timeout_s: float = 30.0,
+        sampling: Any = None,
     ) -> None:
         self._writer = writer
         self._counters = counters
@@ -181,6 +186,7 @@ class OTLPHTTPHandlers:
         self._max_inflight_bytes = max_inflight_bytes
         self._inflight_bytes = 0
         self._body_timeout_s = body_timeout_s
+        self._sampling = sampling  # a collectors.sampling_service.SamplingService, or None
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=self._cap, middlewares=[self._never_500])
@@ -189,6 +195,11 @@ class OTLPHTTPHandlers:
         app.router.add_get("/v1/stats", self.stats)
         app.router.add_get("/metrics", self.metrics)
         app.router.add_get("/v1/service-map", self.service_map)
+        if self._sampling is not None:
+            from spanscope.collectors.sampling_service import PATHS
+
+            for path in PATHS:
+                app.router.add_post(path, self.sampling)
         return app
 
     @web.middleware
@@ -236,6 +247,21 @@ class OTLPHTTPHandlers:
             return web.json_response({"message": "no service map in this collector"}, status=404)
         body = await asyncio.to_thread(self._service_map)
         return web.Response(body=orjson.dumps(body, default=str), content_type=JSON_TYPE)
+
+    async def sampling(self, request: web.Request) -> web.Response:
+        """X-Ray's GetSamplingRules / GetSamplingTargets from the collector's rules file."""
+        from spanscope.collectors.sampling_service import MAX_BODY_BYTES as SAMPLING_BODY_BYTES
+
+        self._counters.add("sampling.requests")
+        try:
+            body = await read_body(request, SAMPLING_BODY_BYTES)
+        except _Reject as rej:
+            status, document = self._sampling.reject(rej.message)
+        else:
+            status, document = self._sampling.answer(request.path, body)
+        if status != 200:
+            self._counters.add("sampling.rejected")
+        return web.Response(body=orjson.dumps(document), status=status, content_type=JSON_TYPE)
 
     # export ---------------------------------------------------------------------------------------
     def _refuse_if_saturated(self) -> None:

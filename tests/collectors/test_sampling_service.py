@@ -15,9 +15,12 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
-from opentelemetry.sdk.trace.sampling import Decision
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import Decision, ParentBased
 from spanscope.collectors.sampling_service import SamplingService, serve_sampling
+from spanscope.tracer import configure, trace
 from spanscope.tracer.health import HEALTH
+from spanscope.tracer.runtime import RUNTIME
 from spanscope.tracer.sampling import SamplingRule, parse_local_rules
 from spanscope.tracer.sampling.remote import RemoteRulesSampler
 
@@ -184,3 +187,109 @@ def test_rules_with_attributes_round_trip():
     service = SamplingService([SamplingRule("t", 1, 0.5, 1, attributes={"tenant": "gold"})])
     record = service.get_sampling_rules({})["SamplingRuleRecords"][0]["SamplingRule"]
     assert record["Attributes"] == {"tenant": "gold"} and record["Version"] == 1
+
+
+# --- the collector serves the same two APIs on its OTLP/HTTP port (collect --sampling-rules) -----------
+
+
+def test_collect_serves_the_rules_file_to_boto3_and_remote_samplers(tmp_path):
+    from tests.collectors.test_collect_cli import start_collect, stop
+
+    rules = tmp_path / "rules.json"
+    rules.write_text(
+        json.dumps(
+            {
+                "version": 2,
+                "rules": [{"description": "api", "host": "*", "http_method": "*", "url_path": "/api/*",
+                           "fixed_target": 10, "rate": 0.0}],
+                "default": {"fixed_target": 0, "rate": 1.0},
+            }
+        )
+    )  # fmt: skip
+    proc, addresses = start_collect(tmp_path / "s.db", "--sampling-rules", str(rules))
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == f"sampling rules {rules} (2 rules) on otlp-http\n"
+        host, port = addresses["otlp-http"]
+        endpoint = f"http://{host}:{port}"
+        records = xray(endpoint).get_sampling_rules()["SamplingRuleRecords"]
+        assert [(r["SamplingRule"]["RuleName"], r["SamplingRule"]["ReservoirSize"]) for r in records] == [
+            ("api", 10),
+            ("Default", 0),
+        ]
+        clock = FakeClock()
+        other = RemoteRulesSampler(endpoint, clock=clock)  # two processes of one fleet
+        sampler = RemoteRulesSampler(endpoint, clock=clock)
+        assert other.refresh() and sampler.refresh() and sampler.refresh()
+
+        def decide(path: str) -> Decision:
+            return sampler.should_sample(None, 1 << 70 | 0xFFFF, "s", attributes={"url.path": path}).decision
+
+        api = [decide("/api/orders") for _ in range(8)]
+        assert api.count(Decision.RECORD_AND_SAMPLE) == 5  # half the fleet's reservoir of 10, then rate 0
+        assert decide("/") is Decision.RECORD_AND_SAMPLE  # Default: rate 1
+        # the same rules in the tracer's decorators, which decide roots through the sampler itself
+        exporter = InMemorySpanExporter()
+        configure(service="shop", exporters=[exporter], sampling=ParentBased(sampler))
+        try:
+            assert RUNTIME.backend.decide_root is not None
+
+            @trace("GET /api/orders", attributes={"url.path": "/api/orders"})
+            def handler() -> str:
+                return "ok"
+
+            clock.now += 1  # a new second: the reservoir's share again
+            assert [handler() for _ in range(8)] == ["ok"] * 8
+            assert len(exporter.get_finished_spans()) == 5
+        finally:
+            configure(service="shop", exporters=[], sampling=1.0)
+        # the statistics reach the collector: boto3 sees this client's report answered with its share
+        targets = xray(endpoint).get_sampling_targets(
+            SamplingStatisticsDocuments=[
+                {"RuleName": "api", "ClientID": sampler.client_id, "Timestamp": 1, "RequestCount": 8,
+                 "SampledCount": 5, "BorrowCount": 5},
+            ]
+        )["SamplingTargetDocuments"]  # fmt: skip
+        assert [(t["RuleName"], t["ReservoirQuota"], t["FixedRate"]) for t in targets] == [("api", 5, 0.0)]
+        bad = urllib.request.Request(endpoint + "/SamplingTargets", data=b"{not json", method="POST")
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(bad, timeout=5)
+        assert info.value.code == 400
+        with urllib.request.urlopen(endpoint + "/v1/stats", timeout=5) as response:
+            counters = json.loads(response.read())
+        assert counters["sampling.rejected"] == 1 and counters["sampling.requests"] >= 6
+    finally:
+        assert stop(proc, 15)[0] == 0
+
+
+def test_collect_without_rules_has_no_sampling_api(tmp_path):
+    from tests.collectors.test_collect_cli import start_collect, stop
+
+    proc, addresses = start_collect(tmp_path / "s.db")
+    try:
+        host, port = addresses["otlp-http"]
+        request = urllib.request.Request(f"http://{host}:{port}/GetSamplingRules", data=b"{}", method="POST")
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(request, timeout=5)
+        assert info.value.code in (404, 405)
+    finally:
+        assert stop(proc, 15)[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [("{not json", "sampling rules file"), (json.dumps({"version": 9}), "version must be 1 or 2")],
+)
+def test_collect_with_a_bad_rules_file_is_a_one_line_error(tmp_path, content, message):
+    rules = tmp_path / "rules.json"
+    rules.write_text(content)
+    result = subprocess.run(
+        [sys.executable, "-m", "spanscope.tui.cli.main", "collect", "--db", str(tmp_path / "s.db"),
+         "--xray-udp", "127.0.0.1:0", "--otlp-http", "127.0.0.1:0", "--otlp-grpc", "off",
+         "--sampling-rules", str(rules)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("spanscope collect: --sampling-rules:") and message in lines[0]
+    assert "listening" not in result.stdout

@@ -194,3 +194,114 @@ def test_unreadable_file(tmp_path):
     path.write_text("{not json")
     with pytest.raises(SamplingRulesError, match=r"sampling rules file .*rules\.json"):
         load_rules_file(path)
+
+
+# --- the decorator decides rules roots itself: an unsampled @trace root builds no span -----------------
+
+
+def _rules_sampler(clock: FakeClock, *rules: SamplingRule):
+    from opentelemetry.sdk.trace.sampling import ParentBased
+
+    return ParentBased(XRayRulesSampler(list(rules), resource={"service.name": "test-svc"}, clock=clock))
+
+
+def test_decorator_decides_rules_roots_without_building_unsampled_spans(clean_env):
+    from opentelemetry import trace as otel_trace
+    from spanscope.tracer import configure, trace
+    from spanscope.tracer.runtime import RUNTIME, UnsampledRoot
+
+    clock = FakeClock()
+    sampler = _rules_sampler(
+        clock,
+        SamplingRule("orders", 1, 0.0, 2, url_path="/orders"),
+        SamplingRule("mine", 2, 0.0, 0, service_name="test-svc"),
+        SamplingRule("Default", 10_000, 1.0, 0),
+    )
+    memory = InMemorySpanExporter()
+    configure(service="test-svc", exporters=[memory], sampling=sampler)
+    backend = RUNTIME.backend
+    assert getattr(backend, "lean", False) and backend.decide_root is not None
+    seen: list[object] = []
+
+    @trace("child")
+    def child() -> int:
+        seen.append(otel_trace.get_current_span())
+        return 2
+
+    @trace("plain")
+    def plain() -> int:
+        seen.append(otel_trace.get_current_span())
+        return child()
+
+    @trace("orders", attributes={"url.path": "/orders"})
+    def orders() -> int:
+        return child()
+
+    assert [plain() for _ in range(3)] == [2, 2, 2]  # rule "mine": rate 0, reservoir 0
+    assert all(type(s) is UnsampledRoot for s in seen)  # the children saw the unsampled root: skipped
+    assert memory.get_finished_spans() == ()
+    assert [orders() for _ in range(3)] == [2, 2, 2]  # reservoir 2 a second, then rate 0
+    names = sorted(s.name for s in memory.get_finished_spans())
+    assert names == ["child", "child", "orders", "orders"]
+    spans = memory.get_finished_spans()
+    assert len({s.context.trace_id for s in spans}) == 2 and all(s.context.trace_flags.sampled for s in spans)
+    stats = {name: (req, smp, bor) for name, req, smp, bor in sampler._root.take_statistics()}
+    assert stats == {"orders": (3, 2, 2), "mine": (3, 0, 0), "Default": (0, 0, 0)}
+
+
+def test_decorator_rate_follows_the_trace_id_like_the_sdk(clean_env):
+    from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
+    from spanscope.tracer import configure, trace
+
+    sampler = _rules_sampler(FakeClock(), SamplingRule("Default", 10_000, 0.25, 0))
+    memory = InMemorySpanExporter()
+    configure(service="test-svc", exporters=[memory], sampling=sampler)
+
+    @trace("root")
+    def root() -> None:
+        return None
+
+    for _ in range(400):
+        root()
+    spans = memory.get_finished_spans()
+    ratio = TraceIdRatioBased(0.25)
+    assert 40 < len(spans) < 160  # about a quarter (seeded by the process's RNG; bounds far from chance)
+    assert all(ratio.should_sample(None, s.context.trace_id, "x").decision.is_sampled() for s in spans)
+    stats = sampler._root.take_statistics()
+    assert stats == [("Default", 400, len(spans), 0)]
+
+
+def test_a_failing_rules_decision_never_reaches_the_caller(clean_env):
+    from spanscope.tracer import configure, trace
+    from spanscope.tracer.health import HEALTH
+    from spanscope.tracer.runtime import RUNTIME
+
+    memory = InMemorySpanExporter()
+    configure(service="test-svc", exporters=[memory], sampling=_rules_sampler(FakeClock(), SamplingRule("D", 1, 1, 0)))
+
+    def broken(_low: int, _attributes: object) -> bool:
+        raise RuntimeError("boom")
+
+    RUNTIME.backend.decide_root = broken
+    before = HEALTH.stats().get("span_start", 0)
+
+    @trace("f")
+    def f(x: int) -> int:
+        return x + 1
+
+    assert f(1) == 2
+    assert HEALTH.stats().get("span_start", 0) == before + 1
+
+
+def test_decide_matches_should_sample_and_the_plain_rule():
+    clock = FakeClock()
+    rules = [SamplingRule("api", 1, 0.0, 0, url_path="/api/*"), SamplingRule("Default", 10_000, 0.5, 0)]
+    sampler = XRayRulesSampler(rules, clock=clock)
+    rng = random.Random(7)
+    for _ in range(2_000):
+        tid = rng.getrandbits(128)
+        for attributes in (None, {"url.path": "/api/x"}, {"url.path": "/"}):
+            expected = sampler.should_sample(None, tid, "s", attributes=attributes).decision.is_sampled()
+            assert sampler.decide(tid & ((1 << 64) - 1), attributes) is expected
+    sampler.apply_targets({"Default": (1.0, None)})
+    assert sampler.decide((1 << 64) - 1, None)  # the new rate's bound, not the old one

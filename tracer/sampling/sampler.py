@@ -62,6 +62,8 @@ class Reservoir:
         if self.per_second <= 0:
             return False
         second = int(self._clock())
+        if second == self._second and self._used >= self.per_second:
+            return False  # spent for this second: no lock needed to say so
         with self._lock:
             if second != self._second:
                 self._second = second
@@ -70,6 +72,11 @@ class Reservoir:
                 self._used += 1
                 return True
             return False
+
+
+def _rate_bound(rate: float) -> int:
+    """The low-64-bit bound below which a trace is sampled at ``rate`` (TraceIdRatioBased's rounding)."""
+    return round(rate * _BOUND)
 
 
 def _text(attributes: Mapping[str, Any], *keys: str) -> str:
@@ -123,6 +130,18 @@ class XRayRulesSampler(Sampler):
             plan.append((i, checks, tuple((k, wildcard(v)) for k, v in rule.attributes.items())))
         self._plan = plan
         self._needs_host = needs_host
+        self._plain = self.rule_for({})  # the rule of a span without request attributes (``@trace``)
+        self._decisions()
+
+    def _decisions(self) -> None:
+        """Per rule, what a decision needs at hand: its statistics, its reservoir's ``take`` (None for an
+        empty reservoir) and its rate as a bound on the trace id's low 64 bits; one list, swapped whole."""
+        entries = [
+            (stats, reservoir.take if reservoir.per_second > 0 else None, _rate_bound(rule.fixed_rate))
+            for rule, stats, reservoir in zip(self.rules, self._stats, self._reservoirs, strict=True)
+        ]
+        self._entries = entries
+        self._plain_entry = entries[self._plain] if self._plain is not None else None
 
     @classmethod
     def from_file(
@@ -172,19 +191,38 @@ class XRayRulesSampler(Sampler):
         links: Sequence[Link] | None = None,
         trace_state: TraceState | None = None,
     ) -> SamplingResult:
-        index = self.rule_for(attributes or {})
-        sampled = False
-        if index is not None:
-            rule = self.rules[index]
-            stats = self._stats[index]
-            stats[0] += 1
-            borrowed = self._reservoirs[index].take()
-            sampled = borrowed or (trace_id & (_BOUND - 1)) < rule.fixed_rate * _BOUND
-            if sampled:
-                stats[1] += 1
-                stats[2] += borrowed
+        sampled = self.decide(trace_id & (_BOUND - 1), attributes)
         state = get_current_span(parent_context).get_span_context().trace_state
         return SamplingResult(Decision.RECORD_AND_SAMPLE if sampled else Decision.DROP, None, state)
+
+    def decide(self, low: int, attributes: Mapping[str, Any] | None) -> bool:
+        """The root decision for a trace whose id's low 64 bits are ``low`` (counted in the statistics):
+        what ``should_sample`` decides, without its result object. The tracer's decorators call it
+        directly, so an unsampled ``@trace`` root builds no span. A span without attributes takes the rule
+        decided once per rule set; the rate is an integer bound on ``low``, as ``TraceIdRatioBased``'s."""
+        entry: tuple[list[int], Callable[[], bool] | None, int] | None
+        if attributes:
+            index = self.rule_for(attributes)
+            if index is None:
+                return False
+            try:
+                entry = self._entries[index]
+            except IndexError:  # rules being replaced by another thread this instant: not sampled
+                return False
+        else:
+            entry = self._plain_entry
+        if entry is None:
+            return False
+        stats, take, bound = entry
+        stats[0] += 1
+        if take is not None and take():
+            stats[1] += 1
+            stats[2] += 1
+            return True
+        if low < bound:
+            stats[1] += 1
+            return True
+        return False
 
     def replace_rules(self, rules: Sequence[SamplingRule]) -> None:
         """New rules (from a remote source); statistics of rules that stay are kept."""
@@ -213,6 +251,7 @@ class XRayRulesSampler(Sampler):
             self.rules[i] = dataclasses.replace(rule, fixed_rate=min(max(rate, 0.0), 1.0))  # same patterns
             if quota is not None:
                 self._reservoirs[i] = Reservoir(max(0, quota), self._clock)
+        self._decisions()
 
     def get_description(self) -> str:
         return f"XRayRulesSampler{{{len(self.rules)} rules}}"

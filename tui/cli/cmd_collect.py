@@ -45,6 +45,11 @@ def register(sub: Any) -> None:
         help="erasure-coded UDP from edge devices' spools (spanscope.tracer.fec; default: off)",
     )
     parser.add_argument(
+        "--sampling-rules",
+        metavar="FILE",
+        help="serve this X-Ray rules file to tracers (POST /GetSamplingRules, /SamplingTargets on the OTLP/HTTP port)",
+    )
+    parser.add_argument(
         "--auth-token",
         metavar="T",
         default=None,
@@ -112,6 +117,8 @@ def _config(args: argparse.Namespace) -> Any:
         raise UsageError(str(exc)) from None
     if all(a is None for a in addresses.values()):
         raise UsageError("every receiver is off; nothing to collect")
+    if args.sampling_rules and addresses["otlp_http"] is None:
+        raise UsageError("--sampling-rules is served on the OTLP/HTTP port: give --otlp-http an address")
     if args.max_queue_spans < 1:
         raise UsageError("--max-queue-spans must be at least 1")
     if args.max_connections is not None and args.max_connections < 1:
@@ -132,6 +139,7 @@ def _config(args: argparse.Namespace) -> Any:
         otlp_http=addresses["otlp_http"],
         otlp_grpc=addresses["otlp_grpc"],
         fec_udp=addresses["fec_udp"],
+        sampling_rules=Path(args.sampling_rules) if args.sampling_rules else None,
         auth_token=token,
         forward_otlp=args.forward_otlp,
         forward_otlp_headers=headers,
@@ -181,11 +189,15 @@ def run(args: argparse.Namespace) -> int:
     log_limit.install(interval_s=10.0)  # a message repeating (a flood of bad connections) is logged once per 10 s
 
     async def main() -> None:
+        from spanscope.tracer.sampling import SamplingRulesError
+
         collector = Collector(config)
         try:
             await collector.start()
         except OSError as exc:
             raise UsageError(f"cannot bind a receiver: {exc}") from None
+        except SamplingRulesError as exc:
+            raise UsageError(f"--sampling-rules: {exc}") from None
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -194,6 +206,9 @@ def run(args: argparse.Namespace) -> int:
         for name, (host, port) in collector.addresses.items():
             shown = f"[{host}]" if ":" in host else host
             print(f"listening {_LABELS[name]} {shown}:{port}", flush=True)
+        if collector.sampling is not None:
+            rules = len(collector.sampling.rules)
+            print(f"sampling rules {config.sampling_rules} ({rules} rules) on otlp-http", flush=True)
         for warning in collector.warnings:
             print(f"warning: {warning}", file=sys.stderr, flush=True)
         tune_gc_for_ingest()
