@@ -62,7 +62,14 @@ def test_service_map_screen(snap_compare, sample_db: Path) -> None:
 
 
 def test_hotspots_screen(snap_compare, sample_db: Path) -> None:
-    assert snap_compare(make_app(sample_db, start="hotspots"), terminal_size=SIZE, run_before=settle)
+    async def run_before(pilot: Pilot[None]) -> None:
+        # Rows that a worker delivers before the table's first layout can leave the columns at their labels'
+        # widths (seen on a loaded machine): reload once the table is laid out, so the picture is always the same.
+        await settle(pilot)
+        await pilot.press("R")
+        await settle(pilot)
+
+    assert snap_compare(make_app(sample_db, start="hotspots"), terminal_size=SIZE, run_before=run_before)
 
 
 def test_chains_screen(snap_compare, sample_db: Path) -> None:
@@ -76,6 +83,10 @@ def test_chains_screen(snap_compare, sample_db: Path) -> None:
 
 def test_compare_screen(snap_compare, sample_db: Path) -> None:
     async def run_before(pilot: Pilot[None]) -> None:
+        from textual.widgets import Input
+
+        for field in pilot.app.screen.query(Input):
+            field.cursor_blink = False  # the focused window input's blinking cursor would change the picture
         await settle(pilot)
         await pilot.pause(0.3)  # the tables lay their columns out after their rows arrive from the worker
         await settle(pilot)
