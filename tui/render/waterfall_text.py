@@ -66,21 +66,6 @@ def iter_waterfall(
             labels[key] = label
         return label
 
-    def row(node: int, depth: int) -> tuple[str, str, str, str, str, str]:
-        span = trace.spans[node]
-        label = label_of(span, depth)
-        role = roles.get(span.span_id)
-        role_text = _ROLE_MARK.get(str(getattr(role, "value", role)), "") if role is not None else ""
-        status = _STATUS_MARK[span.status] + (" …" if span.in_progress else "")
-        return (
-            "*" if span.span_id in on_path else " ",
-            label,
-            f"+{format_duration(max(0, span.start_ns - start))}",
-            format_duration(span.duration_ns),
-            status.strip(),
-            role_text,
-        )
-
     # the first pass measures the columns without formatting every row: a label per (depth, service,
     # name), and for times the longest of each unit's largest value (see _duration_width)
     label_w, status_w = len("SPAN"), len("STATUS")
@@ -132,11 +117,17 @@ def iter_waterfall(
         f"{'STATUS'.ljust(status_w)}  {'TIMELINE'.ljust(width + 2)}  ROLE\n"
     )
     for node, depth in trace.preorder():
-        mark, label, offset, duration, status, role_text = row(node, depth)
-        span = trace.spans[node]
+        span = spans[node]
+        role = roles.get(span.span_id)
+        role_text = _ROLE_MARK.get(str(getattr(role, "value", role)), "") if role is not None else ""
+        status = (_STATUS_MARK[span.status] + (" …" if span.in_progress else "")).strip()
+        begin, end = span.start_ns, span.end_ns
+        critical = on_path.get(span.span_id)  # never an empty list
+        offset = "+" + format_duration(begin - start if begin > start else 0)
+        duration = format_duration(end - begin if end > begin else 0)
         line = (
-            f"{mark} {label.ljust(label_w)}  {offset.rjust(offset_w)}  {duration.rjust(dur_w)}  "
-            f"{status.ljust(status_w)}  {bar(span.start_ns, span.end_ns, on_path.get(span.span_id, []))}  {role_text}"
+            f"{' ' if critical is None else '*'} {label_of(span, depth).ljust(label_w)}  {offset.rjust(offset_w)}  "
+            f"{duration.rjust(dur_w)}  {status.ljust(status_w)}  {bar(begin, end, critical or [])}  {role_text}"
         )
         yield line.rstrip() + "\n"
     notes = []
