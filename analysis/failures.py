@@ -50,20 +50,27 @@ class FailureRole(StrEnum):
 
 
 def failure_roles_by_node(trace: Trace) -> list[FailureRole | None]:
-    """The role of every node of ``trace`` (by position in ``trace.spans``; duplicates get None)."""
+    """The role of every node of ``trace`` (by position in ``trace.spans``; duplicates get None).
+
+    One pass over the failed spans, each marking its parent unless it is asynchronous work: no tree
+    walk, as only failures and their parents can have a role.
+    """
     spans = trace.spans
     roles: list[FailureRole | None] = [None] * len(spans)
-    for i, _depth in trace.preorder():
-        span = spans[i]
-        child_failed = False
-        for c in trace.children(i):
-            cs = spans[c]
-            if cs.status.failed and not is_async_child(span, cs):
-                child_failed = True
-                break
-        if span.status.failed:
-            roles[i] = FailureRole.PROPAGATED if child_failed else FailureRole.ORIGIN
-        elif child_failed:
+    failed = [i for i, span in enumerate(spans) if span.status is not Status.OK]
+    if not failed:
+        return roles
+    duplicates = set(trace.duplicates)
+    child_failed: set[int] = set()
+    for c in failed:
+        p = trace.parent(c)  # None for roots and for duplicated records, which are not tree nodes
+        if p is not None and not is_async_child(spans[p], spans[c]):
+            child_failed.add(p)
+    for i in failed:
+        if i not in duplicates:
+            roles[i] = FailureRole.PROPAGATED if i in child_failed else FailureRole.ORIGIN
+    for i in child_failed:
+        if roles[i] is None:
             roles[i] = FailureRole.STOPPED
     return roles
 

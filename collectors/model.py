@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import time
+from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -279,7 +280,8 @@ class Trace:
 
     __slots__ = (
         "_by_id",
-        "_children",
+        "_first",
+        "_kids",
         "_parent",
         "_pos",
         "cycle_breaks",
@@ -293,13 +295,16 @@ class Trace:
     def __init__(self, trace_id: str, spans: Sequence[Span]) -> None:
         self.trace_id = trace_id
         self.spans: list[Span] = list(spans)
-        self._pos: dict[int, int] = {id(s): i for i, s in enumerate(self.spans)}
+        self._pos: dict[int, int] | None = None  # built by the first index_of: show never needs it
         self._by_id: dict[str, int] = {}
         self.duplicates: list[int] = []
         self.missing_parent: list[int] = []
         self.cycle_breaks: list[int] = []
-        self._parent: list[int] = [_NONE] * len(self.spans)
-        self._children: list[list[int]] = [[] for _ in self.spans]
+        # the tree as flat int arrays (4 bytes a node, not a list per node): the children of node i are
+        # _kids[_first[i]:_first[i + 1]], ordered by start time
+        self._parent = array("i", [_NONE]) * len(self.spans)
+        self._first = array("i")
+        self._kids = array("i")
         self.roots: list[int] = []
         self._index()
 
@@ -316,7 +321,10 @@ class Trace:
                 self.duplicates.append(held)
             else:
                 self.duplicates.append(i)
-        canonical = [by_id.get(s.span_id) == i for i, s in enumerate(spans)]
+        canonical = bytearray(len(spans))
+        for i, s in enumerate(spans):
+            if by_id.get(s.span_id) == i:
+                canonical[i] = 1
         parent = self._parent
         for i, span in enumerate(spans):
             if not canonical[i] or span.parent_id is None:
@@ -327,7 +335,7 @@ class Trace:
             else:
                 parent[i] = p
         self._break_cycles(canonical)
-        children = self._children
+        count = array("i", [0]) * (len(spans) + 1)  # children per node, then where each node's run starts
         for i in range(len(spans)):
             if not canonical[i]:
                 continue
@@ -335,18 +343,30 @@ class Trace:
             if p == _NONE:
                 self.roots.append(i)
             else:
-                children[p].append(i)
-        for kids in children:
-            if len(kids) > 1:
-                kids.sort(key=lambda k: (spans[k].start_ns, k))
+                count[p + 1] += 1
+        for i in range(len(spans)):
+            count[i + 1] += count[i]
+        first = self._first = count
+        kids = self._kids = array("i", [0]) * first[len(spans)]
+        fill = array("i", first)
+        for i in range(len(spans)):
+            p = parent[i]
+            if p != _NONE:
+                kids[fill[p]] = i
+                fill[p] += 1
+        del fill
+        for p in range(len(spans)):
+            a, b = first[p], first[p + 1]
+            if b - a > 1:
+                kids[a:b] = array("i", sorted(kids[a:b], key=lambda k: (spans[k].start_ns, k)))
         self.roots.sort(key=lambda k: (spans[k].parent_id is not None, spans[k].start_ns, k))
         self.duplicates.sort()
         self.missing_parent.sort()
 
-    def _break_cycles(self, canonical: list[bool]) -> None:
+    def _break_cycles(self, canonical: bytearray) -> None:
         parent = self._parent
         spans = self.spans
-        state = [0] * len(spans)  # 0 unseen, 1 on the current path, 2 settled
+        state = bytearray(len(spans))  # 0 unseen, 1 on the current path, 2 settled
         for start in range(len(spans)):
             if state[start] or not canonical[start]:
                 continue
@@ -370,6 +390,8 @@ class Trace:
 
     def index_of(self, span: Span) -> int:
         """Position of a span object of this trace."""
+        if self._pos is None:
+            self._pos = {id(s): i for i, s in enumerate(self.spans)}
         return self._pos[id(span)]
 
     def get(self, span_id: str) -> Span | None:
@@ -386,7 +408,7 @@ class Trace:
 
     def children(self, i: int) -> Sequence[int]:
         """Children of node ``i``, ordered by start time."""
-        return self._children[i]
+        return self._kids[self._first[i] : self._first[i + 1]]
 
     @property
     def root(self) -> Span | None:
@@ -396,12 +418,11 @@ class Trace:
     def preorder(self, start: int | None = None) -> Iterator[tuple[int, int]]:
         """(node, depth) in depth-first pre-order from ``start`` or from every root. Iterative."""
         stack: list[tuple[int, int]] = [(start, 0)] if start is not None else [(r, 0) for r in reversed(self.roots)]
-        children = self._children
+        first, kids = self._first, self._kids
         while stack:
             node, depth = stack.pop()
             yield node, depth
-            kids = children[node]
-            for k in range(len(kids) - 1, -1, -1):
+            for k in range(first[node + 1] - 1, first[node] - 1, -1):
                 stack.append((kids[k], depth + 1))
 
     def postorder(self) -> list[int]:

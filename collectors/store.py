@@ -545,10 +545,12 @@ class Store:
         """Spans of rows read together; spans with one resource share one (read-only) dict, read once.
 
         A million-span trace has a handful of resources: one query and one dict each, not one per span;
-        and its trace id, services and span names are one string object each, not one per span.
+        its trace id, services and span names are one string object each, not one per span; and its
+        spans' empty attribute dicts and event, exception and link lists are one each (``SharedEmpties``).
         """
         resources: dict[int, dict[str, Any]] = {}
         texts: dict[str, str] = {}  # trace ids, services and names repeat: one string object each
+        empty = SharedEmpties()
         spans = []
         for row in rows:
             rid = row[10]
@@ -559,7 +561,7 @@ class Store:
                 if held is None:
                     held = resources[rid] = self._resource(rid)
                 resource = held
-            span = span_from_row(row, resource)
+            span = span_from_row(row, resource, empty)
             span.trace_id = texts.setdefault(span.trace_id, span.trace_id)
             span.service = texts.setdefault(span.service, span.service)
             span.name = texts.setdefault(span.name, span.name)
@@ -609,8 +611,30 @@ _SUMMARY_COLUMNS = (
 SPAN_COLUMNS = _SPAN_COLUMNS  # the spans table's columns in the order ``span_from_row`` reads them
 
 
-def span_from_row(row: Sequence[Any], resource: dict[str, Any]) -> Span:
-    """The Span of one ``SPAN_COLUMNS`` row of the spans table, given its resource (salvage reads rows itself)."""
+class SharedEmpties:
+    """Empty containers that the spans of one read share instead of five new ones each (issue 15).
+
+    A million-span trace mostly has no events, exceptions, links or annotations: one empty list or
+    dict per field for the whole read, not one per span (~230 bytes a span). Like the shared
+    resource dict, they are read-only: spans read from the store are not edited in place.
+    """
+
+    __slots__ = ("annotations", "attributes", "events", "exceptions", "links")
+
+    def __init__(self) -> None:
+        self.attributes: dict[str, Any] = {}
+        self.annotations: dict[str, Any] = {}
+        self.events: list[SpanEvent] = []
+        self.exceptions: list[SpanException] = []
+        self.links: list[SpanLink] = []
+
+
+def span_from_row(row: Sequence[Any], resource: dict[str, Any], empty: SharedEmpties | None = None) -> Span:
+    """The Span of one ``SPAN_COLUMNS`` row of the spans table, given its resource (salvage reads rows itself).
+
+    With ``empty``, its absent attributes, annotations, events, exceptions and links are those shared
+    containers; without, new ones.
+    """
     (
         trace_id,
         span_id,
@@ -627,6 +651,7 @@ def span_from_row(row: Sequence[Any], resource: dict[str, Any]) -> Span:
     ) = row
     extra = _decode_body(body)
     get = extra.get
+    e = empty or SharedEmpties()
     return Span(
         trace_id,
         span_id,
@@ -641,12 +666,12 @@ def span_from_row(row: Sequence[Any], resource: dict[str, Any]) -> Span:
         get("o", ""),
         get("ns", ""),
         get("rs", ""),
-        get("a") or {},
-        get("an") or {},
+        get("a") or e.attributes,
+        get("an") or e.annotations,
         resource,
-        [SpanEvent(e[0], e[1], e[2]) for e in extra["ev"]] if "ev" in extra else [],
-        [SpanException(x[0], x[1], x[2], x[3], x[4]) for x in extra["ex"]] if "ex" in extra else [],
-        [SpanLink(lk[0], lk[1], lk[2]) for lk in extra["l"]] if "l" in extra else [],
+        [SpanEvent(x[0], x[1], x[2]) for x in extra["ev"]] if "ev" in extra else e.events,
+        [SpanException(x[0], x[1], x[2], x[3], x[4]) for x in extra["ex"]] if "ex" in extra else e.exceptions,
+        [SpanLink(x[0], x[1], x[2]) for x in extra["l"]] if "l" in extra else e.links,
         bool(in_progress),
     )
 

@@ -61,9 +61,10 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from spanscope.analysis import critical_path, failure_roles
+    from spanscope.analysis import critical_path
     from spanscope.analysis.cold_starts import INITIALIZATION, split_initialization
     from spanscope.analysis.critical_path import critical_path_nodes
+    from spanscope.analysis.failures import failure_roles_by_node
     from spanscope.analysis.skew import adjust_clock_skew
     from spanscope.analysis.workflows import PathPiece, build_workflow, follow_links, one_timeline
     from spanscope.collectors.model import Trace
@@ -106,7 +107,9 @@ def run(args: argparse.Namespace) -> int:
         ]
         if not any(p.piece for p in path):
             path = list(critical_path(trace, overlap_tolerance=args.cp_tolerance))
-    roles = failure_roles(shown)
+    # only the spans that have a role: what failure_roles(shown).get(span_id) gives, without a
+    # million-entry dict of None (a duplicated id's records share the role of its tree node)
+    roles = {shown.spans[i].span_id: r for i, r in enumerate(failure_roles_by_node(shown)) if r is not None}
     if args.json:  # streamed, a span at a time: a million-span trace never exists as one document
         extra: dict[str, Any] = {}
         if any(getattr(p, "piece", "") for p in path):
@@ -118,10 +121,16 @@ def run(args: argparse.Namespace) -> int:
         print_json_chunks(iter_trace_json(shown, path, roles, span_extra=span_extra, extra=extra))
         return 0
     lines: list[str] = []
-    by_id = {s.span_id: s for s in shown.spans}
+    by_id: dict[str, Any] = {}  # the last record of each span id, built only if a line below names a span
+
+    def span_by_id(span_id: str) -> Any:
+        if not by_id:
+            by_id.update((s.span_id, s) for s in shown.spans)
+        return by_id.get(span_id)
+
     for p in path:
         if getattr(p, "piece", "") == INITIALIZATION:
-            fn = by_id.get(p.span_id)
+            fn = span_by_id(p.span_id)
             took = _ms(p.end_ns - p.start_ns)
             lines.append(f"Initialization: {took} before {_label(fn)} (cold start, counted under the function)")
     if workflow is not None:
@@ -133,14 +142,14 @@ def run(args: argparse.Namespace) -> int:
             + ", ".join(f"{k} {_ms(v)} ({v / total:.0%})" for k, v in sorted(pieces.items(), key=lambda kv: -kv[1]))
         )
         for h in workflow.hops[:50]:
-            ends = f"{_label(by_id.get(h.from_span_id))} ~> {_label(by_id.get(h.to_span_id))}"
+            ends = f"{_label(span_by_id(h.from_span_id))} ~> {_label(span_by_id(h.to_span_id))}"
             lines.append(f"  hop {h.kind}: {_ms(h.gap_ns)}  {ends}")
         if len(workflow.hops) > 50:
             lines.append(f"  ... {len(workflow.hops) - 50} more hops (--json lists them all)")
         lines.extend(f"note: {n}" for n in workflow.notes)
     if skew:
         moved_list = ", ".join(
-            f"{_label(by_id.get(sid))} {delta / 1e6:+.1f}ms" for sid, delta in list(skew.items())[:10]
+            f"{_label(span_by_id(sid))} {delta / 1e6:+.1f}ms" for sid, delta in list(skew.items())[:10]
         )
         lines.append(f"~ clock skew adjusted: {moved_list} (--no-adjust shows raw times)")
     from spanscope.tui.render.safe_text import clean

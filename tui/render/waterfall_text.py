@@ -10,7 +10,7 @@ import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from spanscope.collectors.model import Status, Trace
+from spanscope.collectors.model import Span, Status, Trace
 from spanscope.tui.cli.common import format_duration
 from spanscope.tui.render.safe_text import clean
 from spanscope.tui.render.trace_json import PathSegment
@@ -53,8 +53,7 @@ def iter_waterfall(
 
     labels: dict[tuple[int, str, str], str] = {}  # big traces repeat (depth, service, name) a lot
 
-    def row(node: int, depth: int) -> tuple[str, str, str, str, str, str]:
-        span = trace.spans[node]
+    def label_of(span: Span, depth: int) -> str:
         key = (depth if depth <= 20 else -depth, span.service, span.name)
         label = labels.get(key)
         if label is None:
@@ -65,25 +64,25 @@ def iter_waterfall(
             if len(labels) >= _LABEL_CACHE:
                 labels.clear()
             labels[key] = label
-        role = roles.get(span.span_id)
-        role_text = _ROLE_MARK.get(str(getattr(role, "value", role)), "") if role is not None else ""
-        status = _STATUS_MARK[span.status] + (" …" if span.in_progress else "")
-        return (
-            "*" if span.span_id in on_path else " ",
-            label,
-            f"+{format_duration(max(0, span.start_ns - start))}",
-            format_duration(span.duration_ns),
-            status.strip(),
-            role_text,
-        )
+        return label
 
-    label_w, offset_w, dur_w, status_w = len("SPAN"), len("START"), len("DURATION"), len("STATUS")
+    # the first pass measures the columns without formatting every row: a label per (depth, service,
+    # name), and for times the longest of each unit's largest value (see _duration_width)
+    label_w, status_w = len("SPAN"), len("STATUS")
+    longest_offset = [-1, -1, -1, -1]
+    longest_duration = [-1, -1, -1, -1]
+    spans = trace.spans
     for node, depth in trace.preorder():
-        _mark, label, offset, duration, status, _role = row(node, depth)
-        label_w = max(label_w, len(label))
-        offset_w = max(offset_w, len(offset))
-        dur_w = max(dur_w, len(duration))
-        status_w = max(status_w, len(status))
+        span = spans[node]
+        label_w = max(label_w, len(label_of(span, depth)))
+        begin, end = span.start_ns, span.end_ns
+        _note_duration(longest_offset, begin - start if begin > start else 0)
+        _note_duration(longest_duration, end - begin if end > begin else 0)
+        if span.in_progress or span.status is not Status.OK:
+            status = _STATUS_MARK[span.status] + (" …" if span.in_progress else "")
+            status_w = max(status_w, len(status.strip()))
+    offset_w = max(len("START"), 1 + _duration_width(longest_offset))
+    dur_w = max(len("DURATION"), _duration_width(longest_duration))
     if width is None:
         columns = shutil.get_terminal_size((120, 24)).columns
         width = max(10, min(60, columns - (label_w + offset_w + dur_w + status_w + 30)))
@@ -118,11 +117,17 @@ def iter_waterfall(
         f"{'STATUS'.ljust(status_w)}  {'TIMELINE'.ljust(width + 2)}  ROLE\n"
     )
     for node, depth in trace.preorder():
-        mark, label, offset, duration, status, role_text = row(node, depth)
-        span = trace.spans[node]
+        span = spans[node]
+        role = roles.get(span.span_id)
+        role_text = _ROLE_MARK.get(str(getattr(role, "value", role)), "") if role is not None else ""
+        status = (_STATUS_MARK[span.status] + (" …" if span.in_progress else "")).strip()
+        begin, end = span.start_ns, span.end_ns
+        critical = on_path.get(span.span_id)  # never an empty list
+        offset = "+" + format_duration(begin - start if begin > start else 0)
+        duration = format_duration(end - begin if end > begin else 0)
         line = (
-            f"{mark} {label.ljust(label_w)}  {offset.rjust(offset_w)}  {duration.rjust(dur_w)}  "
-            f"{status.ljust(status_w)}  {bar(span.start_ns, span.end_ns, on_path.get(span.span_id, []))}  {role_text}"
+            f"{' ' if critical is None else '*'} {label_of(span, depth).ljust(label_w)}  {offset.rjust(offset_w)}  "
+            f"{duration.rjust(dur_w)}  {status.ljust(status_w)}  {bar(begin, end, critical or [])}  {role_text}"
         )
         yield line.rstrip() + "\n"
     notes = []
@@ -133,3 +138,16 @@ def iter_waterfall(
     if trace.duplicates:
         notes.append(f"{len(trace.duplicates)} duplicated span record(s) hidden")
     yield "* on the critical path (█ critical time)" + ("; " + "; ".join(notes) if notes else "") + "\n"
+
+
+def _note_duration(longest: list[int], ns: int) -> None:
+    """Keep in ``longest`` the largest ``ns`` seen for each unit of ``format_duration``."""
+    unit = 0 if ns < 1_000_000 else 1 if ns < 1_000_000_000 else 2 if ns < 60_000_000_000 else 3
+    if ns > longest[unit]:
+        longest[unit] = ns
+
+
+def _duration_width(longest: list[int]) -> int:
+    """The longest ``format_duration`` text of the values noted: within one unit a larger value is never
+    shorter (the number is rounded to fixed decimals), so each unit's largest value is its longest."""
+    return max((len(format_duration(ns)) for ns in longest if ns >= 0), default=0)
