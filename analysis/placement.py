@@ -37,6 +37,7 @@ from spanscope.analysis.critical_path import critical_path
 from spanscope.analysis.stats import percentiles
 from spanscope.collectors.conventions import CLOUD_REGION, LOCATION
 from spanscope.collectors.model import Kind, Trace
+from spanscope.collectors.service_map import span_location
 from spanscope.collectors.service_map.location import placement_scope
 
 __all__ = ["Crossing", "PlacementPartial", "PlacementSplit", "merge_placement", "placement_partial", "placement_split"]
@@ -147,32 +148,18 @@ def placement_partial(trace: Trace, *, overlap_tolerance: float = 0.01) -> Place
 
 
 def _own_locations(trace: Trace) -> list[str | None]:
-    """``span_location`` of every span, inlined (it runs for every span of every trace): the span's
-    ``spanscope.location``, the resource's, the span's ``cloud.region``, the resource's; a resource's
-    two values are read once (the spans of a process share its resource)."""
-    by_resource: dict[int, tuple[str | None, str | None]] = {}
+    """``span_location`` of every span, the resource's part read once per resource (spans share them)."""
+    by_resource: dict[int, str | None] = {}
     out: list[str | None] = []
-    append = out.append
     for span in trace.spans:
-        attrs = span.attributes
-        value = attrs.get(LOCATION)
-        if isinstance(value, str) and value:
-            append(value)
+        if LOCATION in span.attributes or CLOUD_REGION in span.attributes:
+            out.append(span_location(span))
             continue
-        resource = span.resource
-        held = by_resource.get(id(resource))
-        if held is None:
-            held = by_resource[id(resource)] = (_text(resource.get(LOCATION)), _text(resource.get(CLOUD_REGION)))
-        if held[0] is not None:
-            append(held[0])
-            continue
-        value = attrs.get(CLOUD_REGION)
-        append(value if isinstance(value, str) and value else held[1])
+        key = id(span.resource)
+        if key not in by_resource:
+            by_resource[key] = span_location(span)
+        out.append(by_resource[key])
     return out
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
 
 
 def _add(partial: PlacementPartial, location: str | None, scope: str, length: int) -> None:

@@ -51,7 +51,15 @@ from spanscope.collectors.model import Trace
 LoadTraces = Callable[[Sequence[str]], Iterable[Trace]]
 MAX_PENDING_SPANS = 2_000_000  # spans of linked traces held until their workflow's entry is read
 
-__all__ = ["MapEdgeSummary", "MapNodeSummary", "Report", "ServiceMapSummary", "build_report", "summarize_service_map"]
+__all__ = [
+    "MapEdgeSummary",
+    "MapNodeSummary",
+    "Report",
+    "ServiceMapSummary",
+    "build_report",
+    "memory_loader",
+    "summarize_service_map",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,6 +263,16 @@ def _entry_end(trace: Trace) -> int:
     return max(root.end_ns, root.start_ns) if root is not None else 0
 
 
+def memory_loader(traces: Sequence[Trace]) -> LoadTraces:
+    """``load_traces`` for traces held in a list: the ones of it with the asked ids."""
+    index = {t.trace_id: t for t in traces}
+
+    def load(ids: Sequence[str]) -> list[Trace]:
+        return [index[i] for i in ids if i in index]
+
+    return load
+
+
 def build_report(
     traces: Iterable[Trace],
     *,
@@ -280,11 +298,7 @@ def build_report(
     """
     notes: list[str] = []
     if load_traces is None and isinstance(traces, Sequence):  # traces in memory: joined among themselves
-        index = {t.trace_id: t for t in traces}
-
-        def load_traces(ids: Sequence[str]) -> list[Trace]:
-            return [index[i] for i in ids if i in index]
-
+        load_traces = memory_loader(traces)
     accumulator: Any = None
     if service_map is None:
         try:

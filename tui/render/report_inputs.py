@@ -13,7 +13,7 @@ import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from spanscope.analysis.report import Report, build_report, summarize_service_map
+from spanscope.analysis.report import Report, build_report, memory_loader, summarize_service_map
 from spanscope.collectors.model import Trace
 from spanscope.collectors.service_map import ServiceMapAccumulator
 
@@ -75,8 +75,7 @@ def analyze_for_html(
     report draws, in one pass."""
     inputs = ReportInputs()
     if "load_traces" not in options and isinstance(traces, Sequence):  # in memory: joined among themselves
-        index = {t.trace_id: t for t in traces}
-        options["load_traces"] = lambda ids: [index[i] for i in ids if i in index]
+        options["load_traces"] = memory_loader(traces)
     report = build_report(inputs.feed(traces), baseline=baseline, service_map=False, **options)
     report.service_map = summarize_service_map(inputs.graph())
     return report, inputs
