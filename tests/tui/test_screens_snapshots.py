@@ -57,19 +57,20 @@ def test_trace_screen_big_folded(snap_compare, sample_db: Path) -> None:
     assert snap_compare(make_app(sample_db), terminal_size=SIZE, run_before=run_before)
 
 
+async def settle_after_reload(pilot: Pilot[None]) -> None:
+    """Rows that a worker delivers before a table's first layout can leave its columns at their labels'
+    widths (seen on a loaded machine): reload once the table is laid out, so the picture is always the same."""
+    await settle(pilot)
+    await pilot.press("R")
+    await settle(pilot)
+
+
 def test_service_map_screen(snap_compare, sample_db: Path) -> None:
-    assert snap_compare(make_app(sample_db, start="map"), terminal_size=SIZE, run_before=settle)
+    assert snap_compare(make_app(sample_db, start="map"), terminal_size=SIZE, run_before=settle_after_reload)
 
 
 def test_hotspots_screen(snap_compare, sample_db: Path) -> None:
-    async def run_before(pilot: Pilot[None]) -> None:
-        # Rows that a worker delivers before the table's first layout can leave the columns at their labels'
-        # widths (seen on a loaded machine): reload once the table is laid out, so the picture is always the same.
-        await settle(pilot)
-        await pilot.press("R")
-        await settle(pilot)
-
-    assert snap_compare(make_app(sample_db, start="hotspots"), terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(make_app(sample_db, start="hotspots"), terminal_size=SIZE, run_before=settle_after_reload)
 
 
 def test_chains_screen(snap_compare, sample_db: Path) -> None:
