@@ -24,7 +24,7 @@ INSTALL_STAMP := $(VENV)/.editable-installed
 
 $(MODULE_SET): FORCE
 	@mkdir -p $(VENV)
-	@find tracer collectors analysis tui demo_apps \( -name '*.py' -o -name '*.tcss' -o -name py.typed \) | LC_ALL=C sort > $@.new
+	@find tracer collectors analysis tui demo_apps cli render engines \( -name '*.py' -o -name '*.tcss' -o -name py.typed \) | LC_ALL=C sort > $@.new
 	@if cmp -s $@.new $@; then rm -f $@.new; else mv $@.new $@; fi
 
 $(INSTALL_STAMP): $(DEPS_STAMP) $(MODULE_SET) pyproject.toml
@@ -41,7 +41,7 @@ lint: venv
 	$(BIN)/ruff format --check .
 
 typecheck: venv
-	$(BIN)/mypy tracer collectors analysis tui demo_apps
+	$(BIN)/mypy tracer collectors analysis tui demo_apps cli render engines
 
 # Headless Chromium for the HTML report's browser test (tests/tui/test_html_report_browser.py), from the system's
 # package manager: installed with apt-get when missing and running as root. Never fails the build: without it the

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-ROOMS = ("tracer", "collectors", "analysis", "tui", "demo_apps")
+ROOMS = ("tracer", "collectors", "analysis", "tui", "demo_apps", "cli", "render", "engines")
 
 # Which of our rooms each room may import (DESIGN.md §1). The CLI lives in tui/ and may reach everything.
 ALLOWED: dict[str, set[str]] = {
@@ -18,6 +18,9 @@ ALLOWED: dict[str, set[str]] = {
     "analysis": {"analysis", "collectors"},
     "tui": {"tui", "analysis", "collectors", "demo_apps", "tracer"},
     "demo_apps": {"demo_apps", "tracer", "collectors", "analysis"},
+    "cli": {"cli", "tui", "render", "engines", "analysis", "collectors", "demo_apps", "tracer"},
+    "render": {"render", "analysis", "collectors"},
+    "engines": {"engines", "analysis", "collectors"},
 }
 # collectors may use the tracer's X-Ray document translation for forwarding.
 EXTRA_ALLOWED = {("collectors", "tracer")}
