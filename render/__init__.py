@@ -1,1 +1,1 @@
-"""Renderers: analysis results and traces turned into text, JSON, Markdown, SVG and HTML, for both faces (CLI and TUI)."""
+"""Renderers: analysis results and traces as text, JSON, Markdown, SVG and HTML, for both faces (CLI and TUI)."""
