@@ -22,7 +22,7 @@ from spanscope.collectors.collector import BackgroundCollector, CollectorConfig
 from spanscope.collectors.store import open_store
 from spanscope.tracer.spool import StoreAndForwardExporter
 
-from tests.tracer.test_spool import Spans
+from tests.tracer.spool_loopback import Spans
 
 FAST = {"initial_backoff_s": 0.02, "max_backoff_s": 0.2, "request_timeout_s": 2.0, "probe_clock": False}
 
