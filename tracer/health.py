@@ -8,6 +8,15 @@ import threading
 logger = logging.getLogger("spanscope.tracer")
 
 
+class LogText(str):
+    """A message that ``HEALTH.fail`` logs as written (it shows other details with ``repr``)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
 class Health:
     """Failure counters by kind. ``fail`` never raises, whatever it is given."""
 
