@@ -19,10 +19,12 @@ import requests
 from moto.server import ThreadedMotoServer
 from spanscope.collectors.collector import BackgroundCollector, CollectorConfig
 from spanscope.collectors.formats.otlp_proto import spans_to_request
-from spanscope.collectors.formats.xray_out import MAX_DOCUMENT_BYTES, documents_from_spans
+from spanscope.collectors.formats.xray_out import MAX_DOCUMENT_BYTES, documents_from_spans, sanitize_name
 from spanscope.collectors.forwarders.xray import XRayForwarder
 from spanscope.collectors.model import Kind, SpanException, Status, new_trace_id, xray_trace_id
 from spanscope.collectors.receivers.counters import Counters
+from spanscope.tracer.xray.core.blocks import aws_block, http_block
+from spanscope.tracer.xray.core.text import fix_segment_name
 
 from tests.builders import make_span
 
@@ -111,6 +113,34 @@ def test_documents_follow_the_segment_schema_and_size_limit() -> None:
     )
     assert by_id[spans[2].span_id]["throttle"] is True
     assert by_id[spans[3].span_id]["name"] == "payments_v2"
+
+
+def test_forwarded_blocks_follow_the_tracers_translation_core() -> None:
+    attributes = {
+        "http.request.method": "GET",
+        "url.full": "https://shop.example/cart?id=7",
+        "http.client_ip": "10.0.0.9",
+        "http.response.status_code": 404,
+        "http.response.body.size": 512,
+        "aws.operation": "GetItem",
+        "aws.region": "eu-west-1",
+        "rpc.system": "aws-api",
+    }
+    span = make_span("get", "root", 0, 5, service="cart", kind=Kind.CLIENT, attributes=attributes, status=Status.ERROR)
+    span.annotations = {"order.id": "x" * 2000, "": 1, "bad": float("nan")}
+    span.exceptions.append(SpanException("KeyError", "'sku'", 'Traceback:\n  File "a.py", line 3, in f\n'))
+    (text,) = documents_from_spans([span])
+    doc = json.loads(text)
+    jsonschema.validate(doc, SCHEMA)
+    assert doc["http"] == http_block(attributes, server=False)
+    assert doc["http"]["request"]["x_forwarded_for"] is True and doc["http"]["response"]["content_length"] == 512
+    assert doc["aws"] == aws_block(attributes, {}, segment=False) == {"operation": "GetItem", "region": "eu-west-1"}
+    assert doc["error"] is True and "fault" not in doc
+    assert doc["annotations"] == {"order_id": "x" * 1000, "_": 1}  # the core's key and value rules
+    (exception,) = doc["cause"]["exceptions"]
+    assert exception["stack"] == [{"path": "a.py", "line": 3, "label": "f"}]
+    assert json.loads(documents_from_spans([span])[0])["cause"] == doc["cause"]  # ids are deterministic
+    assert sanitize_name("payments?v2 ✓") == fix_segment_name("payments?v2 ✓", replacement="_", fallback="unknown")
 
 
 def test_payloads_hold_at_most_50_documents(tmp_path: Path) -> None:

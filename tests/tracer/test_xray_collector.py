@@ -18,7 +18,7 @@ from spanscope.collectors.model import Kind
 from spanscope.collectors.model import Status as ModelStatus
 from spanscope.tracer.xray.exporter import XRayUdpExporter, documents_for_put_trace_segments
 
-from tests.tracer.test_xray_documents import Recorder, validate
+from tests.tracer.xray_schema import Recorder, validate
 
 
 @pytest.fixture

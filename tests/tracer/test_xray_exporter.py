@@ -25,7 +25,7 @@ from spanscope.tracer.xray.exporter import (
     parse_daemon_address,
 )
 
-from tests.tracer.test_xray_documents import Recorder, validate
+from tests.tracer.xray_schema import Recorder, validate
 
 LIMIT = 64 * 1024
 
