@@ -252,12 +252,7 @@ class OtelBackend:
         handle.ended = True
         if exc is not None:
             record_failure(handle.span, exc)
-        try:
-            if handle.token is not None:
-                _detach(handle.token)
-                handle.token = None
-        except Exception as failure:
-            HEALTH.fail("context_detach", failure)
+        self.suspend(handle)  # leave the context
         try:
             handle.span.end()
         except Exception as failure:

@@ -120,6 +120,15 @@ class Spans:
         return list(self.memory.get_finished_spans())
 
 
+def free_port() -> int:
+    """A loopback TCP port free at the time of asking (for a collector started later on it)."""
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port: int = probe.getsockname()[1]
+    probe.close()
+    return port
+
+
 def wait_until(predicate: Callable[[], bool], timeout_s: float = 20.0) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

@@ -9,14 +9,13 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from opentelemetry import trace as otel_trace
 from opentelemetry.trace import Link, SpanContext, SpanKind, StatusCode
 from spanscope.tracer.xray import names
 from spanscope.tracer.xray.core.ids import xray_trace_id
 from spanscope.tracer.xray.core.text import fix_segment_name
 from spanscope.tracer.xray.documents import TranslationOptions, document_trees, segment_documents, span_document
 
-from tests.tracer.xray_schema import TRACE_ID, Recorder, remote_parent, validate
+from tests.tracer.xray_schema import TRACE_ID, Recorder, deep_chain, remote_parent, validate
 
 
 @pytest.fixture
@@ -117,14 +116,7 @@ def test_segment_names_are_made_legal() -> None:
 
 
 def test_deep_chain_translates_without_recursion(rec: Recorder) -> None:
-    spans: list[Any] = []
-    parent_ctx = None
-    for i in range(3000):
-        span = rec.tracer.start_span(f"s{i}", context=parent_ctx)
-        parent_ctx = otel_trace.set_span_in_context(span)
-        spans.append(span)
-    for span in reversed(spans):
-        span.end()
+    deep_chain(rec, 3000)
     trees = document_trees(rec.spans())
     assert len(trees) == 1
     assert trees[0].span_count() == 3000

@@ -50,3 +50,15 @@ class Recorder:
 def remote_parent(trace_id: int = TRACE_ID, span_id: int = 0x53995C3F42CD8AD8) -> Any:
     ctx = SpanContext(trace_id, span_id, is_remote=True, trace_flags=TraceFlags(TraceFlags.SAMPLED))
     return otel_trace.set_span_in_context(NonRecordingSpan(ctx))
+
+
+def deep_chain(recorder: Recorder, depth: int, prefix: str = "s") -> None:
+    """Record a chain of ``depth`` nested spans (``{prefix}0`` the root), ended innermost first."""
+    opened: list[Any] = []
+    context = None
+    for i in range(depth):
+        span = recorder.tracer.start_span(f"{prefix}{i}", context=context)
+        context = otel_trace.set_span_in_context(span)
+        opened.append(span)
+    for span in reversed(opened):
+        span.end()

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
+from spanscope.tracer.health import WarnOnce
 from spanscope.tracer.spool import wire
 from spanscope.tracer.spool.disk import DiskSpool, SpoolRecord
 
@@ -98,7 +99,7 @@ class SpoolSender:
         self._request_timeout_s = request_timeout_s
         self._drain_batch_bytes = drain_batch_bytes
         self.stats = SpoolStats()
-        self._warned: set[str] = set()
+        self.warn_once = WarnOnce(_logger)  # (key, message, *args): logged the first time a key is seen
         self.lock = threading.Lock()
         self.wake = threading.Condition(self.lock)
         self.stopping = False
@@ -141,14 +142,6 @@ class SpoolSender:
             self.spool.close()
         if self.fec is not None:
             self.fec.close()
-
-    def warn_once(self, key: str, message: str, *args: object) -> None:
-        """Log ``message`` the first time ``key`` is seen."""
-        with self.lock:
-            if key in self._warned:
-                return
-            self._warned.add(key)
-        _logger.warning(message, *args)
 
     # -- the thread --
 

@@ -389,25 +389,24 @@ def document_trees(
             attached.add(id(node))
     # Nodes caught in a parent cycle are reachable from no root: make them roots too.
     reachable: set[int] = set()
-    stack = list(roots)
+    _mark_reachable(roots, reachable)
+    for _span, node in spans_in_order:
+        if id(node) not in reachable:
+            _detach(node, nodes.values())
+            roots.append(node)
+            _mark_reachable([node], reachable)
+    return roots
+
+
+def _mark_reachable(starts: Iterable[DocumentTree], reachable: set[int]) -> None:
+    """Add the ids of every node under ``starts`` to ``reachable`` (iteratively, cycles included)."""
+    stack = list(starts)
     while stack:
         node = stack.pop()
         if id(node) in reachable:
             continue
         reachable.add(id(node))
         stack.extend(node.children)
-    for _span, node in spans_in_order:
-        if id(node) not in reachable:
-            _detach(node, nodes.values())
-            roots.append(node)
-            stack = [node]
-            while stack:
-                current = stack.pop()
-                if id(current) in reachable:
-                    continue
-                reachable.add(id(current))
-                stack.extend(current.children)
-    return roots
 
 
 def _detach(node: DocumentTree, candidates: Iterable[DocumentTree]) -> None:
