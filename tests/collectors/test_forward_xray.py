@@ -10,12 +10,15 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import boto3
 import jsonschema
 import orjson
 import pytest
 import requests
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from moto.server import ThreadedMotoServer
 from spanscope.collectors.collector import BackgroundCollector, CollectorConfig
 from spanscope.collectors.formats.otlp_proto import spans_to_request
@@ -141,6 +144,57 @@ def test_forwarded_blocks_follow_the_tracers_translation_core() -> None:
     assert exception["stack"] == [{"path": "a.py", "line": 3, "label": "f"}]
     assert json.loads(documents_from_spans([span])[0])["cause"] == doc["cause"]  # ids are deterministic
     assert sanitize_name("payments?v2 ✓") == fix_segment_name("payments?v2 ✓", replacement="_", fallback="unknown")
+
+
+_text = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=40)
+_values = st.one_of(_text, st.integers(-(2**63), 2**63 - 1), st.floats(), st.booleans(), st.lists(_text, max_size=3))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    name=_text,
+    service=_text,
+    kind=st.sampled_from(list(Kind)),
+    status=st.sampled_from(list(Status)),
+    root=st.booleans(),
+    namespace=st.sampled_from(["", "aws", "remote"]),
+    attributes=st.dictionaries(_text.filter(bool), _values, max_size=6),
+    annotations=st.dictionaries(_text, st.one_of(_text, st.integers(-(2**53), 2**53), st.floats(), st.booleans())),
+    exception=st.one_of(st.none(), st.tuples(_text, _text, _text)),
+    in_progress=st.booleans(),
+)
+def test_any_forwarded_span_yields_a_schema_valid_document(
+    name: str,
+    service: str,
+    kind: Kind,
+    status: Status,
+    root: bool,
+    namespace: str,
+    attributes: dict[str, Any],
+    annotations: dict[str, Any],
+    exception: tuple[str, str, str] | None,
+    in_progress: bool,
+) -> None:
+    span = make_span(
+        "s",
+        None if root else "parent",
+        0,
+        5,
+        service=service,
+        operation=name,
+        kind=kind,
+        status=status,
+        namespace=namespace,
+        remote_service=name,
+        attributes=attributes,
+        annotations=annotations,
+        in_progress=in_progress,
+    )
+    if exception is not None:
+        span.exceptions.append(SpanException(*exception))
+    for text in documents_from_spans([span]):
+        assert len(text.encode()) <= MAX_DOCUMENT_BYTES
+        jsonschema.validate(json.loads(text), SCHEMA)
 
 
 def test_payloads_hold_at_most_50_documents(tmp_path: Path) -> None:
