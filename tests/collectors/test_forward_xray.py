@@ -148,50 +148,30 @@ def test_forwarded_blocks_follow_the_tracers_translation_core() -> None:
 
 _text = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=40)
 _values = st.one_of(_text, st.integers(-(2**63), 2**63 - 1), st.floats(), st.booleans(), st.lists(_text, max_size=3))
+_annotation_values = st.one_of(_text, st.integers(-(2**53), 2**53), st.floats(), st.booleans())
+_FIELDS = st.fixed_dictionaries(
+    {
+        "service": _text,
+        "operation": _text,
+        "remote_service": _text,
+        "kind": st.sampled_from(list(Kind)),
+        "status": st.sampled_from(list(Status)),
+        "namespace": st.sampled_from(["", "aws", "remote"]),
+        "attributes": st.dictionaries(_text.filter(bool), _values, max_size=6),
+        "annotations": st.dictionaries(_text, _annotation_values),
+        "in_progress": st.booleans(),
+    }
+)
 
 
 @settings(max_examples=60, deadline=None)
-@given(
-    name=_text,
-    service=_text,
-    kind=st.sampled_from(list(Kind)),
-    status=st.sampled_from(list(Status)),
-    root=st.booleans(),
-    namespace=st.sampled_from(["", "aws", "remote"]),
-    attributes=st.dictionaries(_text.filter(bool), _values, max_size=6),
-    annotations=st.dictionaries(_text, st.one_of(_text, st.integers(-(2**53), 2**53), st.floats(), st.booleans())),
-    exception=st.one_of(st.none(), st.tuples(_text, _text, _text)),
-    in_progress=st.booleans(),
-)
+@given(fields=_FIELDS, root=st.booleans(), exception=st.one_of(st.none(), st.tuples(_text, _text, _text)))
 def test_any_forwarded_span_yields_a_schema_valid_document(
-    name: str,
-    service: str,
-    kind: Kind,
-    status: Status,
-    root: bool,
-    namespace: str,
-    attributes: dict[str, Any],
-    annotations: dict[str, Any],
-    exception: tuple[str, str, str] | None,
-    in_progress: bool,
+    fields: dict[str, Any], root: bool, exception: tuple[str, str, str] | None
 ) -> None:
-    span = make_span(
-        "s",
-        None if root else "parent",
-        0,
-        5,
-        service=service,
-        operation=name,
-        kind=kind,
-        status=status,
-        namespace=namespace,
-        remote_service=name,
-        attributes=attributes,
-        annotations=annotations,
-        in_progress=in_progress,
-    )
+    span = make_span("s", None if root else "parent", 0, 5, **fields)
     if exception is not None:
-        span.exceptions.append(SpanException(*exception))
+        span.exceptions.append(SpanException(*exception))  # type, message, stack trace
     for text in documents_from_spans([span]):
         assert len(text.encode()) <= MAX_DOCUMENT_BYTES
         jsonschema.validate(json.loads(text), SCHEMA)
