@@ -22,15 +22,21 @@ ALLOWED: dict[str, set[str]] = {
     "render": {"render", "analysis", "collectors"},
     "engines": {"engines", "analysis", "collectors"},
 }
-# collectors may use the tracer's X-Ray document translation for forwarding.
-EXTRA_ALLOWED = {("collectors", "tracer")}
+# Modules a room may import from a room it otherwise may not (each module and what is below it). collectors
+# may use, of the tracer, only what both sides of a wire must agree on: the X-Ray translation core (forwarding),
+# the FEC uplink's erasure code (the receiver decodes what devices encode) and the sampling rules' file format
+# (the sampling service serves the rules the tracer's sampler reads).
+EXTRA_ALLOWED: dict[tuple[str, str], tuple[str, ...]] = {
+    ("collectors", "tracer"): ("spanscope.tracer.xray", "spanscope.tracer.fec", "spanscope.tracer.sampling.rules"),
+}
 
 
 def _python_files(room: str) -> list[Path]:
     return sorted(p for p in (ROOT / room).rglob("*.py") if "__pycache__" not in p.parts)
 
 
-def _imported_rooms(path: Path) -> set[str]:
+def _imported_modules(path: Path) -> set[str]:
+    """Our modules ``path`` imports, dotted (``from a.b import c`` counts as ``a.b.c``)."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     found: set[str] = set()
     for node in ast.walk(tree):
@@ -38,22 +44,41 @@ def _imported_rooms(path: Path) -> set[str]:
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names = [node.module]
+            names = [f"{node.module}.{alias.name}" for alias in node.names]
         for name in names:
             parts = name.split(".")
             if parts[0] == "spanscope" and len(parts) > 1 and parts[1] in ROOMS:
-                found.add(parts[1])
+                found.add(name)
     return found
+
+
+def _import_violations(room: str, path: Path) -> list[str]:
+    bad = []
+    for name in sorted(_imported_modules(path)):
+        target = name.split(".")[1]
+        if target in ALLOWED[room]:
+            continue
+        prefixes = EXTRA_ALLOWED.get((room, target), ())
+        if not any(name == p or name.startswith(p + ".") for p in prefixes):
+            bad.append(f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path} imports {name}")
+    return bad
 
 
 @pytest.mark.parametrize("room", ROOMS)
 def test_import_direction(room: str) -> None:
-    bad = []
-    for path in _python_files(room):
-        for target in _imported_rooms(path) - ALLOWED[room]:
-            if (room, target) not in EXTRA_ALLOWED:
-                bad.append(f"{path.relative_to(ROOT)} imports spanscope.{target}")
+    bad = [line for path in _python_files(room) for line in _import_violations(room, path)]
     assert not bad, "\n".join(bad)
+
+
+def test_collectors_may_import_only_the_tracers_xray_translation(tmp_path: Path) -> None:
+    allowed = tmp_path / "forwarding.py"
+    allowed.write_text("from spanscope.tracer.xray.core.ids import xray_trace_id\nimport spanscope.tracer.xray.core\n")
+    assert _import_violations("collectors", allowed) == []
+    for text in ("from spanscope.tracer import xray_tools\n", "from spanscope.tracer.api import trace\n"):
+        sneaky = tmp_path / "sneaky.py"
+        sneaky.write_text(text)
+        assert _import_violations("collectors", sneaky), text
+    assert _import_violations("analysis", allowed)  # the permission is the collectors' alone
 
 
 def test_every_package_is_declared_and_typed() -> None:

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from spanscope.tracer.api import add_metadata, annotate, bind, current_span, span, trace
 from spanscope.tracer.health import reset_stats, stats
+from spanscope.tracer.lifecycle import configure, force_flush, shutdown
 from spanscope.tracer.propagation import context_from_environ, environ_for_context, extract, inject
-from spanscope.tracer.runtime import configure, force_flush, shutdown
 
 if TYPE_CHECKING:
     from spanscope.tracer.integrations import (

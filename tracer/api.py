@@ -25,6 +25,7 @@ from opentelemetry.context import Context
 from opentelemetry.trace import Link, SpanKind
 from spanscope.tracer.annotations import AttributeValue, sanitize_attributes
 from spanscope.tracer.health import HEALTH
+from spanscope.tracer.lifecycle import ensure_backend
 from spanscope.tracer.propagation import current_span as _current_span
 from spanscope.tracer.runtime import RUNTIME, env_disabled, span_kind
 
@@ -106,7 +107,7 @@ def _sync_wrapper(
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if runtime.passthrough:
             return func(*args, **kwargs)
-        backend = runtime.backend or runtime.ensure()
+        backend = runtime.backend or ensure_backend()
         handle = backend.enter(name, kind, attrs)
         if handle is None:
             return func(*args, **kwargs)
@@ -130,7 +131,7 @@ def _async_wrapper(
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
         if runtime.passthrough:
             return await func(*args, **kwargs)
-        backend = runtime.backend or runtime.ensure()
+        backend = runtime.backend or ensure_backend()
         handle = backend.enter(name, kind, attrs)
         if handle is None:
             return await func(*args, **kwargs)
@@ -160,7 +161,7 @@ def _generator_wrapper(
         if runtime.passthrough:
             return (yield from func(*args, **kwargs))
         gen = func(*args, **kwargs)
-        backend = runtime.backend or runtime.ensure()
+        backend = runtime.backend or ensure_backend()
         handle = backend.open(name, kind, attrs)
         if handle is None:
             return (yield from gen)
@@ -205,7 +206,7 @@ def _async_generator_wrapper(
     @functools.wraps(func)
     async def wrapper(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, Any]:
         agen = func(*args, **kwargs)
-        backend = runtime.backend or runtime.ensure()
+        backend = runtime.backend or ensure_backend()
         handle = None if runtime.passthrough else backend.open(name, kind, attrs)
         to_send: Any = None
         to_throw: BaseException | None = None
@@ -272,7 +273,7 @@ class SpanScope:
             clean, dropped = sanitize_attributes(self._attributes)
             if dropped:
                 HEALTH.fail("attribute_invalid", f"{dropped} attributes of {self._name!r} dropped")
-            self._backend = RUNTIME.backend or RUNTIME.ensure()
+            self._backend = RUNTIME.backend or ensure_backend()
             self._handle = self._backend.open(
                 str(self._name),
                 span_kind(self._kind),
@@ -338,7 +339,7 @@ def annotate(key: str, value: str | int | float | bool) -> bool:
     if RUNTIME.passthrough:
         return False
     try:
-        backend = RUNTIME.backend or RUNTIME.ensure()
+        backend = RUNTIME.backend or ensure_backend()
         return bool(backend.annotate(key, value))
     except Exception as exc:
         HEALTH.fail("annotation_error", exc)
@@ -350,7 +351,7 @@ def add_metadata(key: str, value: object, namespace: str | None = None) -> int:
     if RUNTIME.passthrough:
         return 0
     try:
-        backend = RUNTIME.backend or RUNTIME.ensure()
+        backend = RUNTIME.backend or ensure_backend()
         return int(backend.add_metadata(key, value, namespace))
     except Exception as exc:
         HEALTH.fail("metadata_error", exc)

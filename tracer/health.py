@@ -8,6 +8,31 @@ import threading
 logger = logging.getLogger("spanscope.tracer")
 
 
+class LogText(str):
+    """A message that ``HEALTH.fail`` logs as written (it shows other details with ``repr``)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+class WarnOnce:
+    """Logs a warning to ``log`` the first time each key is seen (for exporters that count their own failures)."""
+
+    def __init__(self, log: logging.Logger) -> None:
+        self._log = log
+        self._lock = threading.Lock()
+        self._seen: set[str] = set()
+
+    def __call__(self, key: str, message: str, *args: object) -> None:
+        with self._lock:
+            if key in self._seen:
+                return
+            self._seen.add(key)
+        self._log.warning(message, *args)
+
+
 class Health:
     """Failure counters by kind. ``fail`` never raises, whatever it is given."""
 

@@ -41,8 +41,8 @@ from opentelemetry.util import types
 from spanscope.tracer.annotations import AttributeValue
 from spanscope.tracer.health import HEALTH
 from spanscope.tracer.ids import XRayIdGenerator
+from spanscope.tracer.otel_backend import FAST_CONTEXT, OtelBackend, UnsampledRoot
 from spanscope.tracer.propagation import FORCED_TRACE_ID
-from spanscope.tracer.runtime import _FAST, OtelBackend, UnsampledRoot
 
 _logger = logging.getLogger("opentelemetry.sdk.trace")  # the SDK's own warnings come from this logger
 _new_span = object.__new__
@@ -197,7 +197,7 @@ class LeanBackend(OtelBackend):
         super().__init__(
             provider, skip_unsampled_children=skip_unsampled_children, unsampled_root_bound=unsampled_root_bound
         )
-        self.lean = _FAST is not None and lean_tracer(self.tracer, provider)
+        self.lean = FAST_CONTEXT is not None and lean_tracer(self.tracer, provider)
         # X-Ray rules roots are decided here (by the sampler's own ``decide``), as ratio roots are by bound
         self.decide_root = rules_decider(provider.sampler) if self.lean else None
         self.xray_ids = type(cast(object, provider.id_generator)) is XRayIdGenerator
@@ -206,7 +206,7 @@ class LeanBackend(OtelBackend):
         if not self.lean:
             return super().enter(name, kind, attributes)
         try:
-            var, key = _FAST  # type: ignore[misc]
+            var, key = FAST_CONTEXT  # type: ignore[misc]
             context = var.get()
             parent = context.get(key)
             span: otel_trace.Span

@@ -20,7 +20,8 @@ from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode,
 from opentelemetry.util import types as otel_types
 from spanscope.tracer.annotations import AnnotationBudget, AttributeValue, annotation_problem, annotation_value
 from spanscope.tracer.health import HEALTH
-from spanscope.tracer.propagation import FALLBACK_SPAN, forced_root, xray_trace_id
+from spanscope.tracer.propagation import FALLBACK_SPAN, forced_root
+from spanscope.tracer.xray.core.ids import xray_trace_id
 
 _CLIENT_KINDS = (SpanKind.CLIENT, SpanKind.PRODUCER)
 SPAN_NAME_KEY = "otel.span.name"  # where the X-Ray exporter keeps a span name that differs from the segment's

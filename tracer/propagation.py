@@ -31,6 +31,7 @@ from opentelemetry.propagators.textmap import (
     TextMapPropagator,
 )
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from spanscope.tracer.xray.core.ids import xray_trace_id
 
 XRAY_HEADER: Final = "X-Amzn-Trace-Id"
 XRAY_ENV: Final = "_X_AMZN_TRACE_ID"
@@ -75,16 +76,6 @@ class XRayHeader:
             parts.append(f"Sampled={1 if self.sampled else 0}")
         parts.extend(f"{k}={v}" for k, v in self.extra)
         return ";".join(parts)
-
-
-def xray_trace_id(trace_id: int) -> str:
-    """``1-xxxxxxxx-yyyyyyyyyyyyyyyyyyyyyyyy`` for a 128-bit trace id.
-
-    >>> xray_trace_id(0x5759e988bd862e3fe1be46a994272793)
-    '1-5759e988-bd862e3fe1be46a994272793'
-    """
-    text = f"{trace_id:032x}"
-    return f"1-{text[:8]}-{text[8:]}"
 
 
 def parse_xray_header(text: str | None) -> XRayHeader | None:

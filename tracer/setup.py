@@ -30,29 +30,13 @@ from opentelemetry.sdk.trace.sampling import (
     TraceIdRatioBased,
 )
 from spanscope.tracer import conventions as c
-from spanscope.tracer.health import HEALTH
+from spanscope.tracer.exporters import default_exporter_names, named_exporter
+from spanscope.tracer.health import HEALTH, LogText
 from spanscope.tracer.ids import XRayIdGenerator
 from spanscope.tracer.lean import LeanBackend
 from spanscope.tracer.placement import detect_placement, detect_platform
 from spanscope.tracer.propagation import FALLBACK_SPAN
-from spanscope.tracer.runtime import RUNTIME, NoopBackend, bounded_flush, env_disabled
-
-DEFAULT_XRAY_DAEMON = "127.0.0.1:2000"
-PROTOCOLS = ("http/protobuf", "grpc")
-OTLP_DEFAULTS = {"http/protobuf": "http://localhost:4318", "grpc": "http://localhost:4317"}
-ENDPOINT_HINT = (
-    "set OTEL_EXPORTER_OTLP_ENDPOINT (base URL) or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (full URL)"
-    " or call configure(endpoint=...); `spanscope collect` listens on 127.0.0.1:4318 (HTTP) and :4317 (gRPC)"
-)
-
-
-class LogText(str):
-    """A message that ``HEALTH.fail`` logs as written (it shows other details with ``repr``)."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return str(self)
+from spanscope.tracer.runtime import RUNTIME, NoopBackend, close_provider, env_disabled
 
 
 class GuardedExporter(SpanExporter):
@@ -108,11 +92,7 @@ class PlacementProcessor(SpanProcessor):
         except Exception as exc:
             HEALTH.fail("placement_error", exc)
 
-    def on_end(self, span: ReadableSpan) -> None:
-        return None
-
-    def shutdown(self) -> None:
-        return None
+    # on_end and shutdown: the SDK's SpanProcessor does nothing, as wanted.
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return True
@@ -150,21 +130,6 @@ def quiet_exporter_logs() -> None:
         log = logging.getLogger(name)
         if _ONCE not in log.filters:
             log.addFilter(_ONCE)
-
-
-def daemon_udp_address(value: str | None) -> str:
-    """The UDP address from ``AWS_XRAY_DAEMON_ADDRESS`` (``host:port`` or ``tcp:h:p udp:h:p``).
-
-    >>> daemon_udp_address("tcp:127.0.0.1:2000 udp:127.0.0.2:2001"), daemon_udp_address(None)
-    ('127.0.0.2:2001', '127.0.0.1:2000')
-    """
-    if not value:
-        return DEFAULT_XRAY_DAEMON
-    for part in value.split():
-        if part.startswith("udp:"):
-            return part[4:]
-    parts = value.split()
-    return parts[0] if parts and not parts[0].startswith("tcp:") else DEFAULT_XRAY_DAEMON
 
 
 def sampler_from(sampling: float | str | Sampler | None, environ: Mapping[str, str]) -> Sampler:
@@ -230,127 +195,6 @@ def _root_ratio_bound(provider: TracerProvider) -> int | None:
     if root is ALWAYS_OFF:
         return 0
     return None
-
-
-def otlp_protocol(protocol: str | None, environ: Mapping[str, str]) -> str:
-    """``http/protobuf`` or ``grpc``: the argument, else OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL, else http/protobuf.
-
-    >>> otlp_protocol(None, {"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}), otlp_protocol("http/protobuf", {})
-    ('grpc', 'http/protobuf')
-    """
-    value = (
-        protocol
-        or environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
-        or environ.get("OTEL_EXPORTER_OTLP_PROTOCOL")
-        or "http/protobuf"
-    )
-    value = value.strip().lower()
-    if value == "http/json":
-        HEALTH.fail("otlp_http_json_unsupported", "using http/protobuf")
-        return "http/protobuf"
-    if value not in PROTOCOLS:
-        HEALTH.fail("unknown_otlp_protocol", LogText(f"{value!r}: expected http/protobuf or grpc; using http/protobuf"))
-        return "http/protobuf"
-    return value
-
-
-def otlp_endpoint(protocol: str, endpoint: str | None, environ: Mapping[str, str]) -> tuple[str, str]:
-    """The URL the OTLP exporter sends to and what set it, by the OpenTelemetry SDK's rules: for
-    http/protobuf the traces variable is the full URL and the base one gets ``/v1/traces`` appended.
-    ``configure(endpoint=...)`` takes a base URL (``/v1/traces`` appended when it has no path) or a
-    full one; an address without a scheme is taken as plain ``http://``.
-
-    >>> otlp_endpoint("http/protobuf", None, {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318/"})
-    ('http://c:4318/v1/traces', 'OTEL_EXPORTER_OTLP_ENDPOINT')
-    >>> otlp_endpoint("grpc", "127.0.0.1:4317", {})
-    ('http://127.0.0.1:4317', 'configure(endpoint=...)')
-    >>> otlp_endpoint("http/protobuf", None, {})
-    ('http://localhost:4318/v1/traces', 'the default')
-    """
-    grpc = protocol == "grpc"
-    if endpoint:
-        url = endpoint.strip()
-        if "://" not in url:
-            url = f"http://{url}"
-        if not grpc and url.split("://", 1)[1].rstrip("/").count("/") == 0:
-            url = f"{url.rstrip('/')}/v1/traces"
-        return url, "configure(endpoint=...)"
-    signal = environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-    if signal:
-        return signal, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
-    base = environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
-    source = "OTEL_EXPORTER_OTLP_ENDPOINT" if base else "the default"
-    base = base or OTLP_DEFAULTS[protocol]
-    return (base if grpc else f"{base.removesuffix('/')}/v1/traces"), source
-
-
-def exporter_from_name(name: str, environ: Mapping[str, str]) -> SpanExporter | None:
-    """An exporter for a name; None (counted, logged once) when unknown or its package is missing."""
-    return named_exporter(name, environ)[0]
-
-
-def named_exporter(
-    name: str, environ: Mapping[str, str], *, endpoint: str | None = None, protocol: str | None = None
-) -> tuple[SpanExporter | None, str | None]:
-    """An exporter for a name and a description of where it sends (None when unknown or unavailable,
-    counted and logged once). ``endpoint`` and ``protocol`` apply to the OTLP names."""
-    key = name.strip().lower()
-    try:
-        if key in ("otlp", "otlp-http", "otlp-grpc"):
-            chosen = {"otlp-http": "http/protobuf", "otlp-grpc": "grpc"}.get(key) or otlp_protocol(protocol, environ)
-            url, source = otlp_endpoint(chosen, endpoint, environ)
-            target = f"{url} ({chosen}, {_source_text(source)})"
-            if chosen == "http/protobuf":
-                from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
-                return OTLPSpanExporter(endpoint=url), target
-            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
-                OTLPSpanExporter as GrpcSpanExporter,
-            )
-
-            return GrpcSpanExporter(endpoint=url), target
-        if key == "console":
-            return ConsoleSpanExporter(), None
-        if key == "memory":
-            exporter = InMemorySpanExporter()
-            RUNTIME.memory_exporter = exporter
-            return exporter, None
-        if key in ("xray-udp", "xray"):
-            from spanscope.tracer.xray.exporter import XRayUdpExporter  # type: ignore[import-not-found,unused-ignore]
-
-            address = daemon_udp_address(environ.get("AWS_XRAY_DAEMON_ADDRESS"))
-            source = "AWS_XRAY_DAEMON_ADDRESS" if environ.get("AWS_XRAY_DAEMON_ADDRESS") else "the default"
-            udp: SpanExporter = XRayUdpExporter(address=address)
-            return udp, f"udp://{address} (X-Ray daemon protocol; {source})"
-        if key == "none":
-            return None, None
-    except ImportError as exc:
-        HEALTH.fail(f"exporter_unavailable:{key}", exc)
-        return None, None
-    except Exception as exc:
-        HEALTH.fail(f"exporter_setup:{key}", exc)
-        return None, None
-    HEALTH.fail("unknown_exporter", name)
-    return None, None
-
-
-def _source_text(source: str) -> str:
-    if source == "the default":
-        return f"the default; to change it {ENDPOINT_HINT}"
-    return f"set by {source}"
-
-
-def default_exporter_names(environ: Mapping[str, str]) -> list[str]:
-    """Exporters when none are given: OTEL_TRACES_EXPORTER; else OTLP when its endpoint is set; else the
-    X-Ray daemon when AWS_XRAY_DAEMON_ADDRESS is set (Lambda with active tracing); else OTLP/HTTP to localhost."""
-    listed = environ.get("OTEL_TRACES_EXPORTER")
-    if listed:
-        return [n.strip() for n in listed.split(",") if n.strip()]
-    if environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
-        return ["otlp"]
-    if environ.get("AWS_XRAY_DAEMON_ADDRESS"):
-        return ["xray-udp"]
-    return ["otlp"]
 
 
 def _service_from_env(environ: Mapping[str, str]) -> str | None:
@@ -500,18 +344,6 @@ def _retire(previous: Any) -> None:
         close_provider(provider, RUNTIME.default_flush_millis)
     else:
         previous.shutdown()
-
-
-def close_provider(provider: TracerProvider, flush_timeout_millis: int) -> None:
-    """Flush for at most ``flush_timeout_millis``, then stop: exporters are shut first so that an export
-    retrying against an unreachable collector gives up at once instead of holding the process."""
-    bounded_flush(provider, flush_timeout_millis)
-    for exporter in RUNTIME.exporters.pop(provider, []):
-        exporter.shutdown()
-    try:
-        provider.shutdown()
-    except Exception as exc:
-        HEALTH.fail("shutdown_error", exc)
 
 
 _EXIT_REGISTERED: list[bool] = []

@@ -4,63 +4,38 @@ Each span becomes one document: a *segment* when it is a root, a server or a con
 work of a service), otherwise an independently sent *subsegment* (``"type": "subsegment"`` with its
 ``trace_id`` and ``parent_id``), which X-Ray joins to its segment by parent id. Names and annotation
 keys are sanitized to what the segment document schema allows; a document is kept under 64 KB by
-dropping metadata, then exception details.
+dropping metadata, then exception details. Limits, ids, name rules and the ``http``, ``aws`` and ``cause``
+blocks are the X-Ray translation core the tracer uses too (:mod:`spanscope.tracer.xray.core`).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from typing import Any
 
 import orjson
 from spanscope.collectors import conventions as conv
-from spanscope.collectors.model import Kind, Span, Status, xray_trace_id
+from spanscope.collectors.model import Kind, Span
+from spanscope.tracer.xray.core.blocks import aws_block, exception_entry, http_block, status_flags
+from spanscope.tracer.xray.core.ids import xray_trace_id
+from spanscope.tracer.xray.core.text import (
+    MAX_DOCUMENT_BYTES,
+    MAX_HTTP_FIELD_CHARS,
+    annotation_value,
+    fix_annotation_key,
+    fix_segment_name,
+)
 
 __all__ = ["MAX_DOCUMENT_BYTES", "document_from_span", "documents_from_spans", "sanitize_name"]
 
-MAX_DOCUMENT_BYTES = 64 * 1024
-_NAME_EXTRA = frozenset("_.:/%&#=+-@ ")
-_MAX_NAME = 200
-_MAX_ANNOTATION_TEXT = 1000
-_MAX_HTTP_TEXT = 250
-
 
 def sanitize_name(text: str, fallback: str = "unknown") -> str:
-    """A segment or subsegment name X-Ray accepts: letters, digits, spaces and ``_.:/%&#=+-@``.
+    """A segment or subsegment name X-Ray accepts (the core's rule), other characters replaced by ``_``.
 
     >>> sanitize_name("GET /orders?id=1")
     'GET /orders_id=1'
     """
-    out = "".join(c if (c.isalnum() or c in _NAME_EXTRA) else "_" for c in text[:_MAX_NAME])
-    return out if out.strip() else fallback
-
-
-def _annotation_key(key: str) -> str:
-    return "".join(c if (c.isascii() and (c.isalnum() or c == "_")) else "_" for c in key[:500]) or "_"
-
-
-def _http_block(span: Span) -> dict[str, Any]:
-    attrs = span.attributes
-    request: dict[str, Any] = {}
-    for key, names in (
-        ("method", (conv.HTTP_METHOD, conv.HTTP_METHOD_OLD)),
-        ("url", (conv.HTTP_URL, conv.HTTP_URL_OLD)),
-        ("user_agent", (conv.HTTP_USER_AGENT, conv.HTTP_USER_AGENT_OLD)),
-        ("client_ip", (conv.HTTP_CLIENT_IP, conv.HTTP_CLIENT_IP_OLD)),
-    ):
-        for name in names:
-            value = attrs.get(name)
-            if isinstance(value, str) and value:
-                request[key] = value[:_MAX_HTTP_TEXT]
-                break
-    block: dict[str, Any] = {}
-    if request:
-        block["request"] = request
-    code = conv.http_status(attrs)
-    if code is not None:
-        block["response"] = {"status": code}
-    return block
+    return fix_segment_name(text, replacement="_", fallback=fallback)
 
 
 def _seconds(ns: int) -> float:
@@ -79,12 +54,9 @@ def document_from_span(span: Span) -> dict[str, Any]:
         doc["name"] = sanitize_name(span.service or span.name)
         if span.origin:
             doc["origin"] = span.origin
-        account = span.resource.get(conv.CLOUD_ACCOUNT)
-        if isinstance(account, str) and account:
-            doc["aws"] = {"account_id": account}
         user = span.attributes.get(conv.USER)
         if isinstance(user, str) and user:
-            doc["user"] = user[:_MAX_HTTP_TEXT]
+            doc["user"] = user[:MAX_HTTP_FIELD_CHARS]
     else:
         doc["type"] = "subsegment"
         if span.namespace in ("aws", "remote"):
@@ -98,20 +70,19 @@ def document_from_span(span: Span) -> dict[str, Any]:
         doc["in_progress"] = True
     else:
         doc["end_time"] = _seconds(span.end_ns)
-    if span.status is Status.FAULT:
-        doc["fault"] = True
-    elif span.status is Status.THROTTLE:
-        doc["error"] = True
-        doc["throttle"] = True
-    elif span.status is Status.ERROR:
-        doc["error"] = True
-    http = _http_block(span)
+    doc.update(status_flags(str(span.status)))
+    http = http_block(span.attributes, server=span.kind is Kind.SERVER)
     if http:
         doc["http"] = http
-    if span.annotations:
-        annotations: dict[str, Any] = {}
-        for key, value in span.annotations.items():
-            annotations[_annotation_key(key)] = value[:_MAX_ANNOTATION_TEXT] if isinstance(value, str) else value
+    aws = aws_block(span.attributes, span.resource, segment=is_segment)
+    if aws:
+        doc["aws"] = aws
+    annotations: dict[str, Any] = {}
+    for key, value in span.annotations.items():
+        legal = annotation_value(value)
+        if legal is not None:
+            annotations[fix_annotation_key(key) or "_"] = legal
+    if annotations:
         doc["annotations"] = annotations
     metadata: dict[str, Any] = {}
     if span.attributes:
@@ -123,8 +94,10 @@ def document_from_span(span: Span) -> dict[str, Any]:
     if span.exceptions:
         doc["cause"] = {
             "exceptions": [
-                {"id": os.urandom(8).hex(), "type": e.type, "message": e.message, "remote": e.remote}
-                for e in span.exceptions
+                exception_entry(
+                    span.span_id, index, type_name=e.type, message=e.message, remote=e.remote, stacktrace=e.stacktrace
+                )
+                for index, e in enumerate(span.exceptions)
             ]
         }
     if span.links:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import requests
@@ -14,6 +13,7 @@ from spanscope.collectors.model import Kind, Status
 from spanscope.collectors.receivers.counters import Counters
 
 from tests.builders import make_span, trace_id_for
+from tests.waiting import wait_for
 
 
 def http_only(db: Path, port: int = 0, **extra) -> CollectorConfig:
@@ -32,13 +32,6 @@ def post(collector: Collector, spans) -> None:
         timeout=10,
     )
     assert response.status_code == 200
-
-
-def wait_for(predicate, timeout_s: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.05)
 
 
 def sample_spans(label: str):
@@ -79,9 +72,10 @@ def test_spans_are_forwarded_to_a_second_collector(tmp_path: Path) -> None:
                 lambda: (
                     downstream.store.find_trace(trace_id_for("fwd")) is not None
                     and len(downstream.store.get_trace(trace_id_for("fwd")).spans) == 2
-                )
+                ),
+                timeout_s=20,
             )
-            wait_for(lambda: upstream.counters.get("forward_otlp.sent") >= 1)
+            wait_for(lambda: upstream.counters.get("forward_otlp.sent") >= 1, timeout_s=20)
         got = {s.span_id: s for s in downstream.store.get_trace(trace_id_for("fwd")).spans}
         for original in sent:
             copy = got[original.span_id]
@@ -110,14 +104,14 @@ def test_queue_survives_a_restart_while_the_destination_is_down(tmp_path: Path) 
     )
     with BackgroundCollector(config) as upstream:
         post(upstream, sample_spans("later"))
-        wait_for(lambda: upstream.counters.get("forward_otlp.retries") >= 1)
+        wait_for(lambda: upstream.counters.get("forward_otlp.retries") >= 1, timeout_s=20)
         assert upstream.forwarders[0].queue.depth == 1
     queue_files = list(tmp_path.glob("a.db.forward-otlp-queue.sqlite"))
     assert queue_files, list(tmp_path.iterdir())
     with BackgroundCollector(http_only(downstream_db, port=port)) as downstream:
         with BackgroundCollector(config) as upstream:
-            wait_for(lambda: downstream.store.find_trace(trace_id_for("later")) is not None)
-            wait_for(lambda: upstream.forwarders[0].queue.depth == 0)
+            wait_for(lambda: downstream.store.find_trace(trace_id_for("later")) is not None, timeout_s=20)
+            wait_for(lambda: upstream.forwarders[0].queue.depth == 0, timeout_s=20)
         assert len(downstream.store.get_trace(trace_id_for("later")).spans) == 2
 
 
@@ -126,7 +120,7 @@ def test_refused_payloads_are_dropped_and_counted_not_retried(tmp_path: Path) ->
         host, port = downstream.addresses["otlp_http"]
         with BackgroundCollector(http_only(tmp_path / "a.db", forward_otlp=f"http://{host}:{port}")) as upstream:
             post(upstream, sample_spans("refused"))
-            wait_for(lambda: upstream.counters.get("forward_otlp.dropped:401") == 1)
+            wait_for(lambda: upstream.counters.get("forward_otlp.dropped:401") == 1, timeout_s=20)
             assert upstream.forwarders[0].queue.depth == 0
 
 

@@ -10,19 +10,24 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import boto3
 import jsonschema
 import orjson
 import pytest
 import requests
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from moto.server import ThreadedMotoServer
 from spanscope.collectors.collector import BackgroundCollector, CollectorConfig
 from spanscope.collectors.formats.otlp_proto import spans_to_request
-from spanscope.collectors.formats.xray_out import MAX_DOCUMENT_BYTES, documents_from_spans
+from spanscope.collectors.formats.xray_out import MAX_DOCUMENT_BYTES, documents_from_spans, sanitize_name
 from spanscope.collectors.forwarders.xray import XRayForwarder
 from spanscope.collectors.model import Kind, SpanException, Status, new_trace_id, xray_trace_id
 from spanscope.collectors.receivers.counters import Counters
+from spanscope.tracer.xray.core.blocks import aws_block, http_block
+from spanscope.tracer.xray.core.text import fix_segment_name
 
 from tests.builders import make_span
 
@@ -111,6 +116,65 @@ def test_documents_follow_the_segment_schema_and_size_limit() -> None:
     )
     assert by_id[spans[2].span_id]["throttle"] is True
     assert by_id[spans[3].span_id]["name"] == "payments_v2"
+
+
+def test_forwarded_blocks_follow_the_tracers_translation_core() -> None:
+    attributes = {
+        "http.request.method": "GET",
+        "url.full": "https://shop.example/cart?id=7",
+        "http.client_ip": "10.0.0.9",
+        "http.response.status_code": 404,
+        "http.response.body.size": 512,
+        "aws.operation": "GetItem",
+        "aws.region": "eu-west-1",
+        "rpc.system": "aws-api",
+    }
+    span = make_span("get", "root", 0, 5, service="cart", kind=Kind.CLIENT, attributes=attributes, status=Status.ERROR)
+    span.annotations = {"order.id": "x" * 2000, "": 1, "bad": float("nan")}
+    span.exceptions.append(SpanException("KeyError", "'sku'", 'Traceback:\n  File "a.py", line 3, in f\n'))
+    (text,) = documents_from_spans([span])
+    doc = json.loads(text)
+    jsonschema.validate(doc, SCHEMA)
+    assert doc["http"] == http_block(attributes, server=False)
+    assert doc["http"]["request"]["x_forwarded_for"] is True and doc["http"]["response"]["content_length"] == 512
+    assert doc["aws"] == aws_block(attributes, {}, segment=False) == {"operation": "GetItem", "region": "eu-west-1"}
+    assert doc["error"] is True and "fault" not in doc
+    assert doc["annotations"] == {"order_id": "x" * 1000, "_": 1}  # the core's key and value rules
+    (exception,) = doc["cause"]["exceptions"]
+    assert exception["stack"] == [{"path": "a.py", "line": 3, "label": "f"}]
+    assert json.loads(documents_from_spans([span])[0])["cause"] == doc["cause"]  # ids are deterministic
+    assert sanitize_name("payments?v2 ✓") == fix_segment_name("payments?v2 ✓", replacement="_", fallback="unknown")
+
+
+_text = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=40)
+_values = st.one_of(_text, st.integers(-(2**63), 2**63 - 1), st.floats(), st.booleans(), st.lists(_text, max_size=3))
+_annotation_values = st.one_of(_text, st.integers(-(2**53), 2**53), st.floats(), st.booleans())
+_FIELDS = st.fixed_dictionaries(
+    {
+        "service": _text,
+        "operation": _text,
+        "remote_service": _text,
+        "kind": st.sampled_from(list(Kind)),
+        "status": st.sampled_from(list(Status)),
+        "namespace": st.sampled_from(["", "aws", "remote"]),
+        "attributes": st.dictionaries(_text.filter(bool), _values, max_size=6),
+        "annotations": st.dictionaries(_text, _annotation_values),
+        "in_progress": st.booleans(),
+    }
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(fields=_FIELDS, root=st.booleans(), exception=st.one_of(st.none(), st.tuples(_text, _text, _text)))
+def test_any_forwarded_span_yields_a_schema_valid_document(
+    fields: dict[str, Any], root: bool, exception: tuple[str, str, str] | None
+) -> None:
+    span = make_span("s", None if root else "parent", 0, 5, **fields)
+    if exception is not None:
+        span.exceptions.append(SpanException(*exception))  # type, message, stack trace
+    for text in documents_from_spans([span]):
+        assert len(text.encode()) <= MAX_DOCUMENT_BYTES
+        jsonschema.validate(json.loads(text), SCHEMA)
 
 
 def test_payloads_hold_at_most_50_documents(tmp_path: Path) -> None:

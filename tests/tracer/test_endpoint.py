@@ -10,7 +10,7 @@ import pytest
 from spanscope.collectors.collector import BackgroundCollector, Collector, CollectorConfig
 from spanscope.collectors.errors import TraceNotFoundError
 from spanscope.tracer import configure, force_flush, reset_stats, trace
-from spanscope.tracer.setup import named_exporter, otlp_endpoint
+from spanscope.tracer.exporters import named_exporter, otlp_endpoint
 
 from tests.tracer.otlp_sink import OtlpSink
 from tests.tracer.test_setup import run
@@ -133,6 +133,9 @@ def test_failure_message_reaches_a_plain_program_stderr() -> None:
 def test_docstring_examples() -> None:
     import doctest
 
+    import spanscope.tracer.exporters
     import spanscope.tracer.setup
 
-    assert doctest.testmod(spanscope.tracer.setup).failed == 0
+    for module in (spanscope.tracer.exporters, spanscope.tracer.setup):
+        assert doctest.testmod(module).failed == 0
+    assert doctest.testmod(spanscope.tracer.exporters).attempted >= 3  # the endpoint rules' examples ran

@@ -8,12 +8,8 @@ from hypothesis import strategies as st
 from opentelemetry import trace as otel_trace
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from spanscope.tracer import environ_for_context, extract, inject, span
-from spanscope.tracer.propagation import (
-    XRayPropagator,
-    context_from_environ,
-    parse_xray_header,
-    xray_trace_id,
-)
+from spanscope.tracer.propagation import XRayPropagator, context_from_environ, parse_xray_header
+from spanscope.tracer.xray.core.ids import xray_trace_id
 
 HEADER = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1;Lineage=a87bd80c:1|68fd508a:5"
 

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import random
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -22,17 +20,10 @@ from spanscope.collectors.collector import BackgroundCollector, CollectorConfig
 from spanscope.collectors.store import open_store
 from spanscope.tracer.spool import StoreAndForwardExporter
 
-from tests.tracer.test_spool import Spans
+from tests.tracer.spool_loopback import Spans, free_port
+from tests.waiting import wait_for
 
 FAST = {"initial_backoff_s": 0.02, "max_backoff_s": 0.2, "request_timeout_s": 2.0, "probe_clock": False}
-
-
-def free_port() -> int:
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    port: int = probe.getsockname()[1]
-    probe.close()
-    return port
 
 
 def spool_bytes(directory: Path) -> int:
@@ -49,19 +40,12 @@ def stored_names_in_write_order(db: Path) -> list[str]:
         return names
 
 
-def wait_for(predicate, timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.05)
-
-
 def drain(port: int, spool: Path, db: Path, expected: int) -> StoreAndForwardExporter:
     config = CollectorConfig(db_path=db, xray_udp=None, otlp_http=("127.0.0.1", port), otlp_grpc=None, log_interval_s=0)
     url = f"http://127.0.0.1:{port}/v1/traces"
     with BackgroundCollector(config) as collector:
         exporter = StoreAndForwardExporter(OTLPSpanExporter(endpoint=url, timeout=2), spool, **FAST)
-        wait_for(lambda: collector.counters.get("writer.spans") >= expected)
+        wait_for(lambda: collector.counters.get("writer.spans") >= expected, timeout_s=60)
         assert exporter.force_flush(timeout_millis=20_000)
         exporter.shutdown()
     return exporter

@@ -208,7 +208,8 @@ def _rules_sampler(clock: FakeClock, *rules: SamplingRule):
 def test_decorator_decides_rules_roots_without_building_unsampled_spans(clean_env):
     from opentelemetry import trace as otel_trace
     from spanscope.tracer import configure, trace
-    from spanscope.tracer.runtime import RUNTIME, UnsampledRoot
+    from spanscope.tracer.otel_backend import UnsampledRoot
+    from spanscope.tracer.runtime import RUNTIME
 
     clock = FakeClock()
     sampler = _rules_sampler(

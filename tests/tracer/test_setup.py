@@ -13,14 +13,9 @@ import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased, TraceIdRatioBased
 from spanscope.tracer import configure, force_flush, span, stats, trace
+from spanscope.tracer.exporters import daemon_udp_address, default_exporter_names, exporter_from_name
 from spanscope.tracer.runtime import RUNTIME
-from spanscope.tracer.setup import (
-    daemon_udp_address,
-    default_exporter_names,
-    exporter_from_name,
-    memory_exporter,
-    sampler_from,
-)
+from spanscope.tracer.setup import memory_exporter, sampler_from
 
 from tests.tracer.otlp_sink import OtlpSink
 

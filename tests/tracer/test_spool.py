@@ -2,110 +2,17 @@
 
 from __future__ import annotations
 
-import email.utils
 import os
-import socket
-import threading
-import time
-from collections import deque
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from google.protobuf.message import DecodeError
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExportResult
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from spanscope.tracer.spool import DEVICE_CLOCK_OFFSET_NS, DiskSpool, StoreAndForwardExporter
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExportResult
+from spanscope.tracer.spool import DEVICE_CLOCK_OFFSET_NS, DiskSpool
 
-FAST = {"initial_backoff_s": 0.02, "max_backoff_s": 0.1, "request_timeout_s": 2.0}
-
-
-class Receiver:
-    """A minimal OTLP/HTTP traces receiver on 127.0.0.1 that can be stopped and restarted on its port.
-
-    mode "ok" answers 200, "kill" drops the connection without answering, "reject" answers 400.
-    ``skew_s`` shifts the Date header (the collector's clock relative to this machine's).
-    """
-
-    def __init__(self) -> None:
-        self.spans: list[dict[str, Any]] = []
-        self.requests = 0
-        self.mode = "ok"
-        self.skew_s = 0.0
-        self.last_headers: dict[str, str] = {}
-        self._server: ThreadingHTTPServer | None = None
-        probe = socket.socket()
-        probe.bind(("127.0.0.1", 0))
-        self.port = probe.getsockname()[1]
-        probe.close()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1/traces"
-
-    def start(self) -> None:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def date_time_string(self, timestamp: float | None = None) -> str:
-                return email.utils.formatdate(time.time() + receiver.skew_s, usegmt=True)
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                receiver.requests += 1
-                receiver.last_headers = dict(self.headers)
-                if receiver.mode == "kill":
-                    self.connection.shutdown(socket.SHUT_RDWR)
-                    self.close_connection = True
-                    return
-                if receiver.mode == "reject":
-                    self.send_response(400)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                request = ExportTraceServiceRequest()
-                try:
-                    request.ParseFromString(body)
-                except DecodeError:
-                    self.send_response(400)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                for rs in request.resource_spans:
-                    for ss in rs.scope_spans:
-                        for span in ss.spans:
-                            attrs = {kv.key: kv.value for kv in span.attributes}
-                            receiver.spans.append(
-                                {"name": span.name, "span_id": span.span_id.hex(), "attributes": attrs}
-                            )
-                self.send_response(200)
-                self.send_header("Content-Type", "application/x-protobuf")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def names(self) -> list[str]:
-        return [s["name"] for s in self.spans]
+from tests.tracer.spool_loopback import Receiver, Spans, make_exporter, spool_files_bytes, wait_until
 
 
 @pytest.fixture
@@ -115,47 +22,11 @@ def receiver() -> Iterator[Receiver]:
     r.stop()
 
 
-class Spans:
-    """Finished spans from a real SDK provider (service "greengrass-core")."""
-
-    def __init__(self) -> None:
-        self.memory = InMemorySpanExporter()
-        self.provider = TracerProvider(resource=Resource.create({"service.name": "greengrass-core"}))
-        self.provider.add_span_processor(SimpleSpanProcessor(self.memory))
-        self.tracer = self.provider.get_tracer("edge")
-
-    def batch(self, *names: str, payload: int = 0) -> list[ReadableSpan]:
-        self.memory.clear()
-        for name in names:
-            with self.tracer.start_as_current_span(name, attributes={"blob": "p" * payload}):
-                pass
-        return list(self.memory.get_finished_spans())
-
-
 @pytest.fixture
 def spans() -> Iterator[Spans]:
     s = Spans()
     yield s
     s.provider.shutdown()
-
-
-def wait_until(predicate: Callable[[], bool], timeout_s: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
-
-
-def make_exporter(receiver: Receiver, directory: Path, **kwargs: Any) -> StoreAndForwardExporter:
-    inner = OTLPSpanExporter(endpoint=receiver.url, timeout=1)
-    options = {**FAST, **kwargs}
-    return StoreAndForwardExporter(inner, directory, **options)
-
-
-def spool_files_bytes(directory: Path) -> int:
-    return sum(p.stat().st_size for p in directory.glob("seg-*.spool"))
 
 
 def test_online_spans_go_straight_through_with_clock_offset(receiver: Receiver, spans: Spans, tmp_path: Path) -> None:
@@ -323,84 +194,6 @@ def test_never_raises_when_the_directory_is_unusable(receiver: Receiver, spans: 
     assert exporter.export(spans.batch("late")) is SpanExportResult.FAILURE
 
 
-# --- the disk spool alone ----------------------------------------------------------------------------------
-
-
-def test_disk_spool_cursor_persists_partial_drain(tmp_path: Path) -> None:
-    spool = DiskSpool(tmp_path)
-    for i in range(5):
-        assert spool.append(f"r{i}".encode()).stored
-    records = spool.peek(max_records=2)
-    assert [r.payload for r in records] == [b"r0", b"r1"]
-    spool.commit(records[-1])
-    spool.close()
-
-    reopened = DiskSpool(tmp_path)
-    assert [r.payload for r in reopened.peek()] == [b"r2", b"r3", b"r4"]
-    reopened.commit(reopened.peek()[-1])
-    reopened.append(b"r5")
-    reopened.close()
-
-    again = DiskSpool(tmp_path)
-    assert [r.payload for r in again.peek()] == [b"r5"]
-    again.commit(again.peek()[-1])
-    again.close()
-    assert len(DiskSpool(tmp_path)) == 0
-    assert len(list(tmp_path.glob("seg-*.spool"))) <= 1
-
-
-def test_disk_spool_torn_write_is_detected_and_skipped(tmp_path: Path) -> None:
-    spool = DiskSpool(tmp_path)
-    for i in range(3):
-        spool.append(f"ok{i}".encode())
-    spool.close()
-    (segment,) = sorted(tmp_path.glob("seg-*.spool"))
-    with open(segment, "ab") as handle:  # a write torn by power loss: header promises more than is there
-        handle.write(b"SSP1" + (1000).to_bytes(4, "big") + (0).to_bytes(4, "big") + b"partial")
-        handle.flush()
-        os.fsync(handle.fileno())
-
-    reopened = DiskSpool(tmp_path)
-    assert reopened.corrupt_records == 1
-    assert [r.payload for r in reopened.peek()] == [b"ok0", b"ok1", b"ok2"]
-    reopened.append(b"ok3")  # appends go to a new file, never after the torn tail
-    assert [r.payload for r in reopened.peek()] == [b"ok0", b"ok1", b"ok2", b"ok3"]
-    reopened.close()
-
-
-def test_disk_spool_damaged_record_is_skipped_keeping_the_rest(tmp_path: Path) -> None:
-    spool = DiskSpool(tmp_path)
-    for payload in (b"first", b"second", b"third"):
-        spool.append(payload)
-    spool.close()
-    (segment,) = sorted(tmp_path.glob("seg-*.spool"))
-    data = bytearray(segment.read_bytes())
-    index = data.index(b"second")
-    data[index] ^= 0xFF  # bit rot inside one payload
-    segment.write_bytes(bytes(data))
-
-    reopened = DiskSpool(tmp_path)
-    assert reopened.corrupt_records == 1
-    assert [r.payload for r in reopened.peek()] == [b"first", b"third"]
-    reopened.close()
-
-
-def test_disk_spool_eviction_counts_and_bounds(tmp_path: Path) -> None:
-    spool = DiskSpool(tmp_path, max_bytes=4096, segment_bytes=1024)
-    evicted = 0
-    for i in range(200):
-        result = spool.append(f"{i:04d}".encode() * 20)  # 80-byte payloads
-        evicted += result.evicted_records
-        assert spool.total_bytes() <= 4096
-        assert spool_files_bytes(tmp_path) <= 4096
-    pending = spool.pending()[0]
-    assert evicted + pending == 200
-    payloads = [r.payload for r in spool.peek(max_records=1000)]
-    assert payloads == [f"{i:04d}".encode() * 20 for i in range(200 - pending, 200)]
-    assert not spool.append(b"x" * 5000).stored  # larger than the whole spool: refused, counted
-    spool.close()
-
-
 def test_full_disk_is_counted_and_leaves_no_torn_record(
     receiver: Receiver, spans: Spans, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -415,11 +208,11 @@ def test_full_disk_is_counted_and_leaves_no_torn_record(
             raise OSError(28, "No space left on device")
         real_fsync(fd)
 
-    monkeypatch.setattr("spanscope.tracer.spool.os.fsync", failing_fsync)
+    monkeypatch.setattr("spanscope.tracer.spool.disk.os.fsync", failing_fsync)
     assert exporter.export(spans.batch("lost")) is SpanExportResult.FAILURE
     assert exporter.stats.export_failures == 1
     assert exporter.export(spans.batch("kept-1")) is SpanExportResult.SUCCESS
-    monkeypatch.setattr("spanscope.tracer.spool.os.fsync", real_fsync)
+    monkeypatch.setattr("spanscope.tracer.spool.disk.os.fsync", real_fsync)
     exporter.shutdown()
 
     reopened = DiskSpool(tmp_path)
@@ -431,54 +224,6 @@ def test_full_disk_is_counted_and_leaves_no_torn_record(
     assert wait_until(lambda: len(receiver.spans) == 2)
     assert receiver.names() == ["kept-0", "kept-1"]
     again.shutdown()
-
-
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(
-    ops=st.lists(
-        st.one_of(
-            st.tuples(st.just("append"), st.integers(0, 700)),
-            st.tuples(st.just("drain"), st.integers(1, 5)),
-            st.tuples(st.just("reopen"), st.just(0)),
-            st.tuples(st.just("tear"), st.integers(1, 30)),
-        ),
-        max_size=60,
-    )
-)
-def test_disk_spool_behaves_like_a_bounded_fifo(tmp_path_factory: pytest.TempPathFactory, ops: list[Any]) -> None:
-    directory = tmp_path_factory.mktemp("spool")
-    max_bytes = 3000
-    spool = DiskSpool(directory, max_bytes=max_bytes, segment_bytes=700, fsync=False)
-    model: deque[bytes] = deque()
-    counter = 0
-    for op, arg in ops:
-        if op == "append":
-            payload = counter.to_bytes(4, "big") * (arg // 4 + 1)
-            counter += 1
-            result = spool.append(payload)
-            for _ in range(result.evicted_records if result.stored else 0):
-                model.popleft()  # evictions are always the oldest records
-            if result.stored:
-                model.append(payload)
-            assert spool.total_bytes() <= max_bytes
-        elif op == "drain":
-            records = spool.peek(max_records=arg)
-            assert [r.payload for r in records] == list(model)[: len(records)]
-            assert len(records) == min(arg, len(model))
-            if records:
-                spool.commit(records[-1])
-                for _ in records:
-                    model.popleft()
-        else:
-            spool.close()
-            files = sorted(directory.glob("seg-*.spool"))
-            if op == "tear" and files:  # a crash mid-append: a partial record at the end of the newest file
-                with open(files[-1], "ab") as handle:
-                    handle.write((b"SSP1" + (500).to_bytes(4, "big") + b"\0" * 30)[:arg])
-            spool = DiskSpool(directory, max_bytes=max_bytes, segment_bytes=700, fsync=False)
-        assert spool.pending()[0] == len(model)
-    assert [r.payload for r in spool.peek(max_records=10_000, max_bytes=10**9)] == list(model)
-    spool.close()
 
 
 def test_backoff_grows_exponentially_with_jitter_and_a_cap() -> None:
@@ -496,9 +241,11 @@ def test_backoff_grows_exponentially_with_jitter_and_a_cap() -> None:
 def test_module_doctests() -> None:
     import doctest
 
-    from spanscope.tracer import spool
+    from spanscope.tracer.spool import disk, exporter, sender, wire
 
-    assert doctest.testmod(spool).failed == 0
+    for module in (disk, exporter, sender, wire):
+        assert doctest.testmod(module).failed == 0
+    assert doctest.testmod(sender).attempted > 0  # backoff_delay_s's example ran
 
 
 def test_drain_requests_carry_the_otlp_headers_from_the_environment(

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -15,21 +12,8 @@ from spanscope.collectors.collector import BackgroundCollector, CollectorConfig
 from spanscope.collectors.store import open_store
 from spanscope.tracer.spool import DEVICE_CLOCK_OFFSET_NS, StoreAndForwardExporter
 
-
-def free_port() -> int:
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    port: int = probe.getsockname()[1]
-    probe.close()
-    return port
-
-
-def wait_for(predicate: Callable[[], bool], timeout_s: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.05)
+from tests.tracer.spool_loopback import free_port
+from tests.waiting import wait_for
 
 
 def test_device_spans_reach_the_store_across_collector_outages(tmp_path: Path) -> None:
@@ -60,12 +44,12 @@ def test_device_spans_reach_the_store_across_collector_outages(tmp_path: Path) -
     assert exporter.stats.spooled_spans == 10
 
     with BackgroundCollector(config) as collector:
-        wait_for(lambda: collector.counters.get("writer.spans") >= 10)
+        wait_for(lambda: collector.counters.get("writer.spans") >= 10, timeout_s=20)
     emit("outage", 5)  # the collector went away again
     with BackgroundCollector(config) as collector:
-        wait_for(lambda: collector.counters.get("writer.spans") >= 5)
+        wait_for(lambda: collector.counters.get("writer.spans") >= 5, timeout_s=20)
         emit("online", 3)
-        wait_for(lambda: collector.counters.get("writer.spans") >= 8)
+        wait_for(lambda: collector.counters.get("writer.spans") >= 8, timeout_s=20)
     provider.shutdown()
 
     with open_store(db, readonly=True) as store:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,8 @@ from spanscope.collectors.model import Kind
 from spanscope.collectors.model import Status as ModelStatus
 from spanscope.tracer.xray.exporter import XRayUdpExporter, documents_for_put_trace_segments
 
-from tests.tracer.test_xray_documents import Recorder, validate
+from tests.tracer.xray_schema import Recorder, validate
+from tests.waiting import wait_for
 
 
 @pytest.fixture
@@ -28,14 +28,6 @@ def collector(tmp_path: Path) -> Iterator[Collector]:
     )
     with BackgroundCollector(config) as running:
         yield running
-
-
-def wait_for(predicate: Callable[[], bool], timeout_s: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.02)
 
 
 def exporter_for(collector: Collector) -> XRayUdpExporter:
@@ -76,7 +68,7 @@ def test_trace_shape_survives_the_trip_to_the_collector(collector: Collector) ->
         validate(document)
     exporter = exporter_for(collector)
     exporter.export(spans)
-    wait_for(lambda: collector.counters.get("writer.spans") >= len(spans))
+    wait_for(lambda: collector.counters.get("writer.spans") >= len(spans), timeout_s=15)
     first = spans[0].context
     assert first is not None
     trace_id = format(first.trace_id, "032x")
@@ -118,7 +110,7 @@ def test_large_streamed_trace_arrives_whole(collector: Collector) -> None:
     exporter.export(spans)
     stats = exporter.stats
     assert stats.datagrams > 1 and stats.max_datagram_bytes <= 64_000
-    wait_for(lambda: collector.counters.get("writer.spans") >= len(spans))
+    wait_for(lambda: collector.counters.get("writer.spans") >= len(spans), timeout_s=15)
     assert collector.counters.get("xray_udp.accepted") == stats.datagrams
     by_trace: dict[str, dict[str, str | None]] = {}
     for finished in spans:

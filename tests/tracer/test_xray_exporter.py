@@ -25,7 +25,7 @@ from spanscope.tracer.xray.exporter import (
     parse_daemon_address,
 )
 
-from tests.tracer.test_xray_documents import Recorder, validate
+from tests.tracer.xray_schema import Recorder, deep_chain, validate
 
 LIMIT = 64 * 1024
 
@@ -213,14 +213,7 @@ def test_absurd_span_falls_back_to_essentials(daemon: UdpDaemon, rec: Recorder) 
 
 
 def test_deep_chain_is_sent_with_bounded_nesting(daemon: UdpDaemon, rec: Recorder) -> None:
-    opened: list[Any] = []
-    ctx = None
-    for i in range(400):
-        span = rec.tracer.start_span(f"level-{i}", context=ctx)
-        ctx = otel_trace.set_span_in_context(span)
-        opened.append(span)
-    for span in reversed(opened):
-        span.end()
+    deep_chain(rec, 400, prefix="level-")
     exporter = XRayUdpExporter(daemon.address)
     assert exporter.export(rec.spans()) is SpanExportResult.SUCCESS
     docs = daemon.documents(exporter.stats.datagrams)

@@ -21,8 +21,9 @@ from spanscope.tracer import conventions as c
 from spanscope.tracer.api import annotate, span
 from spanscope.tracer.health import HEALTH
 from spanscope.tracer.integrations.messaging import sqs_links
+from spanscope.tracer.lifecycle import force_flush
 from spanscope.tracer.propagation import XRAY_ENV, context_from_environ, extract
-from spanscope.tracer.runtime import RUNTIME, env_disabled, force_flush
+from spanscope.tracer.runtime import RUNTIME, env_disabled
 
 H = TypeVar("H", bound=Callable[..., Any])
 _IMPORTED_NS = time.time_ns()

@@ -19,8 +19,9 @@ from typing import Any, TypeVar, overload
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from spanscope.tracer import conventions as c
 from spanscope.tracer.health import HEALTH
+from spanscope.tracer.lifecycle import ensure_backend, force_flush
 from spanscope.tracer.propagation import context_from_environ
-from spanscope.tracer.runtime import RUNTIME, env_disabled, force_flush, span_kind
+from spanscope.tracer.runtime import RUNTIME, env_disabled, span_kind
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -138,7 +139,7 @@ def batch_job(
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             if RUNTIME.passthrough:
                 return job(*args, **kwargs)
-            backend = RUNTIME.backend or RUNTIME.ensure()
+            backend = RUNTIME.backend or ensure_backend()
             try:
                 handle = backend.open(
                     span_name,

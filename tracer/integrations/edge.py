@@ -19,8 +19,9 @@ from spanscope.tracer import conventions as c
 from spanscope.tracer.api import annotate, span
 from spanscope.tracer.health import HEALTH
 from spanscope.tracer.integrations.aws_lambda import Invocations, process_start_ns
+from spanscope.tracer.lifecycle import configure, force_flush
 from spanscope.tracer.propagation import XRAY_HEADER, extract, inject
-from spanscope.tracer.runtime import RUNTIME, configure, env_disabled, force_flush
+from spanscope.tracer.runtime import RUNTIME, env_disabled
 
 H = TypeVar("H", bound=Callable[..., Any])
 

@@ -29,8 +29,8 @@ from opentelemetry.trace import SpanKind
 from spanscope.tracer import conventions as c
 from spanscope.tracer.api import span
 from spanscope.tracer.health import HEALTH
+from spanscope.tracer.lifecycle import force_flush
 from spanscope.tracer.propagation import context_from_environ
-from spanscope.tracer.runtime import force_flush
 
 
 class Step:

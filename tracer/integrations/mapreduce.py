@@ -26,8 +26,8 @@ from opentelemetry.trace import Link, SpanKind
 from spanscope.tracer import conventions as c
 from spanscope.tracer.api import SpanScope, span
 from spanscope.tracer.health import HEALTH
+from spanscope.tracer.lifecycle import force_flush
 from spanscope.tracer.propagation import context_from_environ, environ_for_context
-from spanscope.tracer.runtime import force_flush
 
 _TASK_PHASE = re.compile(r"_([mr])_\d+")
 

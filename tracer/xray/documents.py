@@ -1,6 +1,7 @@
 """Pure translation of finished (or in-progress) OpenTelemetry SDK spans into X-Ray segment documents.
 
-The rules follow the OpenTelemetry Collector's ``awsxrayexporter`` translator:
+The rules follow the OpenTelemetry Collector's ``awsxrayexporter`` translator; the limits, name rules and
+attribute blocks come from the translation core the collector's forwarder shares (:mod:`.core`):
 
 - a span is a **segment** when it is a server span, has no parent, or its parent is remote (it entered
   this process); every other span is a **subsegment** (``"type": "subsegment"`` with ``parent_id``);
@@ -19,123 +20,62 @@ The rules follow the OpenTelemetry Collector's ``awsxrayexporter`` translator:
 - span links become ``links`` (``trace_id`` in X-Ray form, ``id``, ``attributes``);
 - the origin comes from ``spanscope.origin`` (span or resource) or the resource's ``cloud.platform``.
 
+:func:`span_document` applies :data:`RULES`, one small named rule per part of the document, in order.
 Documents are plain dicts ready for ``json.dumps``; :func:`document_trees` groups a batch of spans into
 segments with their subsegments nested, which the exporter splits to fit a UDP datagram.
 
 >>> xray_trace_id(0x5759E988BD862E3FE1BE46A994272793)
 '1-5759e988-bd862e3fe1be46a994272793'
->>> fix_annotation_key("customer.tier-id")
-'customer_tier_id'
 """
 
 from __future__ import annotations
 
-import hashlib
-import math
-import re
-import unicodedata
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 from spanscope.tracer.xray import names as n
-
-MAX_NAME_CHARS: Final = 200
-MAX_HTTP_FIELD_CHARS: Final = 250
-MAX_ANNOTATION_KEY_CHARS: Final = 500
-MAX_ANNOTATION_VALUE_CHARS: Final = 1000
-MAX_STACK_FRAMES: Final = 64
-MAX_EVENTS_IN_METADATA: Final = 32
-DEFAULT_NAME: Final = "span"
-
-_NAME_SYMBOLS: Final = frozenset(" _.:/%&#=+-@")
-_ANNOTATION_KEY_RE: Final = re.compile(r"[^A-Za-z0-9_]")
-_PY_FRAME_RE: Final = re.compile(r'^  File "(?P<path>.*)", line (?P<line>\d+)(?:, in (?P<label>.*))?$')
-_CHAIN_LINES: Final = (
-    "During handling of the above exception, another exception occurred:",
-    "The above exception was the direct cause of the following exception:",
+from spanscope.tracer.xray.core.blocks import (
+    AWS_KEYS,
+    HTTP_KEYS,
+    aws_block,
+    exception_entry,
+    exception_id,
+    http_block,
+    http_status,
+    indexed_keys,
+    split_annotations,
+    status_flags,
+    status_of,
+    text_of,
+)
+from spanscope.tracer.xray.core.ids import span_id_hex, xray_trace_id
+from spanscope.tracer.xray.core.text import (
+    MAX_EVENTS_IN_METADATA,
+    MAX_HTTP_FIELD_CHARS,
+    fix_segment_name,
+    metadata_value,
 )
 
-# Keys that the http / aws / user blocks consume (they do not reappear in the metadata).
-_HTTP_KEYS: Final = frozenset(
-    {
-        n.HTTP_METHOD,
-        n.HTTP_METHOD_OLD,
-        n.HTTP_URL,
-        n.HTTP_URL_OLD,
-        n.HTTP_STATUS,
-        n.HTTP_STATUS_OLD,
-        n.HTTP_USER_AGENT,
-        n.HTTP_USER_AGENT_OLD,
-        n.HTTP_CLIENT_IP,
-        n.HTTP_CLIENT_IP_OLD,
-        n.HTTP_RESPONSE_SIZE,
-        n.HTTP_RESPONSE_SIZE_OLD,
-    }
-)
-_AWS_KEYS: Final = frozenset(
-    {
-        n.AWS_OPERATION,
-        n.AWS_REQUEST_ID,
-        n.AWS_REQUEST_ID_2,
-        n.AWS_REGION,
-        n.AWS_ACCOUNT,
-        n.AWS_TABLE,
-        n.AWS_TABLE_2,
-        n.AWS_QUEUE_URL,
-        n.AWS_QUEUE_URL_2,
-    }
-)
-
-
-def xray_trace_id(trace_id: int) -> str:
-    """An OpenTelemetry trace id (128-bit int) in X-Ray form ``1-<8 hex epoch>-<24 hex>``."""
-    text = format(trace_id, "032x")
-    return f"1-{text[:8]}-{text[8:]}"
-
-
-def span_id_hex(span_id: int) -> str:
-    """A 64-bit span id as 16 lowercase hex digits (X-Ray segment id form)."""
-    return format(span_id, "016x")
+__all__ = [
+    "DEFAULT_OPTIONS",
+    "RULES",
+    "DocumentTree",
+    "TranslationOptions",
+    "document_trees",
+    "is_segment",
+    "segment_documents",
+    "span_document",
+    "xray_trace_id",
+]
 
 
 def is_segment(span: ReadableSpan) -> bool:
     """True when the span becomes an X-Ray segment: server kind, no parent, or a remote parent."""
     parent = span.parent
     return span.kind == SpanKind.SERVER or parent is None or bool(parent.is_remote)
-
-
-def fix_segment_name(name: str) -> str:
-    """Keep the characters X-Ray allows in a segment name (letters, digits, spaces, ``_.:/%&#=+-@``).
-
-    >>> fix_segment_name("GET /orders/{id}?x=1")
-    'GET /orders/idx=1'
-    >>> fix_segment_name("\\x1b[31m")
-    '31m'
-    >>> fix_segment_name("")
-    'span'
-    """
-    kept = [c for c in name if _name_char_ok(c)]
-    fixed = "".join(kept)[:MAX_NAME_CHARS]
-    return fixed or DEFAULT_NAME
-
-
-def _name_char_ok(c: str) -> bool:
-    if c.isascii():
-        return c.isalnum() or c in _NAME_SYMBOLS
-    # Letters, digits and spaces of the Basic Multilingual Plane known to Unicode 3.2: a subset of the
-    # characters the X-Ray schema's name pattern lists.
-    if ord(c) > 0xFFFF:
-        return False
-    category = unicodedata.ucd_3_2_0.category(c)
-    return category[0] in "LN" or category == "Zs"
-
-
-def fix_annotation_key(key: str) -> str:
-    """An attribute key made legal as an X-Ray annotation key (``[A-Za-z0-9_]{1,500}``); "" if empty."""
-    return _ANNOTATION_KEY_RE.sub("_", key)[:MAX_ANNOTATION_KEY_CHARS]
 
 
 @dataclass(frozen=True)
@@ -205,16 +145,176 @@ def _as_nested_child(document: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in document.items() if k not in ("trace_id", "parent_id", "type")}
 
 
+@dataclass
+class _Facts:
+    """What the rules read of one span, worked out once, and the attribute keys the blocks consumed."""
+
+    span: ReadableSpan
+    options: TranslationOptions
+    attributes: dict[str, Any]
+    resource: dict[str, Any]
+    segment: bool
+    namespace: str = ""
+    consumed: set[str] = field(default_factory=lambda: {n.XRAY_ANNOTATIONS_KEY})
+
+
+Rule = Callable[[_Facts, dict[str, Any]], None]
+
+
+def name_and_namespace(facts: _Facts, doc: dict[str, Any]) -> None:
+    """Segments are named after the service; calls out (client, producer, AWS SDK) get a ``namespace`` and
+    are named after what they call; other subsegments keep the span name."""
+    span, attributes = facts.span, facts.attributes
+    if facts.segment:
+        name = text_of(facts.resource.get(n.SERVICE_NAME)) or span.name
+    elif span.kind in (SpanKind.CLIENT, SpanKind.PRODUCER) or attributes.get(n.RPC_SYSTEM) == "aws-api":
+        facts.namespace, name = _remote(attributes)
+        name = name or span.name
+    else:
+        name = span.name
+    doc["name"] = fix_segment_name(name)
+    if facts.namespace:
+        doc["namespace"] = facts.namespace
+
+
+def origin(facts: _Facts, doc: dict[str, Any]) -> None:
+    """A segment's ``origin``: ``spanscope.origin`` (span, then resource), else the resource's platform."""
+    if facts.segment:
+        found = _origin(facts.resource, facts.attributes)
+        if found:
+            doc["origin"] = found
+            facts.consumed.add(n.ORIGIN)
+
+
+def http(facts: _Facts, doc: dict[str, Any]) -> None:
+    """The ``http`` block; its attributes leave the metadata."""
+    block = http_block(facts.attributes, server=facts.span.kind == SpanKind.SERVER)
+    if block:
+        doc["http"] = block
+        facts.consumed.update(HTTP_KEYS)
+
+
+def aws(facts: _Facts, doc: dict[str, Any]) -> None:
+    """The ``aws`` block, plus for segments the SDK that recorded them; its attributes leave the metadata."""
+    block = aws_block(facts.attributes, facts.resource, segment=facts.segment)
+    sdk = text_of(facts.resource.get(n.TELEMETRY_SDK_NAME)) if facts.segment else ""
+    if sdk:
+        block["xray"] = {
+            "sdk": f"{sdk} for python (spanscope)",
+            "sdk_version": text_of(facts.resource.get(n.TELEMETRY_SDK_VERSION)),
+        }
+    if block:
+        doc["aws"] = block
+        facts.consumed.update(AWS_KEYS)
+
+
+def error_and_cause(facts: _Facts, doc: dict[str, Any]) -> None:
+    """fault / error / throttle from the HTTP status, else the span status; ``cause`` from exception events
+    (or the status description when an error span recorded none)."""
+    span = facts.span
+    error_status = span.status.status_code == StatusCode.ERROR
+    doc.update(status_flags(status_of(http_status(facts.attributes), error_status=error_status)))
+    context = span.context
+    base = span_id_hex(context.span_id) if context is not None else ""
+    remote = span.kind in (SpanKind.CLIENT, SpanKind.PRODUCER)
+    exceptions: list[dict[str, Any]] = []
+    for index, event in enumerate(span.events):
+        if event.name != "exception":
+            continue
+        attrs = event.attributes or {}
+        exceptions.append(
+            exception_entry(
+                base,
+                index,
+                type_name=text_of(attrs.get("exception.type")),
+                message=text_of(attrs.get("exception.message")),
+                remote=remote,
+                stacktrace=text_of(attrs.get("exception.stacktrace")),
+            )
+        )
+    if not exceptions and error_status and span.status.description:
+        exceptions.append({"id": exception_id(base, -1), "message": span.status.description})
+    if exceptions:
+        doc["cause"] = {"exceptions": exceptions}
+
+
+def user(facts: _Facts, doc: dict[str, Any]) -> None:
+    """A segment's ``user`` from ``enduser.id``."""
+    value = facts.attributes.get(n.USER)
+    if facts.segment and isinstance(value, str) and value:
+        doc["user"] = value[:MAX_HTTP_FIELD_CHARS]
+        facts.consumed.add(n.USER)
+
+
+def annotations_and_metadata(facts: _Facts, doc: dict[str, Any]) -> None:
+    """Indexed attributes become annotations, the rest ``metadata.default`` with what X-Ray has no field for:
+    the resource (segments), the span name when the document's differs, an unexpected kind, the events."""
+    span, options = facts.span, facts.options
+    annotations, default_meta = split_annotations(
+        facts.attributes,
+        consumed=facts.consumed,
+        indexed=indexed_keys(facts.attributes, options.indexed_keys),
+        index_all=options.index_all,
+    )
+    if facts.segment and options.resource_metadata:
+        for key, value in facts.resource.items():
+            default_meta[n.RESOURCE_METADATA_PREFIX + key] = metadata_value(value)
+    if doc["name"] != span.name:
+        default_meta[n.SPAN_NAME_METADATA_KEY] = span.name
+    implied = SpanKind.SERVER if facts.segment else (SpanKind.CLIENT if facts.namespace else SpanKind.INTERNAL)
+    if span.kind != implied:
+        default_meta["otel.span.kind"] = span.kind.name.lower()
+    events = [e for e in span.events if e.name != "exception"][:MAX_EVENTS_IN_METADATA]
+    if events:
+        default_meta["otel.events"] = [
+            {
+                "name": e.name,
+                "time": e.timestamp / 1e9,
+                "attributes": {k: metadata_value(v) for k, v in (e.attributes or {}).items()},
+            }
+            for e in events
+        ]
+    if annotations:
+        doc["annotations"] = annotations
+    if default_meta:
+        doc["metadata"] = {"default": default_meta}
+
+
+def links(facts: _Facts, doc: dict[str, Any]) -> None:
+    """Span links as ``links`` (trace id in X-Ray form, span id, attributes)."""
+    if not facts.span.links:
+        return
+    out: list[dict[str, Any]] = []
+    for link in facts.span.links:
+        entry: dict[str, Any] = {
+            "trace_id": xray_trace_id(link.context.trace_id),
+            "id": span_id_hex(link.context.span_id),
+        }
+        if link.attributes:
+            entry["attributes"] = {k: metadata_value(v) for k, v in link.attributes.items()}
+        out.append(entry)
+    doc["links"] = out
+
+
+# The order is the documents' key order. annotations_and_metadata comes after every block that consumes keys.
+RULES: Final[tuple[Rule, ...]] = (
+    name_and_namespace,
+    origin,
+    http,
+    aws,
+    error_and_cause,
+    user,
+    annotations_and_metadata,
+    links,
+)
+
+
 def span_document(span: ReadableSpan, options: TranslationOptions = DEFAULT_OPTIONS) -> dict[str, Any]:
     """One span as an independent X-Ray document (a segment, or a subsegment with ``parent_id``)."""
-    attributes: dict[str, Any] = dict(span.attributes or {})
-    resource: dict[str, Any] = dict(span.resource.attributes) if span.resource is not None else {}
-    segment = is_segment(span) and not (options.lambda_facade_subsegments and _under_lambda_facade(span))
     context = span.context
     if context is None:  # pragma: no cover - the SDK always sets a context
         raise ValueError("span without a context")
-    kind = span.kind
-
+    segment = is_segment(span) and not (options.lambda_facade_subsegments and _under_lambda_facade(span))
     doc: dict[str, Any] = {
         "name": "",
         "id": span_id_hex(context.span_id),
@@ -229,116 +329,15 @@ def span_document(span: ReadableSpan, options: TranslationOptions = DEFAULT_OPTI
         doc["parent_id"] = span_id_hex(span.parent.span_id)
     if not segment:
         doc["type"] = "subsegment"
-
-    consumed: set[str] = {n.XRAY_ANNOTATIONS_KEY}
-    aws_api = attributes.get(n.RPC_SYSTEM) == "aws-api"
-
-    # --- name and namespace ---
-    name = ""
-    namespace = ""
-    if segment:
-        name = _str(resource.get(n.SERVICE_NAME)) or span.name
-    elif kind in (SpanKind.CLIENT, SpanKind.PRODUCER) or aws_api:
-        namespace, name = _remote(attributes)
-        name = name or span.name
-    else:
-        name = span.name
-    doc["name"] = fix_segment_name(name)
-    if namespace:
-        doc["namespace"] = namespace
-
-    # --- origin ---
-    if segment:
-        origin = _origin(resource, attributes)
-        if origin:
-            doc["origin"] = origin
-            consumed.add(n.ORIGIN)
-
-    # --- http ---
-    http = _http(span, attributes)
-    if http:
-        doc["http"] = http
-        consumed.update(_HTTP_KEYS)
-
-    # --- aws ---
-    aws = _aws(attributes, resource, segment)
-    if aws:
-        doc["aws"] = aws
-        consumed.update(_AWS_KEYS)
-
-    # --- fault / error / throttle / cause ---
-    status_code = _http_status(attributes)
-    error_status = span.status.status_code == StatusCode.ERROR
-    if status_code is not None and 400 <= status_code <= 499:
-        doc["error"] = True
-        if status_code == 429:
-            doc["throttle"] = True
-    elif (status_code is not None and 500 <= status_code <= 599) or error_status:
-        doc["fault"] = True
-    cause = _cause(span, kind in (SpanKind.CLIENT, SpanKind.PRODUCER), error_status)
-    if cause:
-        doc["cause"] = cause
-
-    # --- user ---
-    user = attributes.get(n.USER)
-    if segment and isinstance(user, str) and user:
-        doc["user"] = user[:MAX_HTTP_FIELD_CHARS]
-        consumed.add(n.USER)
-
-    # --- annotations vs metadata ---
-    indexed = set(options.indexed_keys)
-    listed = attributes.get(n.XRAY_ANNOTATIONS_KEY)
-    if isinstance(listed, str):
-        indexed.add(listed)
-    elif isinstance(listed, Sequence):
-        indexed.update(k for k in listed if isinstance(k, str))
-    annotations: dict[str, Any] = {}
-    default_meta: dict[str, Any] = {}
-    for key, value in attributes.items():
-        if key in consumed:
-            continue
-        if options.index_all or key in indexed:
-            fixed = fix_annotation_key(key)
-            legal = _annotation_value(value)
-            if fixed and legal is not None:
-                annotations[fixed] = legal
-                continue
-        default_meta[key] = _metadata_value(value)
-    if segment and options.resource_metadata:
-        for key, value in resource.items():
-            default_meta[n.RESOURCE_METADATA_PREFIX + key] = _metadata_value(value)
-    if doc["name"] != span.name:
-        default_meta[n.SPAN_NAME_METADATA_KEY] = span.name
-    implied = SpanKind.SERVER if segment else (SpanKind.CLIENT if namespace else SpanKind.INTERNAL)
-    if kind != implied:
-        default_meta["otel.span.kind"] = kind.name.lower()
-    events = [e for e in span.events if e.name != "exception"][:MAX_EVENTS_IN_METADATA]
-    if events:
-        default_meta["otel.events"] = [
-            {
-                "name": e.name,
-                "time": e.timestamp / 1e9,
-                "attributes": {k: _metadata_value(v) for k, v in (e.attributes or {}).items()},
-            }
-            for e in events
-        ]
-    if annotations:
-        doc["annotations"] = annotations
-    if default_meta:
-        doc["metadata"] = {"default": default_meta}
-
-    # --- links ---
-    if span.links:
-        links: list[dict[str, Any]] = []
-        for link in span.links:
-            entry: dict[str, Any] = {
-                "trace_id": xray_trace_id(link.context.trace_id),
-                "id": span_id_hex(link.context.span_id),
-            }
-            if link.attributes:
-                entry["attributes"] = {k: _metadata_value(v) for k, v in link.attributes.items()}
-            links.append(entry)
-        doc["links"] = links
+    facts = _Facts(
+        span=span,
+        options=options,
+        attributes=dict(span.attributes or {}),
+        resource=dict(span.resource.attributes) if span.resource is not None else {},
+        segment=segment,
+    )
+    for rule in RULES:
+        rule(facts, doc)
     return doc
 
 
@@ -390,25 +389,24 @@ def document_trees(
             attached.add(id(node))
     # Nodes caught in a parent cycle are reachable from no root: make them roots too.
     reachable: set[int] = set()
-    stack = list(roots)
+    _mark_reachable(roots, reachable)
+    for _span, node in spans_in_order:
+        if id(node) not in reachable:
+            _detach(node, nodes.values())
+            roots.append(node)
+            _mark_reachable([node], reachable)
+    return roots
+
+
+def _mark_reachable(starts: Iterable[DocumentTree], reachable: set[int]) -> None:
+    """Add the ids of every node under ``starts`` to ``reachable`` (iteratively, cycles included)."""
+    stack = list(starts)
     while stack:
         node = stack.pop()
         if id(node) in reachable:
             continue
         reachable.add(id(node))
         stack.extend(node.children)
-    for _span, node in spans_in_order:
-        if id(node) not in reachable:
-            _detach(node, nodes.values())
-            roots.append(node)
-            stack = [node]
-            while stack:
-                current = stack.pop()
-                if id(current) in reachable:
-                    continue
-                reachable.add(id(current))
-                stack.extend(current.children)
-    return roots
 
 
 def _detach(node: DocumentTree, candidates: Iterable[DocumentTree]) -> None:
@@ -424,26 +422,22 @@ def segment_documents(
     return [tree.nested() for tree in document_trees(spans, options)]
 
 
-# --- pieces ----------------------------------------------------------------------------------------------
-
-
-def _str(value: object) -> str:
-    return value if isinstance(value, str) else ""
+# --- namespace and origin ----------------------------------------------------------------------------
 
 
 def _remote(attributes: Mapping[str, Any]) -> tuple[str, str]:
     if attributes.get(n.RPC_SYSTEM) == "aws-api":
-        service = _str(attributes.get(n.RPC_SERVICE))
+        service = text_of(attributes.get(n.RPC_SERVICE))
         for prefix in ("AWS.SDK.", "AWS::"):
             if service.startswith(prefix):
                 service = service[len(prefix) :]
         return "aws", service or "AWS"
     for key in (n.PEER_SERVICE, n.SERVER_ADDRESS, n.NET_PEER_NAME_OLD):
-        value = _str(attributes.get(key))
+        value = text_of(attributes.get(key))
         if value:
             return "remote", value
     for key in (n.HTTP_URL, n.HTTP_URL_OLD):
-        url = _str(attributes.get(key))
+        url = text_of(attributes.get(key))
         if "://" in url:
             host = url.split("://", 1)[1].split("/", 1)[0].split("?", 1)[0].split("@")[-1]
             if host:
@@ -453,211 +447,10 @@ def _remote(attributes: Mapping[str, Any]) -> tuple[str, str]:
 
 def _origin(resource: Mapping[str, Any], attributes: Mapping[str, Any]) -> str:
     for source in (attributes, resource):
-        explicit = _str(source.get(n.ORIGIN))
+        explicit = text_of(source.get(n.ORIGIN))
         if explicit:
             return explicit
-    provider = _str(resource.get(n.CLOUD_PROVIDER))
+    provider = text_of(resource.get(n.CLOUD_PROVIDER))
     if provider and provider != "aws":
         return ""
-    return n.PLATFORM_ORIGINS.get(_str(resource.get(n.CLOUD_PLATFORM)), "")
-
-
-def _first(attributes: Mapping[str, Any], *keys: str) -> Any:
-    for key in keys:
-        value = attributes.get(key)
-        if value is not None and value != "":
-            return value
-    return None
-
-
-def _http_status(attributes: Mapping[str, Any]) -> int | None:
-    for key in (n.HTTP_STATUS, n.HTTP_STATUS_OLD):
-        value = attributes.get(key)
-        if isinstance(value, bool):
-            continue
-        if isinstance(value, int):
-            return value
-        if isinstance(value, str) and value.isdigit():
-            return int(value)
-    return None
-
-
-def _http(span: ReadableSpan, attributes: Mapping[str, Any]) -> dict[str, Any]:
-    request: dict[str, Any] = {}
-    response: dict[str, Any] = {}
-    method = _first(attributes, n.HTTP_METHOD, n.HTTP_METHOD_OLD)
-    if method is not None:
-        request["method"] = str(method)[:MAX_HTTP_FIELD_CHARS]
-    url = _str(_first(attributes, n.HTTP_URL, n.HTTP_URL_OLD))
-    if not url and request and span.kind == SpanKind.SERVER:
-        url = _server_url(attributes)
-    if url:
-        request["url"] = url[:MAX_HTTP_FIELD_CHARS]
-    agent = _first(attributes, n.HTTP_USER_AGENT, n.HTTP_USER_AGENT_OLD)
-    if agent is not None:
-        request["user_agent"] = str(agent)[:MAX_HTTP_FIELD_CHARS]
-    forwarded = attributes.get(n.HTTP_CLIENT_IP_OLD)
-    client_ip = forwarded if forwarded is not None else attributes.get(n.HTTP_CLIENT_IP)
-    if client_ip is not None:
-        request["client_ip"] = str(client_ip)[:MAX_HTTP_FIELD_CHARS]
-        if forwarded is not None:
-            request["x_forwarded_for"] = True
-    status = _http_status(attributes)
-    if status is not None:
-        response["status"] = status
-    size = _first(attributes, n.HTTP_RESPONSE_SIZE, n.HTTP_RESPONSE_SIZE_OLD)
-    if isinstance(size, int) and not isinstance(size, bool):
-        response["content_length"] = size
-    http: dict[str, Any] = {}
-    if request:
-        http["request"] = request
-    if response:
-        http["response"] = response
-    return http
-
-
-def _server_url(attributes: Mapping[str, Any]) -> str:
-    scheme = _str(_first(attributes, n.URL_SCHEME, n.HTTP_SCHEME_OLD)) or "http"
-    host = _str(_first(attributes, n.HTTP_HOST_OLD, n.SERVER_ADDRESS))
-    if not host:
-        return _str(_first(attributes, n.URL_PATH, n.HTTP_TARGET_OLD))
-    port = attributes.get(n.SERVER_PORT)
-    if port is not None and ":" not in host and (scheme, str(port)) not in (("http", "80"), ("https", "443")):
-        host = f"{host}:{port}"
-    target = _str(attributes.get(n.HTTP_TARGET_OLD))
-    if not target:
-        target = _str(attributes.get(n.URL_PATH)) or "/"
-        query = _str(attributes.get(n.URL_QUERY))
-        if query:
-            target = f"{target}?{query}"
-    return f"{scheme}://{host}{target}"
-
-
-def _aws(attributes: Mapping[str, Any], resource: Mapping[str, Any], segment: bool) -> dict[str, Any]:
-    aws: dict[str, Any] = {}
-    operation = _first(attributes, n.AWS_OPERATION)
-    if operation is None and attributes.get(n.RPC_SYSTEM) == "aws-api":
-        operation = attributes.get(n.RPC_METHOD)
-    if operation is not None:
-        aws["operation"] = str(operation)
-    region = _first(attributes, n.AWS_REGION)
-    if region is not None:
-        aws["region"] = str(region)
-    request_id = _first(attributes, n.AWS_REQUEST_ID, n.AWS_REQUEST_ID_2)
-    if request_id is not None:
-        aws["request_id"] = str(request_id)
-    queue_url = _first(attributes, n.AWS_QUEUE_URL, n.AWS_QUEUE_URL_2)
-    if queue_url is not None:
-        aws["queue_url"] = str(queue_url)
-    tables = attributes.get(n.AWS_TABLE)
-    if isinstance(tables, str) and tables:
-        aws["table_name"] = tables
-    elif isinstance(tables, Sequence) and tables:
-        names = [str(t) for t in tables]
-        if len(names) == 1:
-            aws["table_name"] = names[0]
-        else:
-            aws["table_names"] = names
-    elif attributes.get(n.AWS_TABLE_2):
-        aws["table_name"] = str(attributes[n.AWS_TABLE_2])
-    account = _first(attributes, n.AWS_ACCOUNT)
-    if account is None and segment:
-        account = _first(resource, n.CLOUD_ACCOUNT)
-    if account is not None:
-        aws["account_id"] = str(account)
-    if segment:
-        platform = _str(resource.get(n.CLOUD_PLATFORM))
-        host_id = _str(resource.get(n.HOST_ID))
-        if platform == "aws_ec2" or host_id:
-            ec2: dict[str, Any] = {}
-            if host_id:
-                ec2["instance_id"] = host_id
-            zone = _str(resource.get(n.CLOUD_AZ))
-            if zone:
-                ec2["availability_zone"] = zone
-            aws["ec2"] = ec2
-        if platform == "aws_ecs":
-            container = _str(resource.get(n.CONTAINER_NAME))
-            aws["ecs"] = {"container": container} if container else {}
-        sdk = _str(resource.get(n.TELEMETRY_SDK_NAME))
-        if sdk:
-            aws["xray"] = {
-                "sdk": f"{sdk} for python (spanscope)",
-                "sdk_version": _str(resource.get(n.TELEMETRY_SDK_VERSION)),
-            }
-    return aws
-
-
-def _cause(span: ReadableSpan, remote: bool, error_status: bool) -> dict[str, Any]:
-    context = span.context
-    base = span_id_hex(context.span_id) if context is not None else ""
-    exceptions: list[dict[str, Any]] = []
-    for index, event in enumerate(span.events):
-        if event.name != "exception":
-            continue
-        attrs = event.attributes or {}
-        exception: dict[str, Any] = {
-            "id": _exception_id(base, index),
-            "type": _str(attrs.get("exception.type")),
-            "message": _str(attrs.get("exception.message")),
-            "remote": remote,
-        }
-        stack, skipped = _python_stack(_str(attrs.get("exception.stacktrace")))
-        if stack:
-            exception["stack"] = stack
-        if skipped:
-            exception["truncated"] = skipped
-        exceptions.append(exception)
-    if not exceptions and error_status and span.status.description:
-        exceptions.append({"id": _exception_id(base, -1), "message": span.status.description})
-    return {"exceptions": exceptions} if exceptions else {}
-
-
-def _exception_id(base: str, index: int) -> str:
-    """Deterministic 16-hex id, so re-sending a span yields the same document."""
-    return hashlib.blake2b(f"{base}:{index}".encode(), digest_size=8).hexdigest()
-
-
-def _python_stack(stacktrace: str) -> tuple[list[dict[str, Any]], int]:
-    """Frames of the last exception in a Python traceback, innermost first; (frames, frames left out)."""
-    if not stacktrace:
-        return [], 0
-    lines = stacktrace.split("\n")
-    start = 0
-    for index, line in enumerate(lines):
-        if line.strip() in _CHAIN_LINES:
-            start = index + 1
-    frames: list[dict[str, Any]] = []
-    for line in lines[start:]:
-        match = _PY_FRAME_RE.match(line)
-        if match:
-            frame: dict[str, Any] = {"path": match["path"], "line": int(match["line"])}
-            if match["label"]:
-                frame["label"] = match["label"]
-            frames.append(frame)
-    frames.reverse()
-    skipped = max(0, len(frames) - MAX_STACK_FRAMES)
-    return frames[:MAX_STACK_FRAMES], skipped
-
-
-def _annotation_value(value: object) -> str | int | float | bool | None:
-    if isinstance(value, bool | int):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, str):
-        return value[:MAX_ANNOTATION_VALUE_CHARS]
-    return None
-
-
-def _metadata_value(value: object) -> Any:
-    """A JSON-safe copy of an attribute value (sequences become lists, non-finite floats strings)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else str(value)
-    if isinstance(value, str | bool | int) or value is None:
-        return value
-    if isinstance(value, bytes):
-        return value.hex()
-    if isinstance(value, Sequence):
-        return [_metadata_value(v) for v in value if not isinstance(v, Sequence) or isinstance(v, str)]
-    return str(value)
+    return n.PLATFORM_ORIGINS.get(text_of(resource.get(n.CLOUD_PLATFORM)), "")

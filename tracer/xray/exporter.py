@@ -24,6 +24,7 @@ from typing import Any, Final
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from spanscope.tracer.health import WarnOnce
 from spanscope.tracer.xray.documents import (
     DEFAULT_OPTIONS,
     DocumentTree,
@@ -290,7 +291,7 @@ class XRayUdpExporter(SpanExporter):
         self._limit = max(1024, min(max_datagram_bytes, MAX_DATAGRAM_BYTES)) - len(HEADER)
         self._lock = threading.Lock()
         self._stats = XRayExportStats()
-        self._warned: set[str] = set()
+        self._warn_once = WarnOnce(_logger)
         self._shutdown = False
         self._socket: socket.socket | None = None
         self._target: tuple[Any, ...] | None = None
@@ -387,13 +388,6 @@ class XRayUdpExporter(SpanExporter):
         """Nothing is buffered: every export is sent at once."""
         return True
 
-    def _warn_once(self, key: str, message: str, *args: object) -> None:
-        with self._lock:
-            if key in self._warned:
-                return
-            self._warned.add(key)
-        _logger.warning(message, *args)
-
 
 class InProgressSegmentProcessor(SpanProcessor):
     """Sends an ``in_progress`` document when a segment starts, so long jobs show up before they end.
@@ -413,11 +407,7 @@ class InProgressSegmentProcessor(SpanProcessor):
         except Exception as error:  # never into the host
             self._exporter._warn_once(f"in-progress:{type(error).__name__}", "in-progress segment: %r", error)
 
-    def on_end(self, span: ReadableSpan) -> None:
-        return None
-
-    def shutdown(self) -> None:
-        return None
+    # on_end and shutdown: the SDK's SpanProcessor does nothing, as wanted.
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return True
