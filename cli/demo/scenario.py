@@ -10,7 +10,7 @@ store, moto behind the fault layer, the device's uplink, then runs the system:
     greenhouse-sensor-7 (Greengrass device process) → IoT Core, spans through store-and-forward
 
 and stops everything cleanly (the collector last, so every span sent is stored), then writes
-``<db>.truth.json``.
+``<db>.truth.json``. Each step is one method of :class:`_DemoRun`, in the order ``run_demo`` calls them.
 """
 
 from __future__ import annotations
@@ -19,22 +19,25 @@ import logging
 import queue
 import shutil
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from spanscope.cli.demo.environment import (
+    aws_environment,
+    device_environment,
+    lambda_tracing_environment,
+    otlp_environment,
+    workload_settings,
+)
+from spanscope.cli.demo.event_source import EventSourceMapping
 from spanscope.cli.demo.truth import write_truth
-from spanscope.demo_apps.faults import DEVICE_NAME, FaultPlan, Scale, plan_faults
+from spanscope.demo_apps.faults import FaultPlan, Scale, plan_faults
 from spanscope.demo_apps.processes import mp_context
 
 Progress = Callable[[str, dict[str, Any]], None]
-# Regional Lambda functions export OTLP/HTTP (flushed at the end of each invocation); the Lambda@Edge functions
-# send X-Ray documents over UDP to the collector's X-Ray daemon port (fire and forget), so both paths are used.
-LAMBDA_EXPORT = "otlp"
-EDGE_EXPORT = "xray"
 
 
 @dataclass(slots=True)
@@ -52,70 +55,6 @@ def _no_progress(stage: str, info: dict[str, Any]) -> None:
     return None
 
 
-BATCH_SIZE = 3  # the event source mapping's batch size
-
-
-class _EventSourceMapping:
-    """Lambda's SQS poller for order-worker: small batches, partial batch failures, redrive to the DLQ.
-
-    Plays the release pipeline too: after ``deploy_after`` processed orders it deploys order-worker v2.
-    """
-
-    def __init__(self, aws: Any, queue_url: str, lambdas: Any, deploy_after: int) -> None:
-        self.sqs = aws.client("sqs")
-        self.queue_url = queue_url
-        self.lambdas = lambdas
-        self.deploy_after = deploy_after
-        self.processed = 0
-        self.deployed_at_ns: int | None = None
-        self.stop = threading.Event()
-        self.idle_polls = 0
-        self.thread = threading.Thread(target=self._run, name="sqs-event-source", daemon=True)
-
-    def _record(self, message: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "messageId": message["MessageId"],
-            "receiptHandle": message["ReceiptHandle"],
-            "body": message["Body"],
-            "attributes": message.get("Attributes", {}),
-            "messageAttributes": message.get("MessageAttributes", {}),
-            "md5OfBody": message.get("MD5OfBody", ""),
-            "eventSource": "aws:sqs",
-            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:orders-queue",
-            "awsRegion": "us-east-1",
-        }
-
-    def _run(self) -> None:
-        while not self.stop.is_set():
-            try:
-                response = self.sqs.receive_message(
-                    QueueUrl=self.queue_url, MaxNumberOfMessages=BATCH_SIZE, MessageSystemAttributeNames=["All"]
-                )
-            except Exception:
-                time.sleep(0.1)
-                continue
-            messages = response.get("Messages", [])
-            if not messages:
-                self.idle_polls += 1
-                time.sleep(0.05)
-                continue
-            self.idle_polls = 0
-            records = [self._record(m) for m in messages]
-            header = records[0]["attributes"].get("AWSTraceHeader")
-            ok, result = self.lambdas.invoke("order-worker", {"Records": records}, trace_header=header)
-            failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])} if ok else None
-            done = [m for m in messages if failed is not None and m["MessageId"] not in failed]
-            if done:
-                self.sqs.delete_message_batch(
-                    QueueUrl=self.queue_url,
-                    Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
-                )
-            self.processed += len(records)
-            if self.deploy_after >= 0 and self.deployed_at_ns is None and self.processed >= self.deploy_after:
-                self.lambdas.deploy("order-worker", version="2", handler="spanscope.demo_apps.order_worker.handler_v2")
-                self.deployed_at_ns = time.time_ns()
-
-
 def run_demo(
     db_path: Path,
     faults: list[str],
@@ -126,38 +65,79 @@ def run_demo(
     timeout_s: float = 240.0,
 ) -> DemoResult:
     """Run the whole system once into the store at ``db_path`` and write the truth file beside it."""
-    from spanscope.cli.demo.cloud import SimulatedAWS, Uplink
-    from spanscope.collectors.collector import BackgroundCollector, CollectorConfig
-    from spanscope.demo_apps.cloudfront import edge_location_main
-    from spanscope.demo_apps.device import device_main
-    from spanscope.demo_apps.lambda_runtime import FunctionConfig, LambdaService
-    from spanscope.demo_apps.pipeline import execution_main
-
-    report = progress or _no_progress
     started = time.monotonic()
     scale = scale or Scale()
-    plan = plan_faults(faults, seed=seed, scale=scale)
-    db_path = Path(db_path)
-    db_path.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="spanscope-demo-"))
-    ctx = mp_context()
-    observed: dict[str, Any] = {"run_started_ns": time.time_ns()}
-    cleanups: list[Callable[[], None]] = []
-    # The device's uplink cuts connections mid-request on purpose; the receiver logs each such cut with a
-    # traceback. Those lines would bury the demo's output, so they are kept out of it while the demo runs.
-    receiver_log = logging.getLogger("spanscope.collectors.receivers.otlp_http")
-    previous_level = receiver_log.level
-    receiver_log.setLevel(logging.CRITICAL)
-    cleanups.append(lambda: receiver_log.setLevel(previous_level))
+    run = _DemoRun(Path(db_path), plan_faults(faults, seed=seed, scale=scale), progress or _no_progress)
     try:
-        report("setup", {"step": "simulated AWS (moto) with fault injection"})
-        aws = SimulatedAWS(plan).start()
-        cleanups.append(aws.stop)
-        resources = aws.provision()
-        report("setup", {"step": "embedded collector on ephemeral loopback ports"})
-        collector = BackgroundCollector(
+        run.quiet_receiver_log()
+        run.start_aws()
+        run.start_collector()
+        run.start_uplinks()
+        run.prepare_settings()
+        run.start_order_worker()
+        run.start_workloads()
+        run.watch(timeout_s)
+        run.drain_and_stop()
+    finally:
+        run.clean_up()
+    truth = write_truth(run.db_path, run.plan, run.observed)
+    elapsed = time.monotonic() - started
+    return DemoResult(run.db_path, truth, run.plan, run.observed, elapsed, _spans_stored(run.db_path), run.addresses)
+
+
+def _spans_stored(db_path: Path) -> int:
+    from spanscope.collectors.store import open_store
+
+    with open_store(db_path, readonly=True) as store:
+        return store.span_count()
+
+
+class _DemoRun:
+    """The state of one run between its steps; every started part registers how it is stopped."""
+
+    def __init__(self, db_path: Path, plan: FaultPlan, report: Progress) -> None:
+        self.db_path = db_path
+        self.plan = plan
+        self.scale = plan.scale
+        self.report = report
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+        self.work = Path(tempfile.mkdtemp(prefix="spanscope-demo-"))
+        self.ctx = mp_context()
+        self.observed: dict[str, Any] = {"run_started_ns": time.time_ns()}
+        self.cleanups: list[Callable[[], None]] = []
+        self.addresses: dict[str, str] = {}
+        self.events: Any = None
+        self.processes: dict[str, Any] = {}
+        self.pipelines: list[Any] = []
+        self.executions_started: set[str] = set()
+        self.offline_window: list[int] = []
+        self.done = {"edge": False, "device": False, "pipeline": False}
+
+    def quiet_receiver_log(self) -> None:
+        """The device's uplink cuts connections mid-request on purpose; the receiver logs each such cut with a
+        traceback. Those lines would bury the demo's output, so they are kept out of it while the demo runs."""
+        receiver_log = logging.getLogger("spanscope.collectors.receivers.otlp_http")
+        previous_level = receiver_log.level
+        receiver_log.setLevel(logging.CRITICAL)
+        self.cleanups.append(lambda: receiver_log.setLevel(previous_level))
+
+    def start_aws(self) -> None:
+        """moto behind the fault layer, with the demo's table, buckets, queues and state machine."""
+        from spanscope.cli.demo.cloud import SimulatedAWS
+
+        self.report("setup", {"step": "simulated AWS (moto) with fault injection"})
+        self.aws = SimulatedAWS(self.plan).start()
+        self.cleanups.append(self.aws.stop)
+        self.resources = self.aws.provision()
+
+    def start_collector(self) -> None:
+        """The embedded collector on ephemeral loopback ports (X-Ray UDP and OTLP/HTTP) writing to the store."""
+        from spanscope.collectors.collector import BackgroundCollector, CollectorConfig
+
+        self.report("setup", {"step": "embedded collector on ephemeral loopback ports"})
+        self.collector = BackgroundCollector(
             CollectorConfig(
-                db_path=db_path,
+                db_path=self.db_path,
                 xray_udp=("127.0.0.1", 0),
                 otlp_http=("127.0.0.1", 0),
                 otlp_grpc=None,
@@ -165,216 +145,203 @@ def run_demo(
                 service_map=False,
             )
         )
-        running = collector.start()
-        cleanups.append(collector.stop)  # idempotent: stopped again on the way out only if still running
-        otlp_host, otlp_port = running.addresses["otlp_http"]
-        xray_host, xray_port = running.addresses["xray_udp"]
-        otlp_endpoint = f"http://{otlp_host}:{otlp_port}/v1/traces"
-        addresses = {"otlp_http": f"{otlp_host}:{otlp_port}", "xray_udp": f"{xray_host}:{xray_port}", "aws": aws.url}
-        report("collector", addresses)
-        uplink_collector = Uplink((otlp_host, otlp_port))
-        uplink_aws = Uplink(("127.0.0.1", aws.port))
-        cleanups.extend([uplink_collector.stop, uplink_aws.stop])
-
-        aws_env = {
-            "AWS_ENDPOINT_URL": aws.url,
-            "AWS_ACCESS_KEY_ID": "ASIADEMODEMODEMO",
-            "AWS_SECRET_ACCESS_KEY": "demo-secret",
-            "AWS_SESSION_TOKEN": "demo-session",
-            "AWS_REGION": "us-east-1",
-            "AWS_DEFAULT_REGION": "us-east-1",
+        running = self.collector.start()
+        self.cleanups.append(self.collector.stop)  # idempotent: stopped again on the way out only if still running
+        self.otlp = running.addresses["otlp_http"]
+        self.xray = running.addresses["xray_udp"]
+        self.otlp_endpoint = f"http://{self.otlp[0]}:{self.otlp[1]}/v1/traces"
+        self.addresses = {
+            "otlp_http": f"{self.otlp[0]}:{self.otlp[1]}",
+            "xray_udp": f"{self.xray[0]}:{self.xray[1]}",
+            "aws": self.aws.url,
         }
-        otlp_env = {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": otlp_endpoint, "OTEL_BSP_SCHEDULE_DELAY": "200"}
-        if LAMBDA_EXPORT == "xray":
-            lambda_tracing = {
-                "AWS_XRAY_DAEMON_ADDRESS": f"{xray_host}:{xray_port}",
-                "_AWS_XRAY_DAEMON_ADDRESS": xray_host,
-                "_AWS_XRAY_DAEMON_PORT": str(xray_port),
-                "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
-            }
-        else:
-            lambda_tracing = dict(otlp_env)
-        settings: dict[str, Any] = {
-            "seed": seed,
-            "work_dir": str(work),
-            "otlp_endpoint": otlp_endpoint,
-            "aws_env": aws_env,
-            "lambda_tracing_env": lambda_tracing,
-            "edge_bundle": {"xray_daemon": f"{xray_host}:{xray_port}"}
-            if EDGE_EXPORT == "xray"
-            else {"otlp_endpoint": otlp_endpoint},
-            "resources": {"table": "orders", "bucket": "catalog", "queue_url": resources["queue_url"]},
-            "pop_env": {**aws_env, **otlp_env},
-            "sfn_env": {**aws_env, **otlp_env},
-            "container_env": {**aws_env, **otlp_env, "OTEL_SERVICE_NAME": "invoice-render"},
-            "emr_env": {
-                **aws_env,
-                **otlp_env,
-                "OTEL_SERVICE_NAME": "sales-rollup",
-                "EMR_CLUSTER_ID": f"j-{seed % 100000:05d}DEMO",
-            },
-            "requests": scale.requests,
-            "client_concurrency": scale.client_concurrency,
-            "traffic_seed": plan.extra["traffic_seed"],
-            "auth_reject_rate": plan.auth_reject_rate,
-            "unknown_sku_rate": plan.unknown_sku_rate,
-            "api_reuse": plan.cold_start_reuse,
-            "api_init_s": plan.cold_start_init_s or 0.05,
-            "batch_array_size": scale.batch_array_size,
-            "batch_slots": scale.batch_slots,
-            "spot_interrupted_index": plan.spot_interrupted_index,
-            "records_per_shard": scale.records_per_shard,
-            "hot_key_share": plan.hot_key_share,
-            "render_s": 0.3 if scale.requests < 60 else 0.6,
-            "reduce_tasks": scale.reduce_tasks,
-            "slow_reducer_partition": plan.slow_reducer_partition,
-            "slow_reducer_factor": plan.slow_reducer_factor,
-            "device_readings": scale.device_readings,
-            "device_interval_s": scale.device_interval_s,
-            "spool_dir": str(work / "greengrass" / "spool"),
-        }
-        events: Any = ctx.Queue()
+        self.report("collector", self.addresses)
 
-        worker_lambdas = LambdaService(
-            [
-                FunctionConfig(
-                    name="order-worker",
-                    handler="spanscope.demo_apps.order_worker.handler",
-                    version="1",
-                    env={
-                        **aws_env,
-                        **lambda_tracing,
-                        "ORDERS_TABLE": "orders",
-                        "STATE_MACHINE_ARN": resources["state_machine_arn"],
-                    },
-                    init_delay_s=0.05,
-                )
-            ]
+    def start_uplinks(self) -> None:
+        """The device's network link to the collector and to AWS (proxies the run takes offline and back)."""
+        from spanscope.cli.demo.cloud import Uplink
+
+        self.uplink_collector = Uplink((self.otlp[0], self.otlp[1]))
+        self.uplink_aws = Uplink(("127.0.0.1", self.aws.port))
+        self.cleanups.extend([self.uplink_collector.stop, self.uplink_aws.stop])
+
+    def prepare_settings(self) -> None:
+        """The environments and settings the workload processes get, and the queue they report events on."""
+        self.aws_env = aws_environment(self.aws.url)
+        self.lambda_tracing = lambda_tracing_environment(otlp_environment(self.otlp_endpoint), self.xray)
+        self.settings = workload_settings(
+            plan=self.plan,
+            scale=self.scale,
+            work=self.work,
+            otlp_endpoint=self.otlp_endpoint,
+            xray=self.xray,
+            aws_env=self.aws_env,
+            lambda_tracing=self.lambda_tracing,
+            queue_url=self.resources["queue_url"],
         )
-        cleanups.append(worker_lambdas.shutdown)
-        mapping = _EventSourceMapping(aws, resources["queue_url"], worker_lambdas, plan.bad_deploy_after_orders)
-        mapping.thread.start()
-        cleanups.append(mapping.stop.set)
+        self.events = self.ctx.Queue()
 
-        device_env = {
-            "AWS_IOT_THING_NAME": DEVICE_NAME,
-            "AWS_REGION": "us-west-2",
-            "AWS_DEFAULT_REGION": "us-west-2",
-            "AWS_ACCESS_KEY_ID": "ASIADEVICEDEVICE",
-            "AWS_SECRET_ACCESS_KEY": "device-secret",
-            "AWS_SESSION_TOKEN": "device-session",
-            "SVCUID": "greengrass-svcuid-demo",
-            "AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT": str(work / "greengrass" / "ipc.socket"),
-            "GG_ROOT_CA_PATH": str(work / "greengrass" / "rootCA.pem"),
-            "OTEL_SERVICE_NAME": DEVICE_NAME,
-            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": f"http://127.0.0.1:{uplink_collector.port}/v1/traces",
-            "OTEL_BSP_SCHEDULE_DELAY": "200",
-            "IOT_DATA_ENDPOINT": f"http://127.0.0.1:{uplink_aws.port}",
+    def start_order_worker(self) -> None:
+        """The order-worker Lambda and its SQS event source mapping (which deploys v2 mid-run)."""
+        from spanscope.demo_apps.lambda_runtime import FunctionConfig, LambdaService
+
+        env = {
+            **self.aws_env,
+            **self.lambda_tracing,
+            "ORDERS_TABLE": "orders",
+            "STATE_MACHINE_ARN": self.resources["state_machine_arn"],
         }
-        report("start", {"requests": scale.requests, "readings": scale.device_readings})
-        device = ctx.Process(target=device_main, args=(device_env, settings, events), name="greengrass-device")
-        device.start()
-        pop = ctx.Process(target=edge_location_main, args=(settings, events), name="cloudfront-pop")
-        pop.start()
+        handler = "spanscope.demo_apps.order_worker.handler"
+        config = FunctionConfig(name="order-worker", handler=handler, version="1", env=env, init_delay_s=0.05)
+        self.worker_lambdas = LambdaService([config])
+        self.cleanups.append(self.worker_lambdas.shutdown)
+        self.mapping = EventSourceMapping(
+            self.aws, self.resources["queue_url"], self.worker_lambdas, self.plan.bad_deploy_after_orders
+        )
+        self.mapping.thread.start()
+        self.cleanups.append(self.mapping.stop.set)
 
-        offline_from = plan.offline_start_reading
-        offline_to = plan.offline_start_reading + plan.offline_readings
-        window: list[int] = []
-        executions_started: set[str] = set()
-        pipelines: list[Any] = []
-        done = {"edge": False, "device": False, "pipeline": False}
+    def start_workloads(self) -> None:
+        """The Greengrass device and the CloudFront edge location, each its own process."""
+        from spanscope.demo_apps.cloudfront import edge_location_main
+        from spanscope.demo_apps.device import device_main
+
+        device_env = device_environment(
+            self.work, collector_port=self.uplink_collector.port, aws_port=self.uplink_aws.port
+        )
+        self.report("start", {"requests": self.scale.requests, "readings": self.scale.device_readings})
+        device = self.ctx.Process(
+            target=device_main, args=(device_env, self.settings, self.events), name="greengrass-device"
+        )
+        device.start()
+        pop = self.ctx.Process(target=edge_location_main, args=(self.settings, self.events), name="cloudfront-pop")
+        pop.start()
+        self.processes = {"device": device, "pop": pop}
+
+    def watch(self, timeout_s: float) -> None:
+        """Follow the workloads' events until all three parts are done (or the time is up)."""
         deadline = time.monotonic() + timeout_s
-        while not all(done.values()) and time.monotonic() < deadline:
-            for execution in list(aws.faults.executions):
-                if execution["name"] not in executions_started:
-                    executions_started.add(execution["name"])
-                    report("pipeline", {"state": "started", "execution": execution["name"]})
-                    proc = ctx.Process(
-                        target=execution_main,
-                        args=(settings, execution["traceHeader"], execution["name"], events),
-                        name="step-functions-execution",
-                    )
-                    proc.start()
-                    pipelines.append(proc)
+        while not all(self.done.values()) and time.monotonic() < deadline:
+            self._start_new_executions()
             try:
-                kind, info = events.get(timeout=0.1)
+                kind, info = self.events.get(timeout=0.1)
             except queue.Empty:
-                if done["edge"] and not executions_started and mapping.idle_polls > 100:
-                    break  # the close-batch message never started a pipeline
-                if not pop.is_alive() and not done["edge"]:
+                if self._stalled():
                     break
-                if not device.is_alive() and not done["device"]:
-                    done["device"] = True
-                    observed["device_failed"] = device.exitcode
-                if pipelines and not any(p.is_alive() for p in pipelines) and not done["pipeline"]:
-                    done["pipeline"] = True
-                    observed["pipeline_failed"] = pipelines[0].exitcode
                 continue
-            if kind == "requests":
-                report("requests", {"done": info, "total": scale.requests})
-            elif kind == "device":
-                if offline_from >= 0 and info == offline_from:
-                    uplink_collector.set_online(False)
-                    uplink_aws.set_online(False)
-                    window.append(time.time_ns())
-                    report("device", {"state": "offline", "reading": info})
-                elif offline_from >= 0 and info >= offline_to and len(window) == 1:
-                    uplink_collector.set_online(True)
-                    uplink_aws.set_online(True)
-                    window.append(time.time_ns())
-                    report("device", {"state": "online", "reading": info})
-                report("readings", {"done": info, "total": scale.device_readings})
-            elif kind == "edge_done":
-                done["edge"] = True
-                observed["edge"] = info
-                report("edge_done", info)
-            elif kind == "device_done":
-                done["device"] = True
-                observed["device"] = info
-                report("device_done", {k: v for k, v in info.items() if k != "readings"})
-            elif kind == "pipeline_done":
-                done["pipeline"] = True
-                observed["pipeline"] = info
-                report("pipeline", {"state": "done", **info})
-        observed["timed_out"] = not all(done.values())
-        uplink_collector.set_online(True)
-        uplink_aws.set_online(True)
-        # let the worker drain what is left (failed records wait out their visibility timeout, then the DLQ)
+            self._on_event(kind, info)
+        self.observed["timed_out"] = not all(self.done.values())
+
+    def _start_new_executions(self) -> None:
+        """Each Step Functions execution the fault layer saw started runs as its own process."""
+        from spanscope.demo_apps.pipeline import execution_main
+
+        for execution in list(self.aws.faults.executions):
+            if execution["name"] in self.executions_started:
+                continue
+            self.executions_started.add(execution["name"])
+            self.report("pipeline", {"state": "started", "execution": execution["name"]})
+            proc = self.ctx.Process(
+                target=execution_main,
+                args=(self.settings, execution["traceHeader"], execution["name"], self.events),
+                name="step-functions-execution",
+            )
+            proc.start()
+            self.pipelines.append(proc)
+
+    def _stalled(self) -> bool:
+        """No event came: note parts that died without saying so; True when waiting longer is pointless."""
+        done, device, pop = self.done, self.processes["device"], self.processes["pop"]
+        if done["edge"] and not self.executions_started and self.mapping.idle_polls > 100:
+            return True  # the close-batch message never started a pipeline
+        if not pop.is_alive() and not done["edge"]:
+            return True
+        if not device.is_alive() and not done["device"]:
+            done["device"] = True
+            self.observed["device_failed"] = device.exitcode
+        if self.pipelines and not any(p.is_alive() for p in self.pipelines) and not done["pipeline"]:
+            done["pipeline"] = True
+            self.observed["pipeline_failed"] = self.pipelines[0].exitcode
+        return False
+
+    def _on_event(self, kind: str, info: Any) -> None:
+        if kind == "requests":
+            self.report("requests", {"done": info, "total": self.scale.requests})
+        elif kind == "device":
+            self._on_reading(info)
+        elif kind == "edge_done":
+            self.done["edge"] = True
+            self.observed["edge"] = info
+            self.report("edge_done", info)
+        elif kind == "device_done":
+            self.done["device"] = True
+            self.observed["device"] = info
+            self.report("device_done", {k: v for k, v in info.items() if k != "readings"})
+        elif kind == "pipeline_done":
+            self.done["pipeline"] = True
+            self.observed["pipeline"] = info
+            self.report("pipeline", {"state": "done", **info})
+
+    def _on_reading(self, reading: Any) -> None:
+        """The device made a reading: the edge-offline fault takes its uplink down and back at planned readings."""
+        offline_from = self.plan.offline_start_reading
+        offline_to = offline_from + self.plan.offline_readings
+        window = self.offline_window
+        if offline_from >= 0 and reading == offline_from:
+            self._set_uplink(False)
+            window.append(time.time_ns())
+            self.report("device", {"state": "offline", "reading": reading})
+        elif offline_from >= 0 and reading >= offline_to and len(window) == 1:
+            self._set_uplink(True)
+            window.append(time.time_ns())
+            self.report("device", {"state": "online", "reading": reading})
+        self.report("readings", {"done": reading, "total": self.scale.device_readings})
+
+    def _set_uplink(self, online: bool) -> None:
+        self.uplink_collector.set_online(online)
+        self.uplink_aws.set_online(online)
+
+    def drain_and_stop(self) -> None:
+        """Let the worker drain what is left, stop every part, note what the infrastructure saw, flush the
+        collector (last, so every span sent is stored)."""
+        self._set_uplink(True)
+        # failed records wait out their visibility timeout, then the DLQ
         drain_deadline = time.monotonic() + 6
-        while time.monotonic() < drain_deadline and mapping.idle_polls < 30:
+        while time.monotonic() < drain_deadline and self.mapping.idle_polls < 30:
             time.sleep(0.1)
-        mapping.stop.set()
-        mapping.thread.join(10)
-        worker_lambdas.shutdown()
-        for proc in (pop, device, *pipelines):
+        self.mapping.stop.set()
+        self.mapping.thread.join(10)
+        self.worker_lambdas.shutdown()
+        for proc in (self.processes["pop"], self.processes["device"], *self.pipelines):
             proc.join(20)
             if proc.is_alive():
                 proc.kill()
                 proc.join(5)
-        observed["worker"] = {**worker_lambdas.stats()["order-worker"], "records": mapping.processed}
-        if mapping.deployed_at_ns is not None:
-            observed["bad_deploy_at_ns"] = mapping.deployed_at_ns
+        self._observe()
+        self.report("stopping", {"step": "collector flush"})
+        time.sleep(0.3)  # the last UDP datagrams
+        self.collector.stop()
+
+    def _observe(self) -> None:
+        """What the infrastructure saw, for the truth file: worker counts, the deploy, the offline window."""
+        observed, window = self.observed, self.offline_window
+        observed["worker"] = {**self.worker_lambdas.stats()["order-worker"], "records": self.mapping.processed}
+        if self.mapping.deployed_at_ns is not None:
+            observed["bad_deploy_at_ns"] = self.mapping.deployed_at_ns
         if len(window) == 1:
             window.append(time.time_ns())
         if window:
             observed["offline_window_ns"] = window
             readings = (observed.get("device") or {}).get("readings") or []
             observed["offline_readings"] = [i for i, t in readings if window[0] <= t < window[1]]
-        observed["aws"] = dict(aws.faults.counts)
+        observed["aws"] = dict(self.aws.faults.counts)
         observed["run_ended_ns"] = time.time_ns()
-        report("stopping", {"step": "collector flush"})
-        time.sleep(0.3)  # the last UDP datagrams
-        collector.stop()
-    finally:
-        for cleanup in reversed(cleanups):
+
+    def clean_up(self) -> None:
+        """Stop whatever is still running, newest first, and remove the work directory."""
+        for cleanup in reversed(self.cleanups):
             try:
                 cleanup()
             except Exception:
                 pass
-        shutil.rmtree(work, ignore_errors=True)
-    from spanscope.collectors.store import open_store
-
-    with open_store(db_path, readonly=True) as store:
-        spans_stored = store.span_count()
-    truth = write_truth(db_path, plan, observed)
-    return DemoResult(db_path, truth, plan, observed, time.monotonic() - started, spans_stored, addresses)
+        shutil.rmtree(self.work, ignore_errors=True)
