@@ -7,6 +7,7 @@ failures show their status and role (origin ``✗``, propagated ``↑``, stopped
 from __future__ import annotations
 
 import shutil
+from array import array
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -45,66 +46,9 @@ def iter_waterfall(
     written, so a million-span trace never holds a million rows (issue 15).
     """
     summary = trace.summary()
-    start = trace.start_ns
-    total = max(1, trace.end_ns - start)
-    on_path: dict[str, list[tuple[int, int]]] = {}
-    for seg in path:
-        on_path.setdefault(seg.span_id, []).append((seg.start_ns, seg.end_ns))
-
-    labels: dict[tuple[int, str, str], str] = {}  # big traces repeat (depth, service, name) a lot
-
-    def label_of(span: Span, depth: int) -> str:
-        key = (depth if depth <= 20 else -depth, span.service, span.name)
-        label = labels.get(key)
-        if label is None:
-            if depth > 20:
-                label = clean(f"{'  ' * 20}[{depth}] {span.service}: {span.name}", max_length=MAX_LABEL)
-            else:
-                label = clean(f"{'  ' * depth}{span.service}: {span.name}", max_length=MAX_LABEL)
-            if len(labels) >= _LABEL_CACHE:
-                labels.clear()
-            labels[key] = label
-        return label
-
-    # the first pass measures the columns without formatting every row: a label per (depth, service,
-    # name), and for times the longest of each unit's largest value (see _duration_width)
-    label_w, status_w = len("SPAN"), len("STATUS")
-    longest_offset = [-1, -1, -1, -1]
-    longest_duration = [-1, -1, -1, -1]
-    spans = trace.spans
-    for node, depth in trace.preorder():
-        span = spans[node]
-        label_w = max(label_w, len(label_of(span, depth)))
-        begin, end = span.start_ns, span.end_ns
-        _note_duration(longest_offset, begin - start if begin > start else 0)
-        _note_duration(longest_duration, end - begin if end > begin else 0)
-        if span.in_progress or span.status is not Status.OK:
-            status = _STATUS_MARK[span.status] + (" …" if span.in_progress else "")
-            status_w = max(status_w, len(status.strip()))
-    offset_w = max(len("START"), 1 + _duration_width(longest_offset))
-    dur_w = max(len("DURATION"), _duration_width(longest_duration))
-    if width is None:
-        columns = shutil.get_terminal_size((120, 24)).columns
-        width = max(10, min(60, columns - (label_w + offset_w + dur_w + status_w + 30)))
-    width = max(10, width)
-
-    def bar(span_start: int, span_end: int, critical: list[tuple[int, int]]) -> str:
-        a = int((span_start - start) / total * width)
-        if not critical and 0 <= a < width:  # the common case, as strings (the cells below give the same)
-            b = min(width, max(a + 1, int((span_end - start) / total * width + 0.999)))
-            return "|" + " " * a + "─" * (b - a) + " " * (width - b) + "|"
-        cells = [" "] * width
-        a = int((span_start - start) / total * width)
-        b = max(a + 1, int((span_end - start) / total * width + 0.999))
-        for i in range(max(0, a), min(width, b)):
-            cells[i] = "─"
-        for cs, ce in critical:
-            ca = int((cs - start) / total * width)
-            cb = max(ca + 1, int((ce - start) / total * width + 0.999))
-            for i in range(max(0, ca), min(width, cb)):
-                cells[i] = "█"
-        return "|" + "".join(cells) + "|"
-
+    labels = _Labels()
+    columns = _measure(trace, summary.start_ns, labels)
+    width = max(10, columns.fit() if width is None else width)
     yield (
         clean(
             f"trace {summary.xray_id}  {format_duration(summary.duration_ns)}  {summary.span_count} spans  "
@@ -113,23 +57,11 @@ def iter_waterfall(
         + "\n"
     )
     yield (
-        f"  {'SPAN'.ljust(label_w)}  {'START'.rjust(offset_w)}  {'DURATION'.rjust(dur_w)}  "
-        f"{'STATUS'.ljust(status_w)}  {'TIMELINE'.ljust(width + 2)}  ROLE\n"
+        f"  {'SPAN'.ljust(columns.label)}  {'START'.rjust(columns.offset)}  {'DURATION'.rjust(columns.duration)}  "
+        f"{'STATUS'.ljust(columns.status)}  {'TIMELINE'.ljust(width + 2)}  ROLE\n"
     )
-    for node, depth in trace.preorder():
-        span = spans[node]
-        role = roles.get(span.span_id)
-        role_text = _ROLE_MARK.get(str(getattr(role, "value", role)), "") if role is not None else ""
-        status = (_STATUS_MARK[span.status] + (" …" if span.in_progress else "")).strip()
-        begin, end = span.start_ns, span.end_ns
-        critical = on_path.get(span.span_id)  # never an empty list
-        offset = "+" + format_duration(begin - start if begin > start else 0)
-        duration = format_duration(end - begin if end > begin else 0)
-        line = (
-            f"{' ' if critical is None else '*'} {label_of(span, depth).ljust(label_w)}  {offset.rjust(offset_w)}  "
-            f"{duration.rjust(dur_w)}  {status.ljust(status_w)}  {bar(begin, end, critical or [])}  {role_text}"
-        )
-        yield line.rstrip() + "\n"
+    bars = _Bars(summary.start_ns, max(1, summary.duration_ns), width)  # the trace's start and end, read once
+    yield from _rows(trace, columns, labels, bars, path, roles)
     notes = []
     if trace.missing_parent:
         notes.append(f"{len(trace.missing_parent)} span(s) with a missing parent shown as roots")
@@ -138,6 +70,153 @@ def iter_waterfall(
     if trace.duplicates:
         notes.append(f"{len(trace.duplicates)} duplicated span record(s) hidden")
     yield "* on the critical path (█ critical time)" + ("; " + "; ".join(notes) if notes else "") + "\n"
+
+
+class _Labels:
+    """``service: name`` indented by depth, made safe, one per (depth, service, name): big traces repeat them.
+
+    Past depth 20 the indentation stops and the depth is written ``[depth]``. At most ``_LABEL_CACHE`` held.
+    """
+
+    def __init__(self) -> None:
+        self.cache: dict[tuple[int, str, str], str] = {}
+
+    def of(self, span: Span, depth: int) -> str:
+        key = (depth if depth <= 20 else -depth, span.service, span.name)
+        label = self.cache.get(key)
+        if label is None:
+            if depth > 20:
+                label = clean(f"{'  ' * 20}[{depth}] {span.service}: {span.name}", max_length=MAX_LABEL)
+            else:
+                label = clean(f"{'  ' * depth}{span.service}: {span.name}", max_length=MAX_LABEL)
+            if len(self.cache) >= _LABEL_CACHE:
+                self.cache.clear()
+            self.cache[key] = label
+        return label
+
+
+class _Columns:
+    """The measured widths of the columns, and the spans in pre-order (flat int arrays: walked once)."""
+
+    def __init__(self) -> None:
+        self.label, self.status, self.offset, self.duration = len("SPAN"), len("STATUS"), 0, 0
+        self.order: array[int] = array("i")
+        self.depths: array[int] = array("i")
+
+    def fit(self) -> int:
+        """The timeline's width: what the terminal leaves beside the other columns, at most 60."""
+        terminal = shutil.get_terminal_size((120, 24)).columns
+        return min(60, terminal - (self.label + self.offset + self.duration + self.status + 30))
+
+
+def _measure(trace: Trace, start: int, labels: _Labels) -> _Columns:
+    """The first pass: column widths without formatting every row (a label per (depth, service, name), and
+    for times the longest of each unit's largest value, see ``_duration_width``)."""
+    columns = _Columns()
+    longest_offset = [-1, -1, -1, -1]
+    longest_duration = [-1, -1, -1, -1]
+    spans, seen = trace.spans, labels.cache
+    add_node, add_depth = columns.order.append, columns.depths.append
+    label_w, status_w, ok = columns.label, columns.status, Status.OK
+    for node, depth in trace.preorder():
+        add_node(node)
+        add_depth(depth)
+        span = spans[node]
+        if (depth if depth <= 20 else -depth, span.service, span.name) not in seen:  # else measured already
+            label_w = max(label_w, len(labels.of(span, depth)))
+        begin, end = span.start_ns, span.end_ns
+        _note_duration(longest_offset, begin - start if begin > start else 0)
+        _note_duration(longest_duration, end - begin if end > begin else 0)
+        if span.in_progress or span.status is not ok:
+            status = _STATUS_MARK[span.status] + (" …" if span.in_progress else "")
+            status_w = max(status_w, len(status.strip()))
+    columns.label, columns.status = label_w, status_w
+    columns.offset = max(len("START"), 1 + _duration_width(longest_offset))
+    columns.duration = max(len("DURATION"), _duration_width(longest_duration))
+    return columns
+
+
+class _Bars:
+    """The timeline cell of a span: ``─`` for its time, ``█`` for its critical stretches, between ``|``s."""
+
+    def __init__(self, start: int, total: int, width: int) -> None:
+        self.start, self.total, self.width = start, total, width
+        self.plain_cache: dict[int, str] = {}  # at most width² strings: a plain bar is only its two ends
+
+    def plain(self, a: int, b: int) -> str:
+        """Cells ``a`` to ``b`` (``0 <= a < b <= width``) drawn ``─``."""
+        key = a * (self.width + 1) + b
+        text = self.plain_cache.get(key)
+        if text is None:
+            text = self.plain_cache[key] = "|" + " " * a + "─" * (b - a) + " " * (self.width - b) + "|"
+        return text
+
+    def draw(self, begin: int, end: int, critical: list[tuple[int, int]] | None) -> str:
+        """Any bar: off the timeline's ends, or with critical stretches."""
+        start, total, width = self.start, self.total, self.width
+        a = int((begin - start) / total * width)
+        b = max(a + 1, int((end - start) / total * width + 0.999))
+        if critical is None and 0 <= a < width:  # the common case, as strings (the cells below give the same)
+            return self.plain(a, min(width, b))
+        cells = [" "] * width
+        for i in range(max(0, a), min(width, b)):
+            cells[i] = "─"
+        for cs, ce in critical or ():
+            ca = int((cs - start) / total * width)
+            cb = max(ca + 1, int((ce - start) / total * width + 0.999))
+            for i in range(max(0, ca), min(width, cb)):
+                cells[i] = "█"
+        return "|" + "".join(cells) + "|"
+
+
+def _rows(
+    trace: Trace,
+    columns: _Columns,
+    labels: _Labels,
+    bars: _Bars,
+    path: Sequence[PathSegment],
+    roles: Mapping[str, Any],
+) -> Iterator[str]:
+    """The second pass: one line per span in pre-order, from cached pieces (padded labels, status cells,
+    plain bars); the timeline's common case is computed inline (this loop runs once per span)."""
+    on_path: dict[str, list[tuple[int, int]]] = {}
+    for seg in path:
+        on_path.setdefault(seg.span_id, []).append((seg.start_ns, seg.end_ns))
+    status_cells = {
+        (st, busy): (_STATUS_MARK[st] + (" …" if busy else "")).strip().ljust(columns.status)
+        for st in _STATUS_MARK
+        for busy in (False, True)
+    }
+    role_texts = {role: _ROLE_MARK.get(str(getattr(role, "value", role)), "") for role in set(roles.values())}
+    ok, ok_cell = Status.OK, status_cells[Status.OK, False]  # a local: an Enum hashes in Python
+    padded: dict[tuple[int, str, str], str] = {}
+    label_w, offset_w, dur_w = columns.label, columns.offset, columns.duration
+    start, total, width, spans, fmt = bars.start, bars.total, bars.width, trace.spans, format_duration
+    plain, plain_cache, stride = bars.plain, bars.plain_cache, bars.width + 1
+    for node, depth in zip(columns.order, columns.depths, strict=True):
+        span = spans[node]
+        key = (depth if depth <= 20 else -depth, span.service, span.name)
+        label = padded.get(key)
+        if label is None:
+            if len(padded) >= _LABEL_CACHE:
+                padded.clear()
+            label = padded[key] = labels.of(span, depth).ljust(label_w)
+        begin, end = span.start_ns, span.end_ns
+        critical = on_path.get(span.span_id)  # never an empty list
+        a = int((begin - start) / total * width)
+        if critical is None and 0 <= a < width:
+            b = int((end - start) / total * width + 0.999)
+            b = a + 1 if b <= a else width if b > width else b
+            bar = plain_cache.get(a * stride + b) or plain(a, b)
+        else:
+            bar = bars.draw(begin, end, critical)
+        offset = ("+" + fmt(begin - start if begin > start else 0)).rjust(offset_w)
+        duration = fmt(end - begin if end > begin else 0).rjust(dur_w)
+        status = status_cells[span.status, span.in_progress] if span.in_progress or span.status is not ok else ok_cell
+        line = f"{'*' if critical else ' '} {label}  {offset}  {duration}  {status}  {bar}"
+        role = roles.get(span.span_id) if roles else None
+        role_text = role_texts[role] if role is not None else ""
+        yield f"{line}  {role_text}\n" if role_text else line + "\n"
 
 
 def _note_duration(longest: list[int], ns: int) -> None:
