@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from spanscope.demo_apps.faults import DEVICE_NAME, FaultPlan, Scale
+from spanscope.demo_apps.faults import DEVICE_NAME, FaultPlan
 
 # Regional Lambda functions export OTLP/HTTP (flushed at the end of each invocation); the Lambda@Edge functions
 # send X-Ray documents over UDP to the collector's X-Ray daemon port (fire and forget), so both paths are used.
@@ -45,17 +45,11 @@ def lambda_tracing_environment(otlp_env: dict[str, str], xray: tuple[str, int]) 
 
 
 def workload_settings(
-    *,
-    plan: FaultPlan,
-    scale: Scale,
-    work: Path,
-    otlp_endpoint: str,
-    xray: tuple[str, int],
-    aws_env: dict[str, str],
-    lambda_tracing: dict[str, str],
-    queue_url: str,
+    plan: FaultPlan, work: Path, otlp_endpoint: str, xray: tuple[str, int], aws_env: dict[str, str], queue_url: str
 ) -> dict[str, Any]:
     """The settings every workload process receives: where to export, the resources, the plan's knobs."""
+    scale = plan.scale
+    lambda_tracing = lambda_tracing_environment(otlp_environment(otlp_endpoint), xray)
     otlp_env = otlp_environment(otlp_endpoint)
     xray_daemon = f"{xray[0]}:{xray[1]}"
     return {

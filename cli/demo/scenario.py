@@ -28,8 +28,6 @@ from typing import Any
 from spanscope.cli.demo.environment import (
     aws_environment,
     device_environment,
-    lambda_tracing_environment,
-    otlp_environment,
     workload_settings,
 )
 from spanscope.cli.demo.event_source import EventSourceMapping
@@ -168,17 +166,9 @@ class _DemoRun:
     def prepare_settings(self) -> None:
         """The environments and settings the workload processes get, and the queue they report events on."""
         self.aws_env = aws_environment(self.aws.url)
-        self.lambda_tracing = lambda_tracing_environment(otlp_environment(self.otlp_endpoint), self.xray)
-        self.settings = workload_settings(
-            plan=self.plan,
-            scale=self.scale,
-            work=self.work,
-            otlp_endpoint=self.otlp_endpoint,
-            xray=self.xray,
-            aws_env=self.aws_env,
-            lambda_tracing=self.lambda_tracing,
-            queue_url=self.resources["queue_url"],
-        )
+        queue_url = self.resources["queue_url"]
+        self.settings = workload_settings(self.plan, self.work, self.otlp_endpoint, self.xray, self.aws_env, queue_url)
+        self.lambda_tracing = self.settings["lambda_tracing_env"]
         self.events = self.ctx.Queue()
 
     def start_order_worker(self) -> None:
