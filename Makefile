@@ -43,7 +43,7 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy tracer collectors analysis tui demo_apps cli render engines
 
-# Headless Chromium for the HTML report's browser test (tests/tui/test_html_report_browser.py), from the system's
+# Headless Chromium for the HTML report's browser test (tests/render/test_html_report_browser.py), from the system's
 # package manager: installed with apt-get when missing and running as root. Never fails the build: without it the
 # test skips and says why.
 browser:

@@ -22,7 +22,7 @@ BASE_NS = 1_763_700_000_000_000_000
 
 _MEASURE = (  # runs `spanscope show` in this process; VmHWM (ru_maxrss carries the parent's peak across exec)
     "import os, re, resource, sys, time\n"
-    "from spanscope.tui.cli.main import main\n"
+    "from spanscope.cli.main import main\n"
     "t = time.perf_counter()\n"
     "out = os.dup(1)\n"
     "os.dup2(os.open(os.devnull, os.O_WRONLY), 1)\n"

@@ -38,9 +38,10 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+from spanscope.cli.demo.scenario import run_demo
+from spanscope.cli.demo.truth import load_truth
+from spanscope.cli.demo.verdict import analyze_run
 from spanscope.demo_apps.faults import Scale
-from spanscope.demo_apps.scenario import load_truth, run_demo
-from spanscope.demo_apps.verdict import analyze_run
 
 EVAL_SCALE = Scale(
     requests=20,

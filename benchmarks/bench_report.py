@@ -34,9 +34,9 @@ from typing import Any, TypeVar
 from spanscope.analysis.report import build_report
 from spanscope.collectors.model import Kind, Span, Trace
 from spanscope.collectors.store import open_store
-from spanscope.tui.render.html_report import render_report_html
-from spanscope.tui.render.report_inputs import analyze_for_html
-from spanscope.tui.render.report_json import report_to_json
+from spanscope.render.html_report import render_report_html
+from spanscope.render.report_inputs import analyze_for_html
+from spanscope.render.report_json import report_to_json
 
 from benchmarks.bench_analyze import generate, make_trace
 

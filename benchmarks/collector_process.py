@@ -52,7 +52,7 @@ class CollectorProc(Endpoints):
             args += [f"--{name}", "127.0.0.1:0" if name in receivers else "off"]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         env.pop("SPANSCOPE_TOKEN", None)
-        cmd = [sys.executable, "-m", "spanscope.tui.cli.main", "collect", "--db", str(db), *args]
+        cmd = [sys.executable, "-m", "spanscope.cli.main", "collect", "--db", str(db), *args]
         self._stderr = stderr_path.open("w") if stderr_path is not None else None  # the collector's log
         self.proc = subprocess.Popen(
             [*cmd, "--log-interval", "0", *extra],

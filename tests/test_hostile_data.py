@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 from spanscope.analysis.report import build_report
+from spanscope.cli.main import main
 from spanscope.collectors.model import Kind, Span, Status, Trace
 from spanscope.collectors.service_map import build_service_map
 from spanscope.collectors.store import open_store
-from spanscope.tui.cli.main import main
 
 from tests.builders import BASE_NS, build_spans, chain, make_span, trace_id_for
 

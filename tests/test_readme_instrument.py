@@ -14,7 +14,7 @@ from pathlib import Path
 from spanscope.collectors.store import open_store
 
 ROOT = Path(__file__).resolve().parent.parent
-CLI = [sys.executable, "-m", "spanscope.tui.cli.main"]
+CLI = [sys.executable, "-m", "spanscope.cli.main"]
 README_ADDRESS = "http://127.0.0.1:4318"  # what the snippet tells users; the test swaps in the ephemeral port
 
 

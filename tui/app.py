@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from spanscope.collectors.errors import SpanscopeError
+from spanscope.render.safe_text import clean
 from spanscope.tui.data import LiveChanges, LiveMap, StoreSource
-from spanscope.tui.render.safe_text import clean
 from spanscope.tui.screens.chains import ChainsScreen
 from spanscope.tui.screens.compare import CompareScreen
 from spanscope.tui.screens.help import HelpScreen

@@ -15,10 +15,10 @@ from spanscope.analysis.bubbleup import (
     parse_selection,
 )
 from spanscope.analysis.filters import compile_filter
+from spanscope.cli.main import main
 from spanscope.collectors.errors import AnalysisError
 from spanscope.collectors.model import Kind, Status, Trace
 from spanscope.collectors.store import open_store
-from spanscope.tui.cli.main import main
 
 from tests.builders import build_spans
 

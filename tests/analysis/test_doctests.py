@@ -19,7 +19,7 @@ OWN = (
     "spanscope.analysis.stragglers",
     "spanscope.analysis.cold_starts",
     "spanscope.analysis.report",
-    "spanscope.tui.render.report_md",
+    "spanscope.render.report_md",
 )
 
 

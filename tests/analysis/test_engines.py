@@ -13,7 +13,7 @@ from spanscope.analysis.engines.run import EngineError
 from spanscope.analysis.report import build_report
 from spanscope.collectors.archive import write_traces
 from spanscope.collectors.model import Kind, Status, Trace
-from spanscope.tui.render.report_json import report_to_json
+from spanscope.render.report_json import report_to_json
 
 from tests.builders import build_spans
 
@@ -161,7 +161,7 @@ def test_two_collectors_with_disjoint_trace_ids_equal_one(tmp_path: Path) -> Non
 
 
 def test_analyze_command_with_engines(archive: tuple[str, list[Trace]], capsys: pytest.CaptureFixture[str]) -> None:
-    from spanscope.tui.cli.main import main
+    from spanscope.cli.main import main
 
     root, _ = archive
     assert main(["analyze", "--engine", "duckdb", "--source", root, "--format", "json"]) == 0

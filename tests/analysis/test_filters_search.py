@@ -10,12 +10,12 @@ import pytest
 from spanscope.analysis.filters import compile_filter
 from spanscope.analysis.filters.grammar import parse_filter
 from spanscope.analysis.filters.pushdown import required_text
+from spanscope.cli.main import main
 from spanscope.collectors.errors import FilterSyntaxError
 from spanscope.collectors.groups import load_groups, save_group
 from spanscope.collectors.importers import import_files
 from spanscope.collectors.model import Kind, Status
 from spanscope.collectors.store import SCHEMA_VERSION, open_store
-from spanscope.tui.cli.main import main
 
 from tests.builders import build_spans
 

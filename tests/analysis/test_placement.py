@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from spanscope.analysis.placement import placement_split
 from spanscope.analysis.report import build_report
+from spanscope.cli.main import main
 from spanscope.collectors.model import Kind
 from spanscope.collectors.store import open_store
-from spanscope.tui.cli.main import main
-from spanscope.tui.render.report_md import render_report_markdown
+from spanscope.render.report_md import render_report_markdown
 
 from tests.builders import MS, build_trace
 

@@ -6,8 +6,8 @@ import json
 
 from spanscope.analysis.report import build_report
 from spanscope.collectors.model import Kind, Status
-from spanscope.tui.render.report_json import report_to_json
-from spanscope.tui.render.report_md import render_report_markdown
+from spanscope.render.report_json import report_to_json
+from spanscope.render.report_md import render_report_markdown
 
 from tests.builders import build_trace, trace_id_for
 

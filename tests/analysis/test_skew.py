@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from spanscope.analysis.report import build_report
 from spanscope.analysis.skew import adjust_clock_skew
+from spanscope.cli.main import main
 from spanscope.collectors.formats.zipkin import parse_spans
 from spanscope.collectors.model import Kind, Trace, group_traces
-from spanscope.tui.cli.main import main
 
 from tests.builders import build_trace
 

@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+from spanscope.cli.main import main
 from spanscope.collectors.archive import iter_archive_traces, list_archive_files, write_traces
 from spanscope.collectors.archive.writer import ArchiveError
 from spanscope.collectors.model import Kind, SpanEvent, SpanException, Status, Trace
 from spanscope.collectors.store import open_store
-from spanscope.tui.cli.main import main
 
 from tests.builders import build_spans, trace_id_for
 

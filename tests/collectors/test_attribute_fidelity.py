@@ -13,11 +13,11 @@ import pytest
 import requests
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from spanscope.cli.main import main
 from spanscope.collectors.collector import BackgroundCollector, CollectorConfig
 from spanscope.collectors.formats import flatten_into
 from spanscope.collectors.formats.otlp_json_out import any_value
 from spanscope.collectors.store import open_store
-from spanscope.tui.cli.main import main
 
 TRACE = "5b8efff798038103d269b633813fc60c"
 

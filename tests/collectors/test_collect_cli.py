@@ -18,7 +18,7 @@ from spanscope.collectors.formats.otlp_proto import spans_to_request
 
 from tests.builders import make_span, trace_id_for
 
-CLI = [sys.executable, "-m", "spanscope.tui.cli.main"]
+CLI = [sys.executable, "-m", "spanscope.cli.main"]
 
 
 def start_collect(db: Path, *extra: str) -> tuple[subprocess.Popen, dict[str, tuple[str, int]]]:
@@ -171,9 +171,9 @@ def test_non_loopback_without_token_warns() -> None:
 
 
 def test_options_become_the_collector_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from spanscope.tui.cli.cmd_collect import _config
-    from spanscope.tui.cli.common import UsageError
-    from spanscope.tui.cli.main import build_parser
+    from spanscope.cli.cmd_collect import _config
+    from spanscope.cli.common import UsageError
+    from spanscope.cli.main import build_parser
 
     monkeypatch.setenv("SPANSCOPE_TOKEN", "from-env")
     parser = build_parser()

@@ -194,7 +194,7 @@ def test_lambda_edge_replicas_are_linked_and_the_regional_origin_wins(store: Sto
 
 
 def test_the_cli_imports_a_cloudfront_log(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from spanscope.tui.cli.main import main
+    from spanscope.cli.main import main
 
     rc = main(["import", "--db", str(tmp_path / "cli.db"), str(FIXTURE)])
     out, err = capsys.readouterr()

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import orjson
 import pytest
+from spanscope.cli.main import main
 from spanscope.collectors.importers import import_files, read_file
 from spanscope.collectors.model import Kind, Status
 from spanscope.collectors.store import open_store
-from spanscope.tui.cli.main import main
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 REAL = [
@@ -288,7 +288,7 @@ def _import_in_subprocess(tmp_path: Path, bomb: Path) -> tuple[int, str, str, in
     # VmHWM, not ru_maxrss: Linux carries the parent's high-water mark across fork and exec into ru_maxrss.
     script = (
         "import re, sys\n"
-        "from spanscope.tui.cli.main import main\n"
+        "from spanscope.cli.main import main\n"
         "rc = main(sys.argv[1:])\n"
         "sys.stdout.flush()\n"
         "hwm = re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)\n"

@@ -104,7 +104,7 @@ def test_bad_datagrams_are_counted_and_the_receiver_keeps_taking_records(collect
 def test_collect_takes_the_fec_receiver_address_and_keeps_it_off_by_default(tmp_path: Path) -> None:
     import argparse
 
-    from spanscope.tui.cli import cmd_collect
+    from spanscope.cli import cmd_collect
 
     parser = argparse.ArgumentParser()
     cmd_collect.register(parser.add_subparsers())

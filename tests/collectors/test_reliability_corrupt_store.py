@@ -17,14 +17,14 @@ from pathlib import Path
 
 import pytest
 import requests
+from spanscope.cli.cmd_collect import move_aside_if_corrupt
 from spanscope.collectors.errors import StoreCorruptError
 from spanscope.collectors.formats.otlp_proto import spans_to_request
 from spanscope.collectors.store import open_store
-from spanscope.tui.cli.cmd_collect import move_aside_if_corrupt
 
 from tests.builders import make_span, trace_id_for
 
-CLI = [sys.executable, "-m", "spanscope.tui.cli.main", "collect", "--log-interval", "0"]
+CLI = [sys.executable, "-m", "spanscope.cli.main", "collect", "--log-interval", "0"]
 OFF = ["--xray-udp", "off", "--otlp-grpc", "off", "--otlp-http", "127.0.0.1:0"]
 
 

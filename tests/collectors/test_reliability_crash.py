@@ -37,7 +37,7 @@ def start_collector(db: Path, log: Path) -> tuple[subprocess.Popen[str], int]:
         [
             sys.executable,
             "-m",
-            "spanscope.tui.cli.main",
+            "spanscope.cli.main",
             "collect",
             "--db",
             str(db),

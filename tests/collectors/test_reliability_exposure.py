@@ -26,6 +26,7 @@ import orjson
 import pytest
 import requests
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+from spanscope.cli import cmd_collect
 from spanscope.collectors.collector import BackgroundCollector, Collector, CollectorConfig
 from spanscope.collectors.formats.otlp_json_out import request_from_spans
 from spanscope.collectors.formats.otlp_proto import spans_to_request
@@ -34,7 +35,6 @@ from spanscope.collectors.model import Kind, Span, SpanEvent, SpanLink
 from spanscope.collectors.receivers import auth
 from spanscope.collectors.receivers.auth import is_loopback, token_matches
 from spanscope.collectors.store import open_store
-from spanscope.tui.cli import cmd_collect
 
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 BASE_NS = 1_763_700_000_000_000_000

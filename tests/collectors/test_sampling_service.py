@@ -151,7 +151,7 @@ def test_sampling_serve_command(tmp_path):
         [
             sys.executable,
             "-m",
-            "spanscope.tui.cli.main",
+            "spanscope.cli.main",
             "sampling",
             "serve",
             "--rules",
@@ -175,7 +175,7 @@ def test_sampling_serve_command(tmp_path):
 
 
 def test_sampling_serve_rejects_a_bad_file(tmp_path, capsys):
-    from spanscope.tui.cli.main import main
+    from spanscope.cli.main import main
 
     rules = tmp_path / "rules.json"
     rules.write_text(json.dumps({"version": 9}))
@@ -284,7 +284,7 @@ def test_collect_with_a_bad_rules_file_is_a_one_line_error(tmp_path, content, me
     rules = tmp_path / "rules.json"
     rules.write_text(content)
     result = subprocess.run(
-        [sys.executable, "-m", "spanscope.tui.cli.main", "collect", "--db", str(tmp_path / "s.db"),
+        [sys.executable, "-m", "spanscope.cli.main", "collect", "--db", str(tmp_path / "s.db"),
          "--xray-udp", "127.0.0.1:0", "--otlp-http", "127.0.0.1:0", "--otlp-grpc", "off",
          "--sampling-rules", str(rules)],
         capture_output=True, text=True, timeout=60,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from spanscope.cli.main import main
 from spanscope.collectors.conventions import ORIGIN_LAMBDA
 from spanscope.collectors.model import Kind, Status
 from spanscope.collectors.store import open_store
-from spanscope.tui.cli.main import main
 
 from tests.builders import BASE_NS, build_spans
 

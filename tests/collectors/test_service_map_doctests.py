@@ -14,8 +14,8 @@ MODULES = (
     "spanscope.collectors.service_map.compare",
     "spanscope.collectors.service_map.location",
     "spanscope.collectors.service_map.render_json",
-    "spanscope.tui.render.map_text",
-    "spanscope.tui.render.map_graphviz",
+    "spanscope.render.map_text",
+    "spanscope.render.map_graphviz",
 )
 
 

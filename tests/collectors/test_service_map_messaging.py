@@ -14,8 +14,8 @@ from spanscope.collectors.formats.xray import spans_from_document
 from spanscope.collectors.model import Kind, Span, SpanLink, Status, Trace
 from spanscope.collectors.service_map import MAX_SPAN_LINKS, ServiceMapAccumulator, build_service_map
 from spanscope.collectors.service_map.render_json import service_graph_json
-from spanscope.tui.render.map_graphviz import render_map_dot, render_map_mermaid
-from spanscope.tui.render.map_text import render_map_text
+from spanscope.render.map_graphviz import render_map_dot, render_map_mermaid
+from spanscope.render.map_text import render_map_text
 
 from tests.builders import BASE_NS, build_trace, span_id_for, trace_id_for
 

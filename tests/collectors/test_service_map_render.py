@@ -14,8 +14,8 @@ from spanscope.collectors.service_map import CLIENT_NODE, build_service_map
 from spanscope.collectors.service_map.compare import compare_maps
 from spanscope.collectors.service_map.location import describe_location, location_clusters
 from spanscope.collectors.service_map.render_json import service_graph_json
-from spanscope.tui.render.map_graphviz import render_map_dot, render_map_mermaid
-from spanscope.tui.render.map_text import render_map_text
+from spanscope.render.map_graphviz import render_map_dot, render_map_mermaid
+from spanscope.render.map_text import render_map_text
 
 from tests.builders import BASE_NS, build_trace
 

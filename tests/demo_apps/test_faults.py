@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import pytest
+from spanscope.cli.demo.truth import expected_findings
+from spanscope.cli.main import main
 from spanscope.demo_apps.faults import (
     DEFAULT_FAULTS,
     FAULT_KINDS,
     FaultSpecError,
     Scale,
-    expected_findings,
     hot_partition,
     parse_fault_names,
     plan_faults,
 )
-from spanscope.tui.cli.main import main
 
 
 def test_fault_names() -> None:

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
+from spanscope.cli.main import main
 from spanscope.collectors.model import Kind, Span
 from spanscope.collectors.store import open_store
-from spanscope.tui.cli.main import main
-from spanscope.tui.render import cells
+from spanscope.render import cells
 from spanscope.tui.screens.compare import CompareScreen, parse_window
 from spanscope.tui.screens.traces import TracesScreen
 from spanscope.tui.widgets.nav_table import NavTable

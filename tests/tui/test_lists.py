@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from spanscope.tui.cli.main import main
+from spanscope.cli.main import main
 from spanscope.tui.screens.chains import ChainsScreen
 from spanscope.tui.screens.traces import TracesScreen
 from spanscope.tui.widgets.nav_table import NavTable

@@ -5,8 +5,8 @@ from __future__ import annotations
 from rich.text import Text
 from spanscope.analysis.failures import FailureChain
 from spanscope.collectors.model import TraceSummary
+from spanscope.render import cells
 from spanscope.tui.data import failure_chains_of
-from spanscope.tui.render import cells
 from spanscope.tui.screens.base import SpanscopeScreen
 from spanscope.tui.widgets.nav_table import NavTable
 from textual import on, work

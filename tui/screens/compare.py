@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 from rich.text import Text
 from spanscope.collectors.errors import SpanscopeError
-from spanscope.tui.cli.common import parse_time
+from spanscope.render import cells
+from spanscope.render.units import parse_time
 from spanscope.tui.data import CompareResult, compare_windows, default_windows
-from spanscope.tui.render import cells
 from spanscope.tui.screens.base import SpanscopeScreen
 from spanscope.tui.widgets.nav_table import NavTable
 from textual import on, work

@@ -6,9 +6,9 @@ from rich.text import Text
 from spanscope.analysis.diff import DiffNode, DiffSide, TraceDiff, diff_traces
 from spanscope.collectors.errors import SpanscopeError
 from spanscope.collectors.model import xray_trace_id
-from spanscope.tui.cli.common import format_duration
-from spanscope.tui.render import cells
-from spanscope.tui.render.diff import CHANGES, node_label, outside_note, side_text, signed_duration
+from spanscope.render import cells
+from spanscope.render.diff import CHANGES, node_label, outside_note, side_text, signed_duration
+from spanscope.render.units import format_duration
 from spanscope.tui.screens.base import SpanscopeScreen
 from spanscope.tui.widgets.nav_table import NavTable
 from textual import on, work

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from rich.text import Text
 from spanscope.analysis.hotspots import Hotspot
+from spanscope.render import cells
 from spanscope.tui.data import hotspots_of
-from spanscope.tui.render import cells
 from spanscope.tui.screens.base import SpanscopeScreen
 from spanscope.tui.widgets.nav_table import NavTable
 from textual import on, work

@@ -17,7 +17,7 @@ from rich.text import Text
 from spanscope.collectors.model import Trace
 from spanscope.collectors.service_map import CLIENT_NODE, KIND_CLIENT, Statistics
 from spanscope.collectors.service_map.location import describe_location, location_clusters
-from spanscope.tui.render import cells
+from spanscope.render import cells
 from spanscope.tui.screens.base import SpanscopeScreen
 from spanscope.tui.widgets.nav_table import NavTable
 from textual import on, work

@@ -9,9 +9,9 @@ from spanscope.analysis.skew import adjust_clock_skew
 from spanscope.analysis.workflows import MAX_WORKFLOW_TRACES, build_workflow, follow_links, one_timeline
 from spanscope.collectors.errors import SpanscopeError
 from spanscope.collectors.model import Trace
-from spanscope.tui.cli.common import format_duration, format_time
-from spanscope.tui.render import cells
-from spanscope.tui.render.waterfall_rows import WaterfallRows, layout
+from spanscope.render import cells
+from spanscope.render.units import format_duration, format_time
+from spanscope.render.waterfall_rows import WaterfallRows, layout
 from spanscope.tui.screens.base import SpanscopeScreen
 from spanscope.tui.widgets.flame_graph import FlameGraph
 from spanscope.tui.widgets.span_detail import SpanDetail, describe

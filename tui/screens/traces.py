@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from rich.text import Text
 from spanscope.collectors.model import Trace, TraceSummary
-from spanscope.tui.render import cells
+from spanscope.render import cells
 from spanscope.tui.screens.base import SpanscopeScreen
 from spanscope.tui.widgets.filter_box import FilterBox
 from spanscope.tui.widgets.nav_table import NavTable

@@ -9,7 +9,7 @@ from rich.text import Text
 from spanscope.analysis.filters import compile_filter
 from spanscope.collectors.errors import FilterSyntaxError
 from spanscope.collectors.model import Trace
-from spanscope.tui.render.safe_text import clean
+from spanscope.render.safe_text import clean
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from rich.segment import Segment
 from rich.style import Style
 from spanscope.collectors.model import Status
-from spanscope.tui.render.waterfall_rows import WaterfallRows
+from spanscope.render.waterfall_rows import WaterfallRows
 from textual import events
 from textual.geometry import Size
 from textual.message import Message

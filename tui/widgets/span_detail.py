@@ -7,9 +7,9 @@ import json
 from rich.text import Text
 from spanscope.analysis.failures import FailureRole
 from spanscope.collectors.model import Span
-from spanscope.tui.cli.common import format_duration, format_time
-from spanscope.tui.render.cells import STATUS_STYLE
-from spanscope.tui.render.safe_text import clean
+from spanscope.render.cells import STATUS_STYLE
+from spanscope.render.safe_text import clean
+from spanscope.render.units import format_duration, format_time
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static

@@ -14,8 +14,8 @@ from rich.segment import Segment
 from rich.style import Style
 from spanscope.analysis.failures import FailureRole
 from spanscope.collectors.model import Status
-from spanscope.tui.cli.common import format_duration
-from spanscope.tui.render.waterfall_rows import WaterfallRows
+from spanscope.render.units import format_duration
+from spanscope.render.waterfall_rows import WaterfallRows
 from textual import events
 from textual.binding import Binding
 from textual.geometry import Size

@@ -1,1 +1,0 @@
-"""Renderers that turn analysis results into plain or Rich text, safely."""
