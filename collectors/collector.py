@@ -10,7 +10,7 @@ forwarders (their unsent payloads stay on disk) and closes the store.
 
 When SQLite reports the store corrupt on a write, the batch fails with a retryable error and the
 collector moves the file aside, continues on a fresh store and salvages the old one in the
-background (``collectors.store_recovery``; at most one move per ``corrupt_store_move_interval_s``).
+background (``collectors.store.recovery``; at most one move per ``corrupt_store_move_interval_s``).
 """
 
 from __future__ import annotations
@@ -210,7 +210,7 @@ class Collector:
 
     def _start_recovery(self, writer: BatchWriter) -> None:
         """Replace the store when SQLite calls it corrupt on a write (on the writer thread: no write races it)."""
-        from spanscope.collectors.store_recovery import StoreRecovery
+        from spanscope.collectors.store.recovery import StoreRecovery
 
         cfg = self.config
         self.recovery = recovery = StoreRecovery(
