@@ -55,7 +55,7 @@ class CollectorConfig:
     max_batch_spans: int = 20_000
     max_body_bytes: int = 20 * 1024 * 1024
     max_inflight_body_bytes: int = 64 * 1024 * 1024  # OTLP/HTTP bodies read or decoded at once; more get 429
-    udp_rcvbuf_bytes: int = 4 * 1024 * 1024
+    udp_rcvbuf_bytes: int = 32 * 1024 * 1024  # receivers.xray_udp.DEFAULT_RCVBUF_BYTES
     forward_queue_bytes: int = 256 * 1024 * 1024
     forward_backoff_base_s: float = 0.5
     forward_backoff_cap_s: float = 60.0

@@ -111,7 +111,11 @@ def encode_body(span: Span) -> bytes:
         body["ex"] = [(x.type, x.message, x.stacktrace, x.remote, x.time_ns) for x in span.exceptions]
     if span.links:
         body["l"] = [(lk.trace_id, lk.span_id, lk.attributes) for lk in span.links]
-    return dumps_exact(body, orjson.OPT_NON_STR_KEYS)
+    try:  # the common case first: string keys, finite numbers (orjson's plain path is the fastest)
+        out = orjson.dumps(body)
+    except orjson.JSONEncodeError:  # non-string keys, big integers: the exact path
+        return dumps_exact(body, orjson.OPT_NON_STR_KEYS)
+    return out if b"null" not in out or not _has_non_finite(body) else dumps_exact(body, orjson.OPT_NON_STR_KEYS)
 
 
 def dumps_exact(value: Any, option: int) -> bytes:

@@ -20,6 +20,14 @@ from spanscope.collectors.store.schema import rollback_if_open
 from spanscope.collectors.store.summaries import SUMMARY_COLUMNS, SummaryAcc
 
 _CHUNK = 400  # keys per IN (...) query, well under SQLite's variable limit
+_INSERT_SPAN = (
+    "INSERT OR {conflict} INTO spans (trace_id, span_id, parent_id, service, name, kind, start_ns, end_ns, status,"
+    " in_progress, resource_id, body) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+
+
+class _SummariesIncomplete(Exception):
+    """A span thought new was stored already: its trace had no summary row (the write is redone)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,17 +62,41 @@ class SpanWriter:
         self._resource_ids: dict[str, int] = {}
 
     def write(self, batch: dict[tuple[str, str], Span]) -> WriteResult:
+        """Store a deduplicated batch (``dedupe``) in one transaction."""
+        try:
+            return self._write(batch, trust_summaries=True)
+        except _SummariesIncomplete:  # a span stored without its trace's summary: look every key up
+            return self._write(batch, trust_summaries=False)
+
+    def _write(self, batch: dict[tuple[str, str], Span], *, trust_summaries: bool) -> WriteResult:
+        """One transaction. A span can only be stored already if its trace has a summary row (both are
+        written in the same transaction), so with ``trust_summaries`` only the spans of summarised
+        traces are looked up; the others are inserted with OR IGNORE, and if one was there after all
+        (a store whose traces table lost rows) the transaction is rolled back and redone with every
+        key looked up (``_SummariesIncomplete``)."""
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
-            existing = self._existing(batch.keys())
-            inserts: list[tuple[Any, ...]] = []
+            by_trace: dict[str, list[tuple[str, str]]] = {}
+            for key in batch:
+                held_keys = by_trace.get(key[0])
+                if held_keys is None:
+                    by_trace[key[0]] = [key]
+                else:
+                    held_keys.append(key)
+            current = self._summary_rows(by_trace)
+            if trust_summaries:
+                maybe_stored = [key for trace_id in current for key in by_trace[trace_id]]
+                existing = self._existing(maybe_stored) if maybe_stored else {}
+            else:
+                existing = self._existing(batch.keys())
+            fresh: list[tuple[Any, ...]] = []  # rows no store holds
+            replacing: list[tuple[Any, ...]] = []  # rows replacing an in-progress version
             by_object: dict[int, int | None] = {}  # resources shared by many spans of a request: hashed once
-            replaced_keys: list[tuple[str, str]] = []
             written: list[tuple[Span, tuple[bool, int] | None]] = []
             unchanged = 0
             values = ENUM_VALUES
-            append_insert, append_written = inserts.append, written.append
+            append_written = written.append
             for key, span in batch.items():  # the hot loop: one row tuple per span, built inline
                 held = existing.get(key)
                 if held is not None:
@@ -72,12 +104,11 @@ class SpanWriter:
                     if not (held_in_progress and (not span.in_progress or span.end_ns > held_end)):
                         unchanged += 1
                         continue
-                    replaced_keys.append(key)
                 resource = span.resource
                 rid = by_object.get(id(resource), -1) if resource else None
                 if rid == -1:
                     rid = by_object[id(resource)] = self._resource_id(resource)
-                append_insert(
+                (fresh if held is None else replacing).append(
                     (
                         key[0],
                         key[1],
@@ -94,13 +125,16 @@ class SpanWriter:
                     )
                 )
                 append_written((span, held))
-            if inserts:
-                conn.executemany(
-                    "INSERT OR REPLACE INTO spans (trace_id, span_id, parent_id, service, name, kind, start_ns,"
-                    " end_ns, status, in_progress, resource_id, body) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                    inserts,
-                )
-                self._update_summaries(written)
+            if fresh:
+                fresh.sort()  # key order: neighbouring inserts land in the same B-tree leaf
+                before = conn.total_changes
+                conn.executemany(_INSERT_SPAN.format(conflict="IGNORE"), fresh)
+                if conn.total_changes - before != len(fresh):
+                    raise _SummariesIncomplete
+            if replacing:
+                conn.executemany(_INSERT_SPAN.format(conflict="REPLACE"), replacing)
+            if written:
+                self._update_summaries(written, current)
             conn.execute("COMMIT")
         except BaseException:
             # Ids assigned inside the failed transaction are void (SQLite hands them out again): a cached
@@ -108,7 +142,7 @@ class SpanWriter:
             self._resource_ids.clear()
             rollback_if_open(conn)
             raise
-        return WriteResult(len(inserts) - len(replaced_keys), len(replaced_keys), unchanged)
+        return WriteResult(len(fresh), len(replacing), unchanged)
 
     def _existing(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], tuple[bool, int]]:
         found: dict[tuple[str, str], tuple[bool, int]] = {}
@@ -146,13 +180,15 @@ class SpanWriter:
         self._resource_ids[digest] = rid
         return rid
 
-    def _update_summaries(self, written: list[tuple[Span, tuple[bool, int] | None]]) -> None:
+    def _update_summaries(
+        self, written: list[tuple[Span, tuple[bool, int] | None]], current: dict[str, tuple[Any, ...]]
+    ) -> None:
+        """Fold the written spans into their traces' summary rows (``current``: the rows held before)."""
         conn = self._conn
         seq = int(conn.execute("SELECT coalesce(max(seq), 0) + 1 FROM traces").fetchone()[0])
         by_trace: dict[str, list[tuple[Span, tuple[bool, int] | None]]] = {}
         for item in written:
             by_trace.setdefault(item[0].trace_id, []).append(item)
-        current = self._summary_rows(by_trace.keys())
         rows = []
         service_rows: list[tuple[str, str]] = []
         for trace_id, items in by_trace.items():
