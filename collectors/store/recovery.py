@@ -14,15 +14,21 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from spanscope.collectors.errors import StoreCorruptError
 from spanscope.collectors.model import Span
 from spanscope.collectors.store.aside import move_aside
-from spanscope.collectors.store.core import open_store
+from spanscope.collectors.store.core import Store, open_store
 from spanscope.collectors.store.salvage import SalvageResult, salvage
 
 _log = logging.getLogger("spanscope.store_recovery")
+
+
+class Counting(Protocol):
+    """Where recovery counts what it did (the collector's ``Counters``)."""
+
+    def add(self, name: str, amount: int = 1) -> None: ...
 
 
 @dataclass(slots=True)
@@ -72,11 +78,11 @@ class StoreRecovery:
 
     def __init__(
         self,
-        counters: Any,
+        counters: Counting,
         *,
         min_interval_s: float = 60.0,
         salvage: bool = True,
-        open_store: Callable[[Path], Any] | None = None,
+        open_store: Callable[[Path], Store] | None = None,
     ) -> None:
         self.counters = counters
         self.min_interval_s = min_interval_s
@@ -87,16 +93,16 @@ class StoreRecovery:
         self._last_suppressed_log = -float("inf")
         self._cancel = threading.Event()
         self._thread: threading.Thread | None = None
-        self.on_swap: list[Callable[[Any], None]] = []
-        self.after_swap: list[Callable[[MovedAside, Any], None]] = []
+        self.on_swap: list[Callable[[Store], None]] = []
+        self.after_swap: list[Callable[[MovedAside, Store], None]] = []
         self.after_salvage: list[Callable[[SalvageResult], None]] = []
 
-    def _open_store(self, path: Path) -> Any:
+    def _open_store(self, path: Path) -> Store:
         if self._open is not None:
             return self._open(path)
         return open_store(path)
 
-    def recover(self, store: Any, error: BaseException) -> Any:
+    def recover(self, store: Store | _Unopened, error: BaseException) -> Store | _Unopened | None:
         """The fresh store replacing ``store`` (closed and moved aside), or None to keep failing."""
         if isinstance(store, _Unopened):
             return self._open_pending(store)
@@ -135,7 +141,7 @@ class StoreRecovery:
         )
         return self._open_pending(_Unopened(path, move))
 
-    def _open_pending(self, pending: _Unopened) -> Any:
+    def _open_pending(self, pending: _Unopened) -> Store | _Unopened | None:
         """The store at ``pending.path`` opened and announced; ``pending`` itself while it does not open."""
         now = time.monotonic()
         if now - pending.last_attempt_s < 1.0:
@@ -158,7 +164,7 @@ class StoreRecovery:
             self._start_background(pending.move, fresh)
         return fresh
 
-    def _start_background(self, move: MovedAside, fresh: Any) -> None:
+    def _start_background(self, move: MovedAside, fresh: Store) -> None:
         previous = self._thread
 
         def run() -> None:
