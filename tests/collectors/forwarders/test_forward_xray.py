@@ -27,7 +27,7 @@ from spanscope.collectors.receivers.counters import Counters
 from tests.builders import make_span
 
 SCHEMA = json.loads(
-    (Path(__file__).parent.parent / "fixtures" / "xray" / "xray-segmentdocument-schema-v1.0.0.json").read_text()
+    (Path(__file__).resolve().parents[2] / "fixtures" / "xray" / "xray-segmentdocument-schema-v1.0.0.json").read_text()
 )
 
 
