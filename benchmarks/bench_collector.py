@@ -267,8 +267,10 @@ def bench_otlp(tmp: Path, duration_s: float, procs: int, threads: int, profile: 
             print_profile(tmp / "profile.txt")
         stored = stats.get("writer.spans", 0) - s0.get("writer.spans", 0)
         acked = sum(r[0] for r in results) * SPANS_PER_REQUEST
+        commits = stats.get("writer.batches", 0) - s0.get("writer.batches", 0)
         return {
             "stored_spans": stored,
+            "commits": commits,
             "acked_spans": acked,
             "wall_s": wall,
             "collector_cpu_s": cpu,
@@ -378,7 +380,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"{otlp['spans_per_core_s']:,.0f} spans per collector CPU second "
                 f"({otlp['spans_per_core_s'] / base:.2f}x baseline; target 100,000); "
                 f"{otlp['stored_spans']:,} stored, {otlp['acked_spans']:,} acknowledged, "
-                f"{otlp['refused_requests']} refused, {otlp['errors']} errors; collector peak RSS "
+                f"{otlp['refused_requests']} refused, {otlp['errors']} errors; "
+                f"{otlp['stored_spans'] / max(otlp['commits'], 1):,.0f} spans per commit; collector peak RSS "
                 f"{otlp['peak_rss_mb']:.0f} MiB"
             )
         if "udp" in parts:

@@ -162,9 +162,9 @@ def move_aside_if_corrupt(db: Any) -> str | None:
 
     Never deletes and never touches a file that is another application's SQLite database, a newer
     schema or a locked store: those errors stand. Returns None when the store opens. The logic lives
-    in ``collectors.store_recovery``, shared with the live collector's recovery.
+    in ``collectors.store.aside``, shared with the live collector's recovery.
     """
-    from spanscope.collectors.store_recovery import move_aside_if_corrupt as move
+    from spanscope.collectors.store.aside import move_aside_if_corrupt as move
 
     return move(db)
 

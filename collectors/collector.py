@@ -10,115 +10,56 @@ forwarders (their unsent payloads stay on disk) and closes the store.
 
 When SQLite reports the store corrupt on a write, the batch fails with a retryable error and the
 collector moves the file aside, continues on a fresh store and salvages the old one in the
-background (``collectors.store_recovery``; at most one move per ``corrupt_store_move_interval_s``).
+background (``collectors.store.recovery``; at most one move per ``corrupt_store_move_interval_s``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from spanscope.collectors.collector_config import (
+    GC_THRESHOLDS,
+    Address,
+    CollectorConfig,
+    parse_address,
+    tune_gc_for_ingest,
+)
 from spanscope.collectors.forwarders.base import Forwarder
+from spanscope.collectors.live_map import LiveServiceMap
 from spanscope.collectors.receivers.auth import is_loopback
 from spanscope.collectors.receivers.connections import BoundedTCPSite, default_max_connections
 from spanscope.collectors.receivers.counters import Counters
-from spanscope.collectors.receivers.writer import BatchWriter
+from spanscope.collectors.receivers.writer import BatchWriter, SpanSink
+
+if TYPE_CHECKING:
+    from aiohttp import web
+    from spanscope.collectors.archive.roller import ArchiveRoller
+    from spanscope.collectors.receivers.fec_udp import FecUDPReceiver
+    from spanscope.collectors.receivers.otlp_grpc import OTLPGRPCReceiver
+    from spanscope.collectors.receivers.xray_udp import XRayUDPReceiver
+    from spanscope.collectors.sampling_service import SamplingService
+    from spanscope.collectors.service_map import ServiceMapAccumulator
+    from spanscope.collectors.store import Store
+    from spanscope.collectors.store.recovery import MovedAside, StoreRecovery
+
+__all__ = [
+    "GC_THRESHOLDS",
+    "Address",
+    "BackgroundCollector",
+    "Collector",
+    "CollectorConfig",
+    "parse_address",
+    "tune_gc_for_ingest",
+]
 
 _log = logging.getLogger("spanscope.collector")
-
-Address = tuple[str, int]
-
-
-@dataclass(slots=True)
-class CollectorConfig:
-    """What ``spanscope collect`` runs. A receiver whose address is None is not started."""
-
-    db_path: Path | None = None
-    xray_udp: Address | None = ("127.0.0.1", 2000)
-    otlp_http: Address | None = ("127.0.0.1", 4318)
-    otlp_grpc: Address | None = ("127.0.0.1", 4317)
-    fec_udp: Address | None = None  # erasure-coded spool records from edge devices (tracer.fec); off by default
-    sampling_rules: Path | None = None  # X-Ray rules file served on the OTLP/HTTP port (GetSamplingRules/Targets)
-    auth_token: str | None = None
-    forward_otlp: str | None = None
-    forward_otlp_headers: dict[str, str] = field(default_factory=dict)
-    forward_xray: bool = False
-    xray_endpoint_url: str | None = None
-    max_pending_spans: int = 200_000
-    max_batch_spans: int = 20_000
-    max_body_bytes: int = 20 * 1024 * 1024
-    max_inflight_body_bytes: int = 64 * 1024 * 1024  # OTLP/HTTP bodies read or decoded at once; more get 429
-    udp_rcvbuf_bytes: int = 4 * 1024 * 1024
-    forward_queue_bytes: int = 256 * 1024 * 1024
-    forward_backoff_base_s: float = 0.5
-    forward_backoff_cap_s: float = 60.0
-    retry_after_s: int = 1
-    log_interval_s: float = 10.0
-    service_map: bool = True
-    archive: str | None = None  # roll completed traces into this Parquet archive (directory or s3:// URL)
-    archive_quiet_s: float = 60.0
-    archive_interval_s: float = 30.0
-    service_map_interval_s: float = 0.0  # 0: refresh only when the map is asked for (/v1/service-map)
-    corrupt_store_move_interval_s: float = 60.0  # a store corrupt again sooner keeps failing (503) instead
-    salvage_corrupt_store: bool = True  # copy what SQLite can read from a store moved aside while running
-    # Connections (issue 15): idle and slow clients must not hold the collector's descriptors.
-    max_connections: int | None = None  # per TCP receiver; None: shared out of the file-descriptor limit
-    http_idle_timeout_s: float = 15.0  # keep-alive idle time, also the time allowed to send a request head
-    http_body_timeout_s: float = 30.0  # to receive a whole request body; then 408 and the connection closes
-    grpc_keepalive_time_s: float = 60.0  # server pings an idle connection this often...
-    grpc_keepalive_timeout_s: float = 20.0  # ...and closes it when the ping is not answered in time
-    grpc_max_connection_idle_s: float = 60.0  # a connection without calls this long gets GOAWAY
-    grpc_max_connection_age_s: float = 900.0  # every connection is recycled after this (clients reconnect)
-    grpc_max_connection_age_grace_s: float = 30.0  # calls in flight may finish this long after GOAWAY
-    grpc_handshake_timeout_s: float = 10.0  # a TCP connection must finish the HTTP/2 handshake this soon
-
-
-def parse_address(text: str, default_host: str = "127.0.0.1") -> Address | None:
-    """``HOST:PORT``, ``:PORT``, ``PORT`` or ``[v6]:PORT`` as (host, port); ``off`` disables.
-
-    >>> parse_address("0.0.0.0:2000"), parse_address(":0"), parse_address("[::1]:4317"), parse_address("off")
-    (('0.0.0.0', 2000), ('127.0.0.1', 0), ('::1', 4317), None)
-    """
-    text = text.strip()
-    if text.lower() in ("off", "none", "no", ""):
-        return None
-    if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
-        port_text = rest.lstrip(":")
-    elif text.count(":") == 1 or ":" not in text:
-        host, _, port_text = text.rpartition(":")
-    else:
-        raise ValueError(f"bad address {text!r}: write IPv6 addresses as [addr]:port")
-    if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
-        raise ValueError(f"bad address {text!r}: expected HOST:PORT with a port from 0 to 65535")
-    return (host or default_host, int(port_text))
-
-
-GC_THRESHOLDS = (50_000, 20, 10)
 _HTTP_LINGER_S = 2.0  # aiohttp's default of 10 s let a trickling client hold a connection after its 408
-
-
-def tune_gc_for_ingest() -> None:
-    """Tune the process's garbage collector for a long-running collector; call it once after start-up.
-
-    Every request allocates hundreds of short-lived span objects, and spans waiting for their commit
-    survive into the older generations, so CPython's default thresholds (700, 10, 10) run a full
-    collection every few requests over everything alive. Freezing what start-up created (modules,
-    receivers) and collecting the young generation every 50,000 net allocations instead of 700 cut
-    the collector's CPU per span by about a quarter in ``bench_collector``; garbage cycles are still
-    collected, only less often. This changes the whole process, so the ``collect`` command calls it,
-    not the ``Collector`` a test or an application embeds.
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def _queue_path(db_path: Path, name: str) -> Path:
@@ -128,7 +69,7 @@ def _queue_path(db_path: Path, name: str) -> Path:
 class Collector:
     """The receivers, writer and forwarders of one collector, run on the current asyncio loop."""
 
-    def __init__(self, config: CollectorConfig, *, store: Any = None) -> None:
+    def __init__(self, config: CollectorConfig, *, store: Store | None = None) -> None:
         self.config = config
         self.counters = Counters()
         self._store = store
@@ -137,25 +78,21 @@ class Collector:
         self.warnings: list[str] = []
         self.writer: BatchWriter | None = None
         self.forwarders: list[Forwarder] = []
-        self.service_map: Any = None
-        self._map_lock = threading.Lock()
-        self._map_cursor = 0  # the store's change position the map has folded in
-        self._map_stale = threading.Event()  # set: rebuild from the whole store (a fresh store took over)
-        self._map_stop = threading.Event()
-        self._map_thread: threading.Thread | None = None
-        self._udp: Any = None
-        self._fec: Any = None
-        self._grpc: Any = None
-        self._http_runner: Any = None
+        self.service_map: ServiceMapAccumulator | None = None
+        self._live_map: LiveServiceMap | None = None
+        self._udp: XRayUDPReceiver | None = None
+        self._fec: FecUDPReceiver | None = None
+        self._grpc: OTLPGRPCReceiver | None = None
+        self._http_runner: web.AppRunner | None = None
         self._log_task: asyncio.Task[None] | None = None
         self._started = False
-        self.archive_roller: Any = None
+        self.archive_roller: ArchiveRoller | None = None
         self._archive_base = [0, 0]  # rolled traces and errors of rollers replaced with their store
-        self.recovery: Any = None  # StoreRecovery, when the collector owns its store
-        self.sampling: Any = None  # SamplingService answering on the OTLP/HTTP port (config.sampling_rules)
+        self.recovery: StoreRecovery | None = None  # when the collector owns its store
+        self.sampling: SamplingService | None = None  # answering on the OTLP/HTTP port (config.sampling_rules)
 
     @property
-    def store(self) -> Any:
+    def store(self) -> Store | None:
         return self._store
 
     # start ----------------------------------------------------------------------------------------
@@ -210,7 +147,7 @@ class Collector:
 
     def _start_recovery(self, writer: BatchWriter) -> None:
         """Replace the store when SQLite calls it corrupt on a write (on the writer thread: no write races it)."""
-        from spanscope.collectors.store_recovery import StoreRecovery
+        from spanscope.collectors.store.recovery import StoreRecovery
 
         cfg = self.config
         self.recovery = recovery = StoreRecovery(
@@ -219,18 +156,24 @@ class Collector:
         recovery.on_swap.append(self._use_store)
         recovery.after_swap.append(self._replace_archive_roller)
         recovery.after_salvage.append(lambda _result: self._mark_map_stale())
-        writer.on_corrupt_store(lambda error: recovery.recover(self._store, error))
+        writer.on_corrupt_store(self._recover)
 
-    def _use_store(self, store: Any) -> None:
+    def _recover(self, error: BaseException) -> SpanSink | None:
+        """On the writer thread: the store that replaces the corrupt one (``StoreRecovery.recover``)."""
+        assert self.recovery is not None and self._store is not None
+        return self.recovery.recover(self._store, error)
+
+    def _use_store(self, store: Store) -> None:
         # Readers (service map, archive roller, HTTP handlers) take ``self._store`` per use; the map's
         # traces came from the old store, so it is rebuilt from the fresh one (again after salvage).
         self._store = store
         self._mark_map_stale()
 
     def _mark_map_stale(self) -> None:
-        self._map_stale.set()  # no lock: the writer thread must never wait for a map refresh
+        if self._live_map is not None:
+            self._live_map.mark_stale()  # no lock: the writer thread must never wait for a map refresh
 
-    def _replace_archive_roller(self, move: Any, store: Any) -> None:
+    def _replace_archive_roller(self, move: MovedAside, store: Store) -> None:
         """A roller for the fresh store; the old store's cursor file goes aside with it (background thread)."""
         old = self.archive_roller
         if old is None:
@@ -248,15 +191,7 @@ class Collector:
         roller.start()
 
     def _start_service_map(self, writer: BatchWriter) -> None:
-        """Keep a ServiceMapAccumulator current, off the acknowledgement path.
-
-        The map remembers the store's change cursor. When it is asked for (or every
-        ``service_map_interval_s`` if set) the traces written since are re-read from the store, so a
-        trace is counted whole with spans from every batch, and handed to the accumulator, which
-        replaces a trace's earlier contribution. Re-reading costs about as much as writing, so by
-        default it is paid only when someone looks; and since the store keeps the list of changed
-        traces, the collector holds nothing per trace while nobody looks.
-        """
+        """Keep a service map current from the store's change feed (``collectors.live_map``)."""
         if not self.config.service_map:
             return
         try:
@@ -264,49 +199,14 @@ class Collector:
         except ImportError:
             return
         self.service_map = ServiceMapAccumulator()
-        try:
-            self._map_cursor = self._store.change_cursor() if self._store is not None else 0
-        except Exception:  # a store that cannot say where it stands: the first refresh rebuilds the map
-            self._map_stale.set()
-        if self.config.service_map_interval_s > 0:
-            self._map_thread = threading.Thread(target=self._update_map, name="spanscope-service-map", daemon=True)
-            self._map_thread.start()
-
-    def _update_map(self) -> None:
-        while not self._map_stop.wait(self.config.service_map_interval_s):
-            self.refresh_service_map()
+        self._live_map = LiveServiceMap(
+            self.service_map, lambda: self._store, self.counters, interval_s=self.config.service_map_interval_s
+        )
+        self._live_map.start()
 
     def refresh_service_map(self) -> int:
         """Fold the traces written since the last refresh into the service map; returns how many."""
-        if self.service_map is None:
-            return 0
-        count = 0
-        with self._map_lock:  # one refresh at a time: the cursor moves only after its traces are folded in
-            stale = self._map_stale.is_set()
-            if stale:
-                self._map_stale.clear()  # before reading the store: a swap after this is seen next time
-            store = self._store
-            if store is None:
-                return 0
-            try:
-                if stale:
-                    cursor = store.change_cursor()  # taken first: writes during the rebuild come next time
-                    self.service_map.rebuild_from_store(store)
-                    count = self.service_map.trace_count
-                    self._map_cursor = cursor
-                    self.counters.add("service_map.rebuilds")
-                cursor, changed = store.changes_since(self._map_cursor)
-                if changed:
-                    for trace in store.iter_traces(trace_ids=changed):
-                        self.service_map.add_trace(trace)
-                        count += 1
-                self._map_cursor = cursor
-            except Exception as exc:  # the map is a convenience: never let it disturb collecting
-                _log.warning("service map update failed: %s", exc)
-                self.counters.add("service_map.failed_updates")
-                self._map_stale.set()  # the next refresh starts over from the whole store
-        self.counters.add("service_map.trace_updates", count)
-        return count
+        return self._live_map.refresh() if self._live_map is not None else 0
 
     def _start_forwarders(self, writer: BatchWriter, db_path: Path) -> None:
         cfg = self.config
@@ -448,11 +348,8 @@ class Collector:
     # observability --------------------------------------------------------------------------------
     def service_map_json(self) -> dict[str, Any]:
         """The current service map in the shape of X-Ray GetServiceGraph (refreshed first)."""
-        from spanscope.collectors.service_map.render_json import service_graph_json
-
-        self.refresh_service_map()
-        graph = self.service_map.graph()
-        return service_graph_json(graph)
+        assert self._live_map is not None, "the service map is off"
+        return self._live_map.graph_json()
 
     def _health(self) -> dict[str, Any]:
         writer = self.writer
@@ -528,11 +425,8 @@ class Collector:
             self.archive_roller = None
         for forwarder in self.forwarders:
             await asyncio.to_thread(forwarder.stop)
-        if self._map_thread is not None:
-            self._map_stop.set()
-            await asyncio.to_thread(self._map_thread.join, 10.0)
-            self._map_thread = None
-            await asyncio.to_thread(self.refresh_service_map)
+        if self._live_map is not None:
+            await asyncio.to_thread(self._live_map.stop, 10.0)
         if self._store is not None and self._own_store:
             self._store.close()
         self._started = False
@@ -545,7 +439,7 @@ class BackgroundCollector:
     leaving the block stops it the way SIGTERM does.
     """
 
-    def __init__(self, config: CollectorConfig, *, store: Any = None) -> None:
+    def __init__(self, config: CollectorConfig, *, store: Store | None = None) -> None:
         self.collector = Collector(config, store=store)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="spanscope-collector", daemon=True)

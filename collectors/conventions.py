@@ -181,6 +181,11 @@ def remote_from_attributes(attributes: Mapping[str, object]) -> tuple[str, str]:
 
 def http_status(attributes: Mapping[str, object]) -> int | None:
     """The HTTP status code recorded on a span, under the current or the older attribute name."""
+    value = attributes.get(HTTP_STATUS)
+    if type(value) is int:  # the common case, without the loop (every decoded span asks)
+        return value
+    if value is None and HTTP_STATUS_OLD not in attributes:
+        return None
     for key in (HTTP_STATUS, HTTP_STATUS_OLD):
         value = attributes.get(key)
         if isinstance(value, bool):

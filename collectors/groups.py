@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = ["GROUPS_SCHEMA", "Group", "delete_group", "list_groups", "load_groups", "save_group"]
 
-# Migration 1 -> 2 of the store (collectors.store._MIGRATIONS)
+# Migration 1 -> 2 of the store (collectors.store.schema._MIGRATIONS)
 GROUPS_SCHEMA = (
     """CREATE TABLE groups (
         name TEXT PRIMARY KEY,

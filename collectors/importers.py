@@ -32,16 +32,14 @@ naming the limit, before the bomb is held in memory.
 from __future__ import annotations
 
 import gzip
-import io
-import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Protocol, cast
+from typing import Any, Protocol, cast
 
 import orjson
 from spanscope.collectors.edge_logs import TraceSource, edge_chunks, looks_like_cloudfront
-from spanscope.collectors.errors import ImportFormatError, ImportLimitError
+from spanscope.collectors.errors import ImportFormatError
 from spanscope.collectors.formats import (
     RECORD_ERRORS,
     ParseResult,
@@ -53,6 +51,7 @@ from spanscope.collectors.formats import (
     zipkin,
 )
 from spanscope.collectors.formats.detect import FORMATS, detect_format
+from spanscope.collectors.import_reading import Replay, close_input, open_input
 from spanscope.collectors.model import Span
 
 __all__ = [
@@ -68,13 +67,8 @@ __all__ = [
 
 DEFAULT_BATCH_SIZE = 20_000  # spans per store transaction: fewer commits (each an fsync), bounded memory
 _HEAD_BYTES = 64 * 1024
-_GZIP_MAGIC = b"\x1f\x8b"
 LOG_FORMATS = ("cloudfront", "cloudfront-realtime")  # text logs, not JSON: read by collectors.edge_logs
 ALL_FORMATS = (*FORMATS, *LOG_FORMATS)
-MAX_INFLATED_RECORD_BYTES = 64 * 1024 * 1024  # one document or line of a compressed file, once inflated
-MAX_INFLATE_RATIO = 100  # inflated / compressed bytes of a compressed file
-_RATIO_FREE_BYTES = 16 * 1024 * 1024  # inflated bytes allowed whatever the ratio (small, very repetitive files)
-_READ_CHUNK = 1024 * 1024
 
 
 class SpanSink(Protocol):
@@ -233,131 +227,6 @@ def parse_value(value: object, fmt: str, position: str = "") -> ParseResult:
 # --- reading files --------------------------------------------------------------------------------
 
 
-STDIN = "-"
-
-
-def _mib(n: int) -> str:
-    return f"{n / (1024 * 1024):.0f} MiB"
-
-
-class _Counting:
-    """A raw byte stream that counts what was read from it (the compressed side of a ratio)."""
-
-    def __init__(self, raw: IO[bytes]) -> None:
-        self.raw = raw
-        self.count = 0
-
-    def read(self, size: int = -1) -> bytes:
-        data = self.raw.read(size)
-        self.count += len(data)
-        return data
-
-
-class _Inflating:
-    """A gzip stream inflated incrementally; refused (ImportLimitError) once it inflates beyond the ratio bound."""
-
-    def __init__(self, raw: IO[bytes], *, close_raw: bool, max_ratio: float) -> None:
-        self._raw = _Counting(raw)
-        self._close_raw = close_raw
-        self._gz = gzip.GzipFile(fileobj=self._raw, mode="rb")  # type: ignore[call-overload]  # read() is all it uses
-        self._max_ratio = max_ratio
-        self.inflated = 0
-        self.record_cap: int | None = MAX_INFLATED_RECORD_BYTES
-
-    def _count(self, data: bytes) -> bytes:
-        self.inflated += len(data)
-        if self.inflated > _RATIO_FREE_BYTES and self.inflated > self._max_ratio * max(1, self._raw.count):
-            raise ImportLimitError(
-                f"refused: the gzip content inflates more than {self._max_ratio:g} times its compressed size"
-                f" ({_mib(self.inflated)} from {self._raw.count} bytes; the limit for compressed input is"
-                f" {self._max_ratio:g}x beyond {_mib(_RATIO_FREE_BYTES)}): a decompression bomb or not a trace file"
-            )
-        return data
-
-    def read(self, size: int = -1) -> bytes:
-        return self._count(self._gz.read(size))
-
-    def readline(self, size: int = -1) -> bytes:
-        """One line (at most ``size`` bytes), read in pieces so the ratio bound is checked while it grows."""
-        parts: list[bytes] = []
-        left = size
-        while left != 0:
-            piece = self._count(self._gz.readline(_READ_CHUNK if left < 0 else min(left, _READ_CHUNK)))
-            parts.append(piece)
-            if not piece or piece.endswith(b"\n"):
-                break
-            if left > 0:
-                left -= len(piece)
-        return b"".join(parts)
-
-    def close(self) -> None:
-        try:
-            self._gz.close()  # closes the decompressor only: GzipFile leaves a passed-in fileobj open
-        finally:
-            if self._close_raw:
-                self._raw.raw.close()
-
-
-_Reader = IO[bytes] | _Inflating
-
-
-def _open(name: str, max_ratio: float = MAX_INFLATE_RATIO) -> _Reader:
-    """The bytes of a file (or of stdin for ``-``), inflated when they are gzip (magic number, not name)."""
-    raw: IO[bytes] = sys.stdin.buffer if name == STDIN else open(name, "rb")  # noqa: SIM115 (closed by _chunks)
-    try:
-        peek = getattr(raw, "peek", None)
-        magic = peek(2)[:2] if peek is not None else b""
-    except OSError:
-        if name != STDIN:
-            raw.close()
-        raise
-    if magic == _GZIP_MAGIC:
-        return _Inflating(raw, close_raw=name != STDIN, max_ratio=max_ratio)
-    return raw
-
-
-class _Replay:
-    """Serves the bytes already read for detection, then the rest of the stream (stdin can't be reopened).
-
-    On compressed input a document or line longer than the stream's record cap is refused while reading.
-    """
-
-    def __init__(self, head: bytes, stream: _Reader) -> None:
-        self._head = io.BytesIO(head)
-        self._stream = stream
-        self._cap = stream.record_cap if isinstance(stream, _Inflating) else None
-
-    def _too_large(self, what: str) -> ImportLimitError:
-        assert self._cap is not None
-        return ImportLimitError(
-            f"refused: {what} of this gzip file inflates beyond {_mib(self._cap)}, the limit for one document"
-            " or line of compressed input (decompress it first, or write it as JSON Lines)"
-        )
-
-    def readline(self) -> bytes:
-        line = self._head.readline()
-        if not line.endswith(b"\n"):
-            if self._cap is None:
-                line += self._stream.readline()
-            else:
-                line += self._stream.readline(self._cap + 1 - len(line))
-                if len(line) > self._cap:
-                    raise self._too_large("a line")
-        return line
-
-    def read(self) -> bytes:
-        if self._cap is None:
-            return self._head.read() + self._stream.read()
-        parts = [self._head.read()]
-        size = len(parts[0])
-        while chunk := self._stream.read(_READ_CHUNK):
-            size += len(chunk)
-            if size > self._cap:
-                raise self._too_large("the document")
-            parts.append(chunk)
-        return b"".join(parts)
-
-
 def _check_format(fmt: str) -> None:
     if fmt != "auto" and fmt not in ALL_FORMATS:
         raise ImportFormatError(f"unknown format {fmt!r}: expected auto or one of {', '.join(ALL_FORMATS)}")
@@ -378,22 +247,22 @@ def read_file(
     """
     name = str(path)
     _check_format(fmt)
-    handle = _open(name)
+    handle = open_input(name)
     try:
         head = handle.read(_HEAD_BYTES)
         if fmt == "auto":
             fmt = looks_like_cloudfront(head) or detect_format(head)
     except BaseException:
-        _close(handle, name)
+        close_input(handle, name)
         raise
-    reader = _Replay(head, handle)
+    reader = Replay(head, handle)
     if fmt in LOG_FORMATS:
-        return fmt, _log_chunks(reader, fmt, fields, source, lambda: _close(handle, name))
-    return fmt, _chunks(reader, fmt, lambda: _close(handle, name))
+        return fmt, _log_chunks(reader, fmt, fields, source, lambda: close_input(handle, name))
+    return fmt, _chunks(reader, fmt, lambda: close_input(handle, name))
 
 
 def _log_chunks(
-    reader: _Replay,
+    reader: Replay,
     fmt: str,
     fields: Sequence[str] | None,
     source: TraceSource | None,
@@ -405,11 +274,6 @@ def _log_chunks(
         close()
 
 
-def _close(handle: _Reader, name: str) -> None:
-    if name != STDIN or isinstance(handle, _Inflating):
-        handle.close()
-
-
 def _first_line_is_complete(line: bytes) -> bool:
     try:
         orjson.loads(line)
@@ -418,7 +282,7 @@ def _first_line_is_complete(line: bytes) -> bool:
     return True
 
 
-def _chunks(reader: _Replay, fmt: str, close: Callable[[], None]) -> Iterator[ParseResult]:
+def _chunks(reader: Replay, fmt: str, close: Callable[[], None]) -> Iterator[ParseResult]:
     converter = _CONVERTERS[fmt]
     try:
         first = reader.readline().removeprefix(b"\xef\xbb\xbf")
@@ -445,7 +309,7 @@ def _chunks(reader: _Replay, fmt: str, close: Callable[[], None]) -> Iterator[Pa
 
 
 def _json_lines(
-    first: bytes, lineno: int, reader: _Replay, converter: Callable[[object, str], ParseResult]
+    first: bytes, lineno: int, reader: Replay, converter: Callable[[object, str], ParseResult]
 ) -> Iterator[ParseResult]:
     line = first
     pending = ParseResult()

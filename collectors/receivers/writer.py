@@ -9,7 +9,7 @@ After a commit, and before the acknowledgement, ``after_commit`` hooks (forwarde
 the service map) see the spans, so an acknowledged span is already in the forward queue.
 When a batch fails, each submission in it is written on its own, so spans the store refuses fail
 only their own submission. When the store reports corruption, the failed submitters hear it first,
-then ``on_corrupt_store``'s callback may swap in a fresh store (see ``collectors.store_recovery``).
+then ``on_corrupt_store``'s callback may swap in a fresh store (see ``collectors.store.recovery``).
 """
 
 from __future__ import annotations

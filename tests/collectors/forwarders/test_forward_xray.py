@@ -32,7 +32,7 @@ from spanscope.tracer.xray.core.text import fix_segment_name
 from tests.builders import make_span
 
 SCHEMA = json.loads(
-    (Path(__file__).parent.parent / "fixtures" / "xray" / "xray-segmentdocument-schema-v1.0.0.json").read_text()
+    (Path(__file__).resolve().parents[2] / "fixtures" / "xray" / "xray-segmentdocument-schema-v1.0.0.json").read_text()
 )
 
 

@@ -1,24 +1,19 @@
-"""Recovery from a corrupt store: move the file aside (never delete or overwrite it) and salvage what it holds.
+"""Salvage: copying every span SQLite can still read from a corrupt (moved-aside) store into a fresh one.
 
-Used at start-up by ``spanscope collect`` (``move_aside_if_corrupt``) and by the live collector when
-SQLite reports corruption on a write (``StoreRecovery``): the store is closed, the file and its
--wal/-shm are renamed to ``<db>.corrupt-<UTC time>``, a fresh store opens at the original path, and
-a background thread copies every span SQLite can still read from the aside file into the fresh store
-through ``Store.write_spans`` (idempotent, so spans the clients retried are not duplicated and the
-trace summaries are rebuilt by the normal write path). The aside file is only ever read: opened
-``immutable`` when it has no WAL, otherwise through a temporary copy of the file and its WAL.
+Spans go through the target's ``write_spans`` (idempotent, so spans the clients retried are not
+duplicated and the trace summaries are rebuilt by the normal write path). The aside file is only ever
+read: opened ``immutable`` when it has no WAL, otherwise through a temporary copy of the file and its WAL.
 
 Salvage walks the spans table in primary-key order between trace ids read from the traces table
 (a separate B-tree), in chunks. A chunk that raises is read forward from its start and backward from
 its end until SQLite fails; the keys between are reported as an unreadable range, so every span the
-old store held is either copied or inside a range the result names.
+old store held is either copied or inside a range the result names. Rows are read with the store's
+own column list and turned into spans by its row codec (``collectors.store.codec``).
 """
 
 from __future__ import annotations
 
 import itertools
-import logging
-import os
 import shutil
 import sqlite3
 import tempfile
@@ -29,12 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from spanscope.collectors.errors import StoreCorruptError
 from spanscope.collectors.model import Span
+from spanscope.collectors.store.codec import SPAN_COLUMNS, decode_resource, span_from_row
 
-_log = logging.getLogger("spanscope.store_recovery")
-
-SIDE_FILES = ("-wal", "-shm")
 Key = tuple[str, str]  # (trace_id, span_id): the spans table's primary key
 
 
@@ -44,59 +36,6 @@ class SpanTarget(Protocol):
     def write_spans(self, spans: Sequence[Span]) -> Any: ...
 
 
-# moving aside -----------------------------------------------------------------------------------
-def aside_path(path: Path, now_s: float | None = None) -> Path:
-    """``<db>.corrupt-<UTC time>`` next to ``path``, with ``-2``, ``-3``... when the name (or a side file) is taken."""
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(time.time() if now_s is None else now_s))
-    base = f"{path.name}.corrupt-{stamp}"
-    candidate = path.with_name(base)
-    n = 1
-    while any(path.with_name(candidate.name + s).exists() for s in ("", *SIDE_FILES)):
-        n += 1
-        candidate = path.with_name(f"{base}-{n}")
-    return candidate
-
-
-def move_aside(path: Path) -> Path:
-    """Rename the store at ``path`` and its -wal/-shm to ``aside_path(path)``; returns the new name.
-
-    Never deletes and never overwrites: a taken name gets a numeric suffix. The store must be closed.
-    """
-    aside = aside_path(path)
-    path.rename(aside)
-    for suffix in SIDE_FILES:
-        side = path.with_name(path.name + suffix)
-        if side.exists():
-            side.rename(aside.with_name(aside.name + suffix))
-    return aside
-
-
-def move_aside_if_corrupt(db: str | os.PathLike[str]) -> str | None:
-    """A corrupt store at ``db`` (and its -wal/-shm) renamed to ``<db>.corrupt-<UTC time>``; the warning.
-
-    Never deletes and never touches a file that is another application's SQLite database, a newer
-    schema or a locked store: those errors stand. Returns None when the store opens.
-    """
-    from spanscope.collectors.store import APPLICATION_ID, open_store
-
-    path = Path(db)
-    try:
-        open_store(path).close()
-        return None
-    except StoreCorruptError:
-        try:  # another application's readable SQLite database is not ours to move
-            with sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True) as conn:
-                app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-            foreign = app_id != APPLICATION_ID
-        except sqlite3.DatabaseError:
-            foreign = False
-        if foreign:
-            raise
-    aside = move_aside(path)
-    return f"store {path} is corrupt: moved it aside to {aside} and started a fresh store"
-
-
-# salvage ----------------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class UnreadableRange:
     """Span keys strictly between ``after`` and ``before`` (None: unbounded) that SQLite could not read."""
@@ -199,14 +138,12 @@ class _Reader:
             shutil.rmtree(self._tmp, ignore_errors=True)
 
     def resource(self, rid: int | None, result: SalvageResult) -> dict[str, Any]:
-        from spanscope.collectors.store import loads_exact
-
         if rid is None:
             return {}
         if rid not in self._resources:
             try:
                 row = self.conn.execute("SELECT body FROM resources WHERE id = ?", (rid,)).fetchone()
-                self._resources[rid] = dict(loads_exact(row[0])) if row else None
+                self._resources[rid] = decode_resource(row[0]) if row else None
             except (sqlite3.DatabaseError, ValueError, TypeError):
                 self._resources[rid] = None
         found = self._resources[rid]
@@ -257,8 +194,6 @@ class _Reader:
         self, lo: str | None, hi: str | None, bound: Key | None, *, descending: bool = False, limit: int | None = None
     ) -> Iterator[Sequence[Any]]:
         """Span rows with lo <= trace_id < hi in key order after ``bound`` (or backward before it), exclusive."""
-        from spanscope.collectors.store import SPAN_COLUMNS
-
         clauses: list[str] = []
         params: list[Any] = []
         if lo is not None:
@@ -327,8 +262,6 @@ def salvage(
     chunk_traces: int = _CHUNK_TRACES,
 ) -> SalvageResult:
     """Copy every span SQLite can read from the store file ``aside`` into ``target``; never modifies ``aside``."""
-    from spanscope.collectors.store import span_from_row
-
     started = time.monotonic()
     result = SalvageResult(aside=aside)
     try:
@@ -380,184 +313,3 @@ def salvage(
         reader.close()
         result.seconds = time.monotonic() - started
     return result
-
-
-# the live collector's recovery ------------------------------------------------------------------
-@dataclass(slots=True)
-class MovedAside:
-    """One live move of a corrupt store."""
-
-    path: Path
-    aside: Path
-    at_s: float
-    reason: str
-    salvage: SalvageResult | None = None
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "path": str(self.path),
-            "aside": str(self.aside),
-            "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.at_s)),
-            "reason": self.reason,
-            "salvage": self.salvage.as_json() if self.salvage is not None else "running",
-        }
-
-
-class _Unopened:
-    """Stands in for the store while the one at ``path`` cannot be opened: every write fails retryably
-    (StoreCorruptError, so the writer asks the recovery again, which retries the open at most once a second)."""
-
-    def __init__(self, path: Path, move: MovedAside | None) -> None:
-        self.path = path
-        self.move = move
-        self.last_attempt_s = -float("inf")
-        self.reported = False
-
-    def write_spans(self, spans: Sequence[Span]) -> Any:
-        raise StoreCorruptError(f"store {self.path} is not open (being replaced after corruption); retry later")
-
-    def close(self) -> None:
-        return None
-
-
-class StoreRecovery:
-    """Replaces a store SQLite called corrupt, at most once per ``min_interval_s``, and salvages it.
-
-    ``recover`` runs on the writer thread (the store's only writer), so no write can race the swap.
-    ``on_swap(new_store)`` callbacks run there too and must be quick; ``after_swap(move, new_store)``
-    and the salvage run on a background thread, one recovery at a time.
-    """
-
-    def __init__(
-        self,
-        counters: Any,
-        *,
-        min_interval_s: float = 60.0,
-        salvage: bool = True,
-        open_store: Callable[[Path], Any] | None = None,
-    ) -> None:
-        self.counters = counters
-        self.min_interval_s = min_interval_s
-        self.salvage_enabled = salvage
-        self.moves: list[MovedAside] = []
-        self._open = open_store
-        self._last_move = -float("inf")
-        self._last_suppressed_log = -float("inf")
-        self._cancel = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.on_swap: list[Callable[[Any], None]] = []
-        self.after_swap: list[Callable[[MovedAside, Any], None]] = []
-        self.after_salvage: list[Callable[[SalvageResult], None]] = []
-
-    def _open_store(self, path: Path) -> Any:
-        if self._open is not None:
-            return self._open(path)
-        from spanscope.collectors.store import open_store
-
-        return open_store(path)
-
-    def recover(self, store: Any, error: BaseException) -> Any:
-        """The fresh store replacing ``store`` (closed and moved aside), or None to keep failing."""
-        if isinstance(store, _Unopened):
-            return self._open_pending(store)
-        now = time.monotonic()
-        if now - self._last_move < self.min_interval_s:
-            self.counters.add("store.move_aside_suppressed")
-            if now - self._last_suppressed_log >= self.min_interval_s:
-                self._last_suppressed_log = now
-                _log.warning(
-                    "store %s reports corruption again (%s) less than %.0f s after it was moved aside; "
-                    "not moving it again yet: writes fail with a retryable error",
-                    store.path,
-                    error,
-                    self.min_interval_s,
-                )
-            return None
-        self._last_move = now
-        path = Path(store.path)
-        store.close()
-        try:
-            aside = move_aside(path)
-        except OSError as exc:
-            _log.error("store %s is corrupt (%s) and could not be moved aside: %s", path, error, exc)
-            self.counters.add("store.move_aside_failed")
-            return self._open_pending(_Unopened(path, None))
-        move = MovedAside(path, aside, time.time(), str(error))
-        self.moves.append(move)
-        self.counters.add("store.moved_aside")
-        _log.warning(
-            "store %s became corrupt while collecting (%s): moved it aside to %s and continued on a fresh "
-            "store at %s; spans are being salvaged from the aside file in the background",
-            path,
-            error,
-            aside,
-            path,
-        )
-        return self._open_pending(_Unopened(path, move))
-
-    def _open_pending(self, pending: _Unopened) -> Any:
-        """The store at ``pending.path`` opened and announced; ``pending`` itself while it does not open."""
-        now = time.monotonic()
-        if now - pending.last_attempt_s < 1.0:
-            return None
-        pending.last_attempt_s = now
-        try:
-            fresh = self._open_store(pending.path)
-        except Exception as exc:  # disk full, permissions...: writes fail retryably, the next one tries again
-            if not pending.reported:
-                pending.reported = True
-                _log.error("store %s could not be opened (%s); writes fail with a retryable error", pending.path, exc)
-                self.counters.add("store.open_failed")
-            return pending
-        for callback in self.on_swap:
-            try:
-                callback(fresh)
-            except Exception:
-                _log.exception("store swap callback failed")
-        if pending.move is not None:
-            self._start_background(pending.move, fresh)
-        return fresh
-
-    def _start_background(self, move: MovedAside, fresh: Any) -> None:
-        previous = self._thread
-
-        def run() -> None:
-            if previous is not None:
-                previous.join()
-            for callback in self.after_swap:
-                try:
-                    callback(move, fresh)
-                except Exception:
-                    _log.exception("store swap callback failed")
-            if not self.salvage_enabled:
-                return
-            result = salvage(move.aside, fresh, cancel=self._cancel)
-            move.salvage = result
-            self.counters.add("store.salvaged_spans", result.spans_copied)
-            self.counters.add("store.salvage_unreadable_ranges", len(result.unreadable))
-            level = logging.INFO if result.complete else logging.WARNING
-            _log.log(level, "%s", result.summary())
-            for report in self.after_salvage:
-                try:
-                    report(result)
-                except Exception:
-                    _log.exception("salvage callback failed")
-
-        self._thread = threading.Thread(target=run, name="spanscope-store-salvage", daemon=True)
-        self._thread.start()
-
-    def wait(self, timeout_s: float | None = None) -> bool:
-        """Wait for the background work; True when none is running."""
-        thread = self._thread
-        if thread is not None:
-            thread.join(timeout_s)
-            return not thread.is_alive()
-        return True
-
-    def stop(self, timeout_s: float = 30.0) -> None:
-        """Stop salvaging (what was copied stays) and wait for the background thread."""
-        self._cancel.set()
-        self.wait(timeout_s)
-
-    def health(self) -> dict[str, Any]:
-        return {"moved_aside": [move.as_json() for move in self.moves]}

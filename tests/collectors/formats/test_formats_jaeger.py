@@ -8,7 +8,7 @@ import orjson
 from spanscope.collectors.formats.jaeger import parse_document
 from spanscope.collectors.model import Kind, Status
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 TRACE = "0" * 31 + "1"
 US = 1485467191639875 * 1000
 

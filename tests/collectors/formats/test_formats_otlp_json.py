@@ -9,7 +9,7 @@ import orjson
 from spanscope.collectors.formats.otlp_json import parse_request
 from spanscope.collectors.model import Kind, Status
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 TRACE = "5b8efff798038103d269b633813fc60c"
 
 

@@ -9,7 +9,7 @@ from spanscope.analysis import critical_path
 from spanscope.collectors.formats.zipkin import parse_spans, server_half_id
 from spanscope.collectors.model import Kind, Status, Trace
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "zipkin"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "zipkin"
 
 
 def load(name):

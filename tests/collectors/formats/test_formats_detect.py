@@ -8,7 +8,7 @@ import pytest
 from spanscope.collectors.errors import ImportFormatError
 from spanscope.collectors.formats.detect import detect_format
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 
 
 @pytest.mark.parametrize(

@@ -238,7 +238,7 @@ def test_seconds_to_ns_is_exact(value, ns):
 
 # --- real samples (tests/fixtures/SOURCES.md) ----------------------------------------------------------
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "xray_import"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "xray_import"
 
 
 def _documents(name):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from spanscope.collectors.collector import BackgroundCollector, Collector, CollectorConfig
-from spanscope.collectors.receivers.xray_udp import parse_datagram
+from spanscope.collectors.receivers.xray_udp import DEFAULT_RCVBUF_BYTES, parse_datagram
 
 HEADER = b'{"format": "json", "version": 1}\n'
 TRACE = "1-5759e988-bd862e3fe1be46a994272793"
@@ -131,7 +131,7 @@ def test_parse_datagram_refuses_oversized_input() -> None:
 
 def test_receive_buffer_request_is_reported(collector: Collector) -> None:
     udp = collector._udp
-    assert udp.rcvbuf_requested == 4 * 1024 * 1024
+    assert udp.rcvbuf_requested == DEFAULT_RCVBUF_BYTES
     assert udp.rcvbuf_granted > 0
     assert udp.rcvbuf_capped == (udp.rcvbuf_granted < udp.rcvbuf_requested)
     if udp.rcvbuf_capped:

@@ -32,7 +32,7 @@ from spanscope.collectors.collector import BackgroundCollector, Collector, Colle
 from spanscope.collectors.formats.otlp_proto import spans_to_request
 from spanscope.collectors.model import Span
 from spanscope.collectors.store import open_store
-from spanscope.collectors.store_recovery import salvage
+from spanscope.collectors.store.salvage import salvage
 
 from tests.builders import BASE_NS, make_span
 
@@ -260,10 +260,12 @@ def test_udp_datagrams_hitting_corruption_are_counted_as_dropped_then_stored_on_
         for request in old_spans(12):
             assert post(collector, request).status_code == 200
         corrupt_leftmost_spans_leaf(db)
+        first_store = collector.store
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
             sock.sendto(header + json.dumps(segment).encode(), collector.addresses["xray_udp"])
             wait_for(lambda: collector.counters.get("xray_udp.dropped:store_error") == 1)
             wait_for(lambda: collector.counters.get("store.moved_aside") == 1)
+            wait_for(lambda: collector.store is not first_store)  # counted before the fresh store is swapped in
             sock.sendto(header + json.dumps(segment).encode(), collector.addresses["xray_udp"])
             wait_for(lambda: collector.store.find_trace(LOW_TRACE) is not None)
         assert collector.counters.get("xray_udp.dropped_spans") == 1
@@ -377,7 +379,7 @@ def test_a_fresh_store_that_does_not_open_is_retried_on_later_writes(tmp_path: P
     permissions) cannot be provoked for real; an opener that fails once stands in for it."""
     from spanscope.collectors.errors import StoreCorruptError
     from spanscope.collectors.receivers.counters import Counters
-    from spanscope.collectors.store_recovery import StoreRecovery
+    from spanscope.collectors.store.recovery import StoreRecovery
 
     db = tmp_path / "spans.db"
     store = open_store(db)

@@ -22,7 +22,7 @@ from spanscope.tracer.integrations import lambda_handler
 
 from tests.tracer.lambda_fakes import FACADE_PARENT, FACADE_ROOT, LambdaContext, lambda_env
 
-FIXTURE = Path(__file__).parent.parent / "fixtures" / "cloudfront" / "standard-example.log"
+FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "cloudfront" / "standard-example.log"
 
 
 @pytest.fixture
