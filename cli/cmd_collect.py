@@ -9,7 +9,7 @@ SIGTERM or SIGINT stops receiving, flushes, closes the store
 and exits 0. A corrupt store file is never silently replaced: it is renamed to
 ``<db>.corrupt-<UTC time>`` (with its -wal/-shm), a warning names both paths, and a fresh store starts.
 A store SQLite finds corrupt while collecting is moved aside the same way and salvaged in the
-background (``collectors.store_recovery``); the requests that hit it get a retryable 503/UNAVAILABLE.
+background (``collectors.store.recovery``); the requests that hit it get a retryable 503/UNAVAILABLE.
 """
 
 from __future__ import annotations
