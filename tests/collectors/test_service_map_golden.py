@@ -1,4 +1,4 @@
-"""`spanscope map` output pinned byte for byte on fixed stores (golden files taken from the code before the rules split).
+"""`spanscope map` output pinned byte for byte on fixed stores (golden files from the code before the rules split).
 
 Three stores: the TUI's sample shop (SQS, Batch, EMR, placements, failures), the public import fixtures
 (X-Ray, Zipkin, Jaeger, OTLP files) and a messaging mix (producer kinds, SDK sends, links, consumers
