@@ -1,5 +1,6 @@
 """Workloads shared by the tests and the benchmarks: generated traces of the analyze and report benchmarks,
-and the hostile shapes (cycles, depth, fan-out, duplicates, negative durations, huge attributes).
+and the hostile shapes (cycles, depth, fan-out, duplicates, negative durations, huge attributes); and
+``run_benchmark``, which runs a benchmark as a process for the tests that are its short versions (soak, fuzz).
 
 The benchmarks import these (``benchmarks.bench_analyze``, ``bench_report``, ``bench_hostile``, ``bench_scale``);
 no test imports ``benchmarks/``.
@@ -7,12 +8,33 @@ no test imports ``benchmarks/``.
 
 from __future__ import annotations
 
+import json
 import random
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from spanscope.collectors.model import Kind, Span, SpanLink, Status, Trace
 from spanscope.collectors.store import open_store
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_benchmark(module: str, *args: str, timeout_s: float = 900.0) -> dict[str, Any]:
+    """Run ``python -m benchmarks.<module> ARGS`` from the repository; the JSON object of its last output line."""
+    proc = subprocess.run(
+        [sys.executable, "-m", f"benchmarks.{module}", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+    )
+    assert proc.returncode == 0, f"benchmarks.{module} exited {proc.returncode}: {proc.stderr[-3000:]}"
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
 
 # --- the analyze benchmark's workload: API requests, MapReduce fan-outs, SQS hops ---------------------------
 
