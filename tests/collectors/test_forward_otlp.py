@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+from functools import partial
 from pathlib import Path
 
 import requests
@@ -13,6 +13,7 @@ from spanscope.collectors.forwarders.otlp import OTLPForwarder
 from spanscope.collectors.model import Kind, Status
 from spanscope.collectors.receivers.counters import Counters
 
+from tests import waiting
 from tests.builders import make_span, trace_id_for
 
 
@@ -34,11 +35,7 @@ def post(collector: Collector, spans) -> None:
     assert response.status_code == 200
 
 
-def wait_for(predicate, timeout_s: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.05)
+wait_for = partial(waiting.wait_for, timeout_s=20.0)
 
 
 def sample_spans(label: str):

@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import textwrap
-import time
+from functools import partial
 from pathlib import Path
 
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -22,6 +22,7 @@ from spanscope.collectors.collector import BackgroundCollector, CollectorConfig
 from spanscope.collectors.store import open_store
 from spanscope.tracer.spool import StoreAndForwardExporter
 
+from tests import waiting
 from tests.tracer.test_spool import Spans
 
 FAST = {"initial_backoff_s": 0.02, "max_backoff_s": 0.2, "request_timeout_s": 2.0, "probe_clock": False}
@@ -49,11 +50,7 @@ def stored_names_in_write_order(db: Path) -> list[str]:
         return names
 
 
-def wait_for(predicate, timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.05)
+wait_for = partial(waiting.wait_for, timeout_s=60.0)
 
 
 def drain(port: int, spool: Path, db: Path, expected: int) -> StoreAndForwardExporter:

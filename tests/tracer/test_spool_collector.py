@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import socket
-import time
-from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -15,6 +14,8 @@ from spanscope.collectors.collector import BackgroundCollector, CollectorConfig
 from spanscope.collectors.store import open_store
 from spanscope.tracer.spool import DEVICE_CLOCK_OFFSET_NS, StoreAndForwardExporter
 
+from tests import waiting
+
 
 def free_port() -> int:
     probe = socket.socket()
@@ -24,12 +25,7 @@ def free_port() -> int:
     return port
 
 
-def wait_for(predicate: Callable[[], bool], timeout_s: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.05)
+wait_for = partial(waiting.wait_for, timeout_s=20.0)
 
 
 def test_device_spans_reach_the_store_across_collector_outages(tmp_path: Path) -> None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from spanscope.collectors.model import Kind
 from spanscope.collectors.model import Status as ModelStatus
 from spanscope.tracer.xray.exporter import XRayUdpExporter, documents_for_put_trace_segments
 
+from tests import waiting
 from tests.tracer.test_xray_documents import Recorder, validate
 
 
@@ -30,12 +31,7 @@ def collector(tmp_path: Path) -> Iterator[Collector]:
         yield running
 
 
-def wait_for(predicate: Callable[[], bool], timeout_s: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.02)
+wait_for = partial(waiting.wait_for, timeout_s=15.0)
 
 
 def exporter_for(collector: Collector) -> XRayUdpExporter:
