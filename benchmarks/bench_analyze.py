@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import gc
 import os
-import random
 import resource
 import sys
 import time
@@ -23,147 +22,11 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from spanscope.analysis.report import Report, build_report
-from spanscope.collectors.model import Kind, Span, SpanLink, Status, Trace
+from spanscope.collectors.model import Trace
 
-SPANS_PER_TRACE = 20
+from tests.load import generate
+
 T = TypeVar("T")
-BASE_NS = 1_763_700_000_000_000_000
-MS = 1_000_000
-
-
-def _ids(k: int) -> str:
-    return f"{(BASE_NS // 1_000_000_000) & 0xFFFFFFFF:08x}{k:024x}"
-
-
-def make_trace(k: int, rng: random.Random) -> Trace:
-    """One 20-span trace; the shape depends on k."""
-    tid = _ids(k)
-    t0 = BASE_NS + k * 50 * MS
-    sid = [f"{k % 0xFFFF:04x}{j + 1:012x}" for j in range(SPANS_PER_TRACE)]
-    spans: list[Span] = []
-    shape = k % 10
-    if shape < 6:  # API: root, SQS enqueue, 3 DynamoDB calls, a Lambda invocation with 14 steps
-        fault = rng.random() < 0.03
-        status = Status.FAULT if fault else Status.OK
-        db = [rng.randint(2, 30) * MS for _ in range(3)]
-        end = t0 + 20 * MS + sum(db) + 60 * MS
-        spans.append(
-            Span(
-                tid,
-                sid[0],
-                None,
-                "api",
-                "POST /orders",
-                Kind.SERVER,
-                t0,
-                end,
-                status,
-                origin="AWS::Lambda::Function",
-                attributes={"http.request.method": "POST", "cloud.region": rng.choice(("us-east-1", "eu-west-1"))},
-            )
-        )
-        spans.append(Span(tid, sid[1], sid[0], "api", "enqueue", Kind.PRODUCER, t0 + MS, t0 + 8 * MS))
-        cur = t0 + 10 * MS
-        for j in range(3):
-            st = status if j == 2 else Status.OK
-            spans.append(
-                Span(
-                    tid,
-                    sid[2 + j],
-                    sid[0],
-                    "api",
-                    "DynamoDB",
-                    Kind.CLIENT,
-                    cur,
-                    cur + db[j],
-                    st,
-                    namespace="aws",
-                    remote_service="DynamoDB",
-                )
-            )
-            cur += db[j] + MS
-        cold = rng.random() < 0.05
-        inv_end = cur + 50 * MS + (300 * MS if cold else 0)
-        spans.append(
-            Span(
-                tid,
-                sid[5],
-                sid[0],
-                "resize",
-                "invoke",
-                Kind.SERVER,
-                cur,
-                min(inv_end, end),
-                attributes={
-                    "faas.coldstart": cold,
-                    "faas.name": "resize",
-                    "spanscope.faas.init_duration_ns": 280 * MS if cold else 0,
-                },
-            )
-        )
-        step = (min(inv_end, end) - cur) // 14
-        for j in range(14):
-            spans.append(
-                Span(
-                    tid,
-                    sid[6 + j],
-                    sid[5],
-                    "resize",
-                    f"step{j % 4}",
-                    Kind.INTERNAL,
-                    cur + j * step,
-                    cur + (j + 1) * step,
-                )
-            )
-    elif shape < 9:  # MapReduce job: root, 18 map tasks (sometimes a straggler), 1 reduce
-        base = 100 * MS
-        durs = [base + rng.randint(-5, 5) * MS for _ in range(18)]
-        records = [10_000 + rng.randint(-100, 100) for _ in range(18)]
-        if rng.random() < 0.2:
-            durs[rng.randrange(18)] = base * 4
-        map_end = t0 + max(durs)
-        spans.append(Span(tid, sid[0], None, "emr", "wordcount", Kind.INTERNAL, t0, map_end + 30 * MS))
-        for j in range(18):
-            spans.append(
-                Span(
-                    tid,
-                    sid[1 + j],
-                    sid[0],
-                    "emr",
-                    "map",
-                    Kind.INTERNAL,
-                    t0,
-                    t0 + durs[j],
-                    attributes={"mapreduce.task.id": f"m{j}", "mapreduce.records.in": records[j]},
-                )
-            )
-        spans.append(Span(tid, sid[19], sid[0], "emr", "reduce", Kind.INTERNAL, map_end, map_end + 30 * MS))
-    else:  # a consumer whose DynamoDB fault fails it; linked to its producer in trace k - 4
-        link = [SpanLink(_ids(k - 4), f"{(k - 4) % 0xFFFF:04x}{2:012x}")]  # the API request's enqueue
-        spans.append(
-            Span(tid, sid[0], None, "worker", "process", Kind.CONSUMER, t0, t0 + 200 * MS, Status.FAULT, links=link)
-        )
-        for j in range(1, SPANS_PER_TRACE):
-            st = Status.FAULT if j == SPANS_PER_TRACE - 1 else Status.OK
-            spans.append(
-                Span(
-                    tid,
-                    sid[j],
-                    sid[0],
-                    "worker",
-                    "DynamoDB" if j % 2 else "parse",
-                    Kind.CLIENT,
-                    t0 + j * 10 * MS,
-                    t0 + j * 10 * MS + 8 * MS,
-                    st,
-                )
-            )
-    return Trace(tid, spans)
-
-
-def generate(n: int, seed: int = 7) -> list[Trace]:
-    rng = random.Random(seed)
-    return [make_trace(k, rng) for k in range(n)]
 
 
 def report_of(traces: list[Trace], with_map: bool = True) -> Report:

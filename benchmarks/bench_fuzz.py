@@ -461,10 +461,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=100_000, help="inputs per endpoint (default 100,000)")
     parser.add_argument("--quick", action="store_true", help="2,000 inputs per endpoint, 256 MiB bomb")
+    parser.add_argument("--bomb-mib", type=int, default=None, help="inflated size of the gzip bomb (default 1024)")
+    parser.add_argument("--tmp", type=Path, default=None, help="folder for the store (default a temporary one)")
     args = parser.parse_args(argv)
     count = 2000 if args.quick else args.count
     bomb = (256 << 20) if args.quick else (1 << 30)
-    with tempfile.TemporaryDirectory(prefix="spanscope-fuzz-") as tmp:
+    if args.bomb_mib is not None:
+        bomb = args.bomb_mib << 20
+    with tempfile.TemporaryDirectory(prefix="spanscope-fuzz-", dir=args.tmp) as tmp:
         r = run(count, tmp=Path(tmp), bomb_bytes=bomb)
     for kind in ENDPOINTS:
         print(_line(kind, r[kind]))

@@ -21,61 +21,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-SHAPES = ("plain", "cycle", "deep", "fanout", "duplicates", "negative", "huge_attributes")
+from tests.load import HOSTILE_SHAPES, hostile_spans
+
+SHAPES = HOSTILE_SHAPES
+make = hostile_spans
 STEPS = ("write", "read", "report", "map")
-BASE_NS = 1_763_700_000_000_000_000
-
-
-def make(shape: str, n: int) -> list[Any]:
-    from spanscope.collectors.model import Kind, Span, Status
-
-    tid = f"{BASE_NS // 10**9:08x}{abs(hash(shape)) % 2**96:024x}"
-
-    def sid(i: int) -> str:
-        return f"{i + 1:016x}"
-
-    spans: list[Span] = []
-    if shape == "huge_attributes":
-        count = max(2, n // 100)
-        big = "y" * 65_536
-        many = {f"k{j}": j for j in range(1000)}
-        for i in range(count):
-            spans.append(
-                Span(
-                    tid, sid(i), None if i == 0 else sid((i - 1) // 4), f"svc{i % 5}", f"op{i % 11}",
-                    Kind.SERVER if i % 3 == 0 else Kind.CLIENT, BASE_NS + i, BASE_NS + i + 10_000,
-                    attributes={"blob": big, **many}, annotations={"a": big[:1000]},
-                )
-            )  # fmt: skip
-        return spans
-    for i in range(n):
-        if shape == "deep":
-            parent = sid(i - 1) if i else None
-            start, end = BASE_NS + i, BASE_NS + 2 * n - i
-        elif shape == "fanout":
-            parent = sid(0) if i else None
-            start, end = BASE_NS + i, BASE_NS + i + 1000 + i % 97
-        elif shape == "cycle":  # every span's parent is the previous one, the first's is the last
-            parent = sid((i - 1) % n)
-            start, end = BASE_NS + i, BASE_NS + 2 * n - i
-        else:
-            parent = sid((i - 1) // 4) if i else None
-            start, end = BASE_NS + i * 10, BASE_NS + i * 10 + 5_000
-            if shape == "negative":
-                start, end = end, start - i  # ends before it starts
-        spans.append(
-            Span(
-                tid, sid(i), parent, f"svc{i % 7}", f"op{i % 13}",
-                Kind.SERVER if i % 3 == 0 else Kind.CLIENT, start, end,
-                status=Status.FAULT if i % 50 == 0 else Status.OK,
-                attributes={"http.response.status_code": 500 if i % 50 == 0 else 200, "i": i},
-            )
-        )  # fmt: skip
-    if shape == "duplicates":  # every id twice: a second, longer version of each span
-        from dataclasses import replace
-
-        spans = spans + [replace(s, end_ns=s.end_ns + 1000, name=s.name + "-v2") for s in spans]
-    return spans
 
 
 def _rss_kb() -> int:

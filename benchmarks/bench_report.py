@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import sys
 import tempfile
 import time
@@ -32,27 +31,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from spanscope.analysis.report import build_report
-from spanscope.collectors.model import Kind, Span, Trace
+from spanscope.collectors.model import Trace
 from spanscope.collectors.store import open_store
 from spanscope.render.html_report import render_report_html
 from spanscope.render.report_inputs import analyze_for_html
 from spanscope.render.report_json import report_to_json
 
-from benchmarks.bench_analyze import generate, make_trace
+from tests.load import fill_store, generate, wide_traces
 
-CHUNK = 2_000
 T = TypeVar("T")
-
-
-def fill_store(path: Path, n_traces: int, seed: int = 7) -> int:
-    rng = random.Random(seed)
-    spans = 0
-    with open_store(path) as store:
-        for start in range(0, n_traces, CHUNK):
-            batch = [s for k in range(start, min(n_traces, start + CHUNK)) for s in make_trace(k, rng).spans]
-            store.write_spans(batch)
-            spans += len(batch)
-    return spans
 
 
 def html_from_store(path: Path, out: Path) -> int:
@@ -69,26 +56,6 @@ def json_from_store(path: Path) -> int:
     with open_store(path, readonly=True) as store:
         report = build_report(store.iter_traces())
     return len(orjson.dumps(report_to_json(report)))
-
-
-def wide_traces(services: int = 200, fanout: int = 5, seed: int = 3) -> list[Trace]:
-    """A map of ``services`` nodes and about ``services * fanout`` edges (one trace per caller)."""
-    rng = random.Random(seed)
-    base = 1_763_700_000_000_000_000
-    traces = []
-    for i in range(services):
-        tid = f"{base // 10**9:08x}{i:024x}"
-        root = Span(tid, f"{1:016x}", None, f"svc{i:03d}", "handle", Kind.SERVER, base, base + 10**8)
-        spans = [root]
-        for j in range(fanout):
-            callee = rng.randrange(services)
-            spans.append(
-                Span(
-                    tid, f"{j + 2:016x}", root.span_id, f"svc{callee:03d}", "work", Kind.SERVER, base + 10, base + 10**7
-                )
-            )
-        traces.append(Trace(tid, spans))
-    return traces
 
 
 def timed(fn: Callable[..., T], *args: Any) -> tuple[float, float, T]:

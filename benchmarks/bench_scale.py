@@ -28,8 +28,8 @@ from spanscope.analysis.engines import run_engine
 from spanscope.analysis.report import Report
 from spanscope.collectors.archive import list_archive_files, write_traces
 
-from benchmarks.bench_analyze import SPANS_PER_TRACE, make_trace
 from benchmarks.machine import machine_line
+from tests.load import SPANS_PER_TRACE, make_trace
 
 CHUNK_TRACES = 25_000
 

@@ -504,18 +504,31 @@ def overload(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=5000.0, help="spans per second (default 5000)")
-    parser.add_argument("--duration", type=float, default=600.0, help="seconds (default 600)")
+    parser.add_argument("--duration", type=float, default=None, help="seconds (default 600; --overload 60)")
     parser.add_argument("--workers", type=int, default=4, help="sending connections (default 4)")
+    parser.add_argument(
+        "--spans-per-request", type=int, default=None, help="spans per request (default 100; --overload 1000)"
+    )
     parser.add_argument("--poll-map", type=float, default=0.0, metavar="S", help="GET /v1/service-map every S s")
     parser.add_argument("--quick", action="store_true", help="15 s at 2,000 spans/s")
     parser.add_argument("--overload", action="store_true", help="instead: 5x the sustainable rate, retrying clients")
     parser.add_argument("--clients", type=int, default=480, help="--overload: concurrent clients (default 480)")
     parser.add_argument("--processes", type=int, default=4, help="--overload: client processes (default 4)")
+    parser.add_argument("--factor", type=float, default=5.0, help="--overload: times the sustainable rate (5)")
+    parser.add_argument("--max-queue-spans", type=int, default=5000, help="--overload: collector write queue (5000)")
+    parser.add_argument("--tmp", type=Path, default=None, help="folder for the store (default a temporary one)")
     args = parser.parse_args(argv)
+    per_request = {} if args.spans_per_request is None else {"spans_per_request": args.spans_per_request}
     if args.overload:
-        with tempfile.TemporaryDirectory(prefix="spanscope-overload-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="spanscope-overload-", dir=args.tmp) as tmp:
             o = overload(
-                tmp=Path(tmp), duration_s=10.0 if args.quick else 60.0, clients=args.clients, processes=args.processes
+                tmp=Path(tmp),
+                factor=args.factor,
+                duration_s=args.duration or (10.0 if args.quick else 60.0),
+                clients=args.clients,
+                processes=args.processes,
+                max_queue_spans=args.max_queue_spans,
+                **per_request,
             )
         print(
             f"overload: sustainable {o['sustainable_spans_per_s']:,} spans/s (2 closed-loop senders); "
@@ -532,9 +545,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(orjson.dumps(o).decode())
         return 0
-    rate, duration = (2000.0, 15.0) if args.quick else (args.rate, args.duration)
-    with tempfile.TemporaryDirectory(prefix="spanscope-soak-") as tmp:
-        r = soak(rate, duration, workers=args.workers, tmp=Path(tmp), poll_map_s=args.poll_map)
+    rate, duration = (2000.0, 15.0) if args.quick else (args.rate, args.duration or 600.0)
+    with tempfile.TemporaryDirectory(prefix="spanscope-soak-", dir=args.tmp) as tmp:
+        r = soak(rate, duration, workers=args.workers, tmp=Path(tmp), poll_map_s=args.poll_map, **per_request)
     print(
         f"soak: {r['rate_acked']:,.0f} spans/s acknowledged of {r['rate_target']:,.0f} targeted "
         f"for {r['duration_s']} s; "

@@ -114,3 +114,50 @@ def chain(depth: int, *, trace: str = "deep", step_ns: int = 1) -> list[Span]:
         )
         for i in range(depth)
     ]
+
+
+# --- row options and small traces of the service-map tests --------------------------------------------------
+
+
+def lam(service: str, **kw: Any) -> dict[str, Any]:
+    """Row options of a Lambda function's server span."""
+    return {"service": service, "origin": "AWS::Lambda::Function", "kind": Kind.SERVER, **kw}
+
+
+def ddb_call(service: str = "api", **kw: Any) -> dict[str, Any]:
+    """Row options of an AWS SDK call to DynamoDB (no instrumented callee: an inferred node)."""
+    return {"service": service, "kind": Kind.CLIENT, "namespace": "aws", "remote_service": "DynamoDB", **kw}
+
+
+def sqs_send(service: str = "api", **kw: Any) -> dict[str, Any]:
+    """Row options of a bare SQS producer span (an AWS SDK send without attributes)."""
+    return {"service": service, "kind": Kind.PRODUCER, "namespace": "aws", "remote_service": "SQS", **kw}
+
+
+def api_trace(label: str, *, status: Status = Status.OK, ddb_status: Status = Status.OK, end: float = 100) -> Trace:
+    """api (a Lambda) that calls DynamoDB once."""
+    return build_trace(
+        [
+            ("root", None, 0, end, lam("api", status=status)),
+            ("get", "root", 10, 30, ddb_call(status=ddb_status)),
+        ],
+        trace=label,
+    )
+
+
+def sqs_pair(label: str, *, consumer_status: Status = Status.OK) -> list[Trace]:
+    """A producer trace (api sends to SQS) and a consumer trace (worker) linked to the send."""
+    producer = build_trace([("web", None, 0, 50, lam("api")), ("send", "web", 10, 20, sqs_send())], trace=f"{label}-p")
+    consumer = build_trace(
+        [
+            (
+                "consume",
+                None,
+                120,
+                170,
+                lam("worker", kind=Kind.CONSUMER, status=consumer_status, links=[(f"{label}-p", "send")]),
+            ),
+        ],
+        trace=f"{label}-c",
+    )
+    return [producer, consumer]

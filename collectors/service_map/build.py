@@ -39,8 +39,9 @@ What the map means (as X-Ray's service graph, see the X-Ray developer guide, "Co
   cycles of links cost nothing, and at most ``MAX_SPAN_LINKS`` links of one span are followed.
 - In-progress spans make nodes and edges appear but add no statistics.
 
-Aggregation runs on plain dicts and lists (one counter row per node and per edge, see ``stats``);
-the NetworkX graph is built once from those rows in ``ServiceMapAccumulator.graph()``.
+Aggregation runs on plain dicts and lists (one counter row per node and per edge, see ``stats``): the
+rules above are small named functions in ``walk`` (one iterative pass per trace), node identity is in
+``nodes``; the NetworkX graph is built once from those rows in ``ServiceMapAccumulator.graph()`` (``graph``).
 
 >>> from spanscope.collectors.model import Kind, Span, Trace
 >>> tid = "5759e988bd862e3fe1be46a994272793"
@@ -60,138 +61,48 @@ client -> ('api', 'AWS::Lambda::Function')
 from __future__ import annotations
 
 import threading
-from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from typing import Any, Protocol
+from typing import Protocol
 
 import networkx as nx
-from spanscope.collectors.conventions import (
-    CLOUD_ACCOUNT,
-    CLOUD_REGION,
-    LOCATION,
-    ORIGIN,
-    ORIGIN_CLIENT,
-    ORIGIN_REMOTE,
-    message_destination,
-    origin_from_resource,
-    remote_from_attributes,
+from spanscope.collectors.model import Trace
+from spanscope.collectors.service_map.graph import LinkRow, assemble, resolve_links
+from spanscope.collectors.service_map.nodes import (
+    CLIENT_NODE,
+    KIND_CLIENT,
+    KIND_INFERRED,
+    KIND_SERVICE,
+    UNKNOWN_SERVICE,
+    EdgeKey,
+    NodeKey,
+    aws_type,
+    remote_node,
+    span_location,
 )
-from spanscope.collectors.model import Kind, Span, Trace
-from spanscope.collectors.service_map.stats import (
-    END_NS,
-    FINE_BOUNDS_NS,
-    FIRST_BUCKET,
-    MAX_NS,
-    MIN_NS,
-    REFS,
-    START_NS,
-    STATUS_SLOT,
-    TOTAL_NS,
-    Statistics,
-    add_duration,
-    bucket_slot,
-    new_counts,
-)
+from spanscope.collectors.service_map.stats import REFS, TOTAL_NS, bucket_slot
+from spanscope.collectors.service_map.walk import MAX_SPAN_LINKS, Contribution, TraceWalker
 
-NodeKey = tuple[str, str]
-EdgeKey = tuple[NodeKey, NodeKey]
+__all__ = [
+    "CLIENT_NODE",
+    "KIND_CLIENT",
+    "KIND_INFERRED",
+    "KIND_SERVICE",
+    "MAX_SPAN_LINKS",
+    "UNKNOWN_SERVICE",
+    "Contribution",
+    "EdgeKey",
+    "NodeKey",
+    "Predicate",
+    "ServiceMapAccumulator",
+    "aws_type",
+    "build_service_map",
+    "rebuild_from_store",
+    "remote_node",
+    "span_location",
+]
+
 Predicate = Callable[[Trace], bool]
-
-CLIENT_NODE: NodeKey = ("client", ORIGIN_CLIENT)
-UNKNOWN_SERVICE = "unknown"
-
-#: Node kinds (the ``kind`` node attribute).
-KIND_SERVICE = "service"
-KIND_INFERRED = "inferred"
-KIND_CLIENT = "client"
-
-# X-Ray's resource types for AWS services called through an SDK (namespace "aws"), by lowercased name.
-_AWS_TYPES: dict[str, str] = {
-    "dynamodb": "AWS::DynamoDB::Table",
-    "s3": "AWS::S3::Bucket",
-    "sqs": "AWS::SQS::Queue",
-    "sns": "AWS::SNS::Topic",
-    "lambda": "AWS::Lambda",
-    "kinesis": "AWS::Kinesis::Stream",
-    "sfn": "AWS::StepFunctions::StateMachine",
-    "stepfunctions": "AWS::StepFunctions::StateMachine",
-    "states": "AWS::StepFunctions::StateMachine",
-    "eventbridge": "AWS::Events::EventBus",
-    "events": "AWS::Events::EventBus",
-    "apigateway": "AWS::ApiGateway::Stage",
-    "batch": "AWS::Batch::JobQueue",
-    "emr": "AWS::EMR::Cluster",
-}
-# Calls whose span may be the target of a link (the producer side of asynchronous work).
-_ASYNC_SERVICES = frozenset(
-    {"sqs", "sns", "batch", "sfn", "stepfunctions", "states", "lambda", "kinesis", "eventbridge", "events"}
-)
-_CALL_KINDS = (Kind.CLIENT, Kind.PRODUCER)
-_CACHE_LIMIT = 4096
-#: Links of one span that the map follows; the rest are counted in ``graph.graph["dropped_links"]``.
-MAX_SPAN_LINKS = 1000
-
-
-def aws_type(service: str) -> str:
-    """X-Ray's node type for an AWS service called through an SDK.
-
-    >>> aws_type("DynamoDB"), aws_type("Textract")
-    ('AWS::DynamoDB::Table', 'AWS::Textract')
-    """
-    known = _AWS_TYPES.get(service.lower().replace(" ", ""))
-    return known or "AWS::" + "".join(service.split())
-
-
-def remote_node(span: Span) -> tuple[str, NodeKey]:
-    """(namespace, inferred node key) of a downstream call recorded by ``span``."""
-    namespace, name = span.namespace, span.remote_service
-    if not namespace or not name:
-        derived_ns, derived_name = remote_from_attributes(span.attributes)
-        namespace = namespace or derived_ns
-        name = name or derived_name
-    if not name:
-        name = span.name or UNKNOWN_SERVICE
-    if namespace == "aws":
-        return namespace, (name, aws_type(name))
-    return namespace, (name, ORIGIN_REMOTE)
-
-
-def _resource_facts(resource: dict[str, Any]) -> tuple[str, str | None, str | None, str | None]:
-    """(origin, spanscope.location, cloud.region, cloud.account.id) that a resource gives its spans."""
-    where = resource.get(LOCATION)
-    region = resource.get(CLOUD_REGION)
-    account = resource.get(CLOUD_ACCOUNT)
-    return (
-        origin_from_resource(resource, {}),
-        where if isinstance(where, str) and where else None,
-        region if isinstance(region, str) and region else None,
-        str(account) if isinstance(account, (str, int)) and not isinstance(account, bool) and account else None,
-    )
-
-
-def span_location(span: Span) -> str | None:
-    """Placement of a span: ``spanscope.location``, else ``cloud.region``, from its attributes or resource."""
-    for key in (LOCATION, CLOUD_REGION):
-        for source in (span.attributes, span.resource):
-            value = source.get(key)
-            if isinstance(value, str) and value:
-                return value
-    return None
-
-
-class _Contribution:
-    """What one trace added, kept so that the trace can be replaced exactly."""
-
-    __slots__ = ("dropped_links", "events", "links", "locations", "roots", "targets")
-
-    def __init__(self) -> None:
-        self.events: list[tuple[dict[Any, list[int]], Any, int, int]] = []
-        self.roots: list[NodeKey] = []
-        self.locations: list[tuple[NodeKey, str]] = []
-        self.links: bool = False
-        self.targets: list[tuple[str, str]] = []
-        self.dropped_links = 0
 
 
 class _Store(Protocol):
@@ -251,17 +162,17 @@ class ServiceMapAccumulator:
         self._roots: dict[NodeKey, int] = {}
         self._locations: dict[NodeKey, dict[str, int]] = {}
         # trace id -> [(consumer node, linked trace id, linked span id, consumer start, slot, duration)]
-        self._links: dict[str, list[tuple[NodeKey, str, str, int, int, int]]] = {}
+        self._links: dict[str, list[LinkRow]] = {}
         self._link_entries = 0
         # (trace id, span id) of a producer span -> (node its work goes to, producer end ns)
         self._targets: dict[tuple[str, str], tuple[NodeKey, int]] = {}
         self._accounts: dict[NodeKey, str] = {}
         self.dropped_links = 0
-        self._contributions: OrderedDict[str, _Contribution] = OrderedDict()
+        self._contributions: OrderedDict[str, Contribution] = OrderedDict()
         self._retained_events = 0
-        # Resources are shared by the spans of a process: what they say is computed once per dict.
-        self._resource_cache: dict[int, tuple[Any, str, str | None, str | None, str | None]] = {}
-        self._remote_cache: dict[tuple[str, str], tuple[NodeKey, bool]] = {}
+        self._walker = TraceWalker(
+            self._nodes, self._edges, self._kinds, self._roots, self._locations, self._accounts, self._targets
+        )
         self.trace_count = 0
         self.span_count = 0
         self.start_ns: int | None = None
@@ -279,8 +190,8 @@ class ServiceMapAccumulator:
             if not accepted:
                 return False
             retain = self.retain_traces
-            record = _Contribution() if retain is None or retain > 0 else None
-            self._walk(trace, record)
+            record = Contribution() if retain is None or retain > 0 else None
+            self._count_trace(trace, record)
             if record is not None:
                 self._contributions[trace.trace_id] = record
                 self._retained_events += len(record.events)
@@ -316,7 +227,7 @@ class ServiceMapAccumulator:
                 self.add_trace(trace)
         return new_cursor
 
-    def _subtract(self, trace_id: str, old: _Contribution) -> None:
+    def _subtract(self, trace_id: str, old: Contribution) -> None:
         for table, key, slot, duration in old.events:
             row = table[key]
             row[REFS] -= 1
@@ -349,209 +260,15 @@ class ServiceMapAccumulator:
         self.dropped_links -= old.dropped_links
         self.trace_count -= 1
 
-    def _walk(self, trace: Trace, record: _Contribution | None) -> None:
-        """Aggregate one trace into the counter rows: the hot loop, one pass over the spans."""
-        spans = trace.spans
-        if not spans:
+    def _count_trace(self, trace: Trace, record: Contribution | None) -> None:
+        """Walk one trace into the rows (``walk.TraceWalker``), then keep what it received and the window."""
+        if not trace.spans:
             return
-        nodes = self._nodes
-        edges = self._edges
-        kinds = self._kinds
-        locations = self._locations
-        roots = self._roots
-        children = trace.children
-        slots = STATUS_SLOT
-        fine = FINE_BOUNDS_NS
-        first = FIRST_BUCKET
-        server, producer, client, consumer = Kind.SERVER, Kind.PRODUCER, Kind.CLIENT, Kind.CONSUMER
-        events = record.events if record is not None else None
-        tid = trace.trace_id
-        edge_done: set[int] = set()
-        remote_cache = self._remote_cache
-        resource_cache = self._resource_cache
-        if len(resource_cache) > _CACHE_LIMIT:
-            resource_cache.clear()
-        if len(remote_cache) > _CACHE_LIMIT:
-            remote_cache.clear()
-        accounts = self._accounts
-        targets = self._targets
-        max_targets = self.retain_links
-        # spans (indices) of this trace that send messages: their children in other services are consumers
-        senders: set[int] = set()
-        # (consumer node, linked trace id, linked span id) -> one received message (see ``receive``)
-        received: dict[tuple[NodeKey, str, str], tuple[NodeKey, str, str, int, int, int, bool]] = {}
-        dropped = 0
-
-        def add(table: dict[Any, list[int]], key: Any, slot: int, duration: int, start_ns: int) -> None:
-            """Count one request (slot -1: an in-progress span, structure only) into a row."""
-            row = table.get(key)
-            if row is None:
-                row = table[key] = new_counts()
-            row[REFS] += 1
-            if slot >= 0:
-                row[slot] += 1
-                row[TOTAL_NS] += duration
-                row[first + bisect_left(fine, duration)] += 1
-                if duration < row[MIN_NS]:
-                    row[MIN_NS] = duration
-                if duration > row[MAX_NS]:
-                    row[MAX_NS] = duration
-                if start_ns < row[START_NS]:
-                    row[START_NS] = start_ns
-                if start_ns + duration > row[END_NS]:
-                    row[END_NS] = start_ns + duration
-            if events is not None:
-                events.append((table, key, slot, duration))
-
-        def receive(owner: NodeKey, link_tid: str, link_sid: str, span: Span, slot: int, duration: int) -> None:
-            """One message received by ``owner`` from the producer span (link_tid, link_sid); a node counts a
-            message once per trace, with the status of its consumer span when one was recorded."""
-            key = (owner, link_tid, link_sid)
-            consumer = span.kind is Kind.CONSUMER
-            held = received.get(key)
-            if held is None or (consumer and not held[6]):
-                received[key] = (owner, link_tid, link_sid, span.start_ns, slot, duration, consumer)
-
-        def placement(span: Span) -> tuple[str, str | None, str | None]:
-            """(origin, location, account) of a segment span; resource facts are computed once per resource."""
-            resource = span.resource
-            cached = resource_cache.get(id(resource))
-            if cached is None or cached[0] is not resource:  # the entry holds the dict: ids are not reused
-                cached = resource_cache[id(resource)] = (resource, *_resource_facts(resource))
-            facts = cached[1:]
-            origin = span.origin or facts[0]
-            attributes = span.attributes
-            if not attributes:
-                return origin, facts[1] or facts[2], facts[3]
-            explicit = attributes.get(ORIGIN)
-            if not span.origin and isinstance(explicit, str) and explicit:
-                origin = explicit
-            where = attributes.get(LOCATION)
-            if not (isinstance(where, str) and where):
-                where = facts[1]
-                if where is None:
-                    region = attributes.get(CLOUD_REGION)
-                    where = region if isinstance(region, str) and region else facts[2]
-            return origin, where, facts[3]
-
-        def inferred(span: Span) -> tuple[NodeKey, bool]:
-            """(inferred downstream node, whether its work may be linked to) of a call without a callee."""
-            cache_key = (span.namespace, span.remote_service)
-            resolved = remote_cache.get(cache_key)
-            if resolved is None:
-                namespace, destination = remote_node(span)
-                resolved = (destination, namespace == "aws" and destination[0].lower() in _ASYNC_SERVICES)
-                if cache_key[0] and cache_key[1]:
-                    remote_cache[cache_key] = resolved
-            return resolved
-
-        # (span index, parent index or -1, parent's effective service, parent's owning node)
-        stack: list[tuple[int, int, str, NodeKey]] = [(r, -1, "", CLIENT_NODE) for r in trace.roots]
-        n = 0
-        start = end = spans[trace.roots[0]].start_ns if trace.roots else 0
-        while stack:
-            i, p, parent_service, parent_owner = stack.pop()
-            span = spans[i]
-            n += 1
-            service = span.service or parent_service or UNKNOWN_SERVICE
-            kind = span.kind
-            is_call = kind is client or kind is producer
-            # a segment enters a service: a root, a child of another service, or a server under a call
-            segment = p < 0 or service != parent_service or (kind is server and spans[p].kind in _CALL_KINDS)
-            # a message consumer: a segment (or a consumer span) under a span that sent the message
-            consumes = (p in senders and (segment or kind is consumer)) if senders else False
-            if span.in_progress:
-                slot, duration = -1, 0
-            elif segment or is_call or span.namespace or span.links or consumes:
-                slot = slots[span.status]
-                duration = span.end_ns - span.start_ns
-                if duration < 0:
-                    duration = 0
-            if segment:
-                origin, where, account = placement(span)
-                owner = (service, origin)
-                if owner not in nodes:
-                    kinds.setdefault(owner, KIND_SERVICE)
-                add(nodes, owner, slot, duration, span.start_ns)
-                if account is not None:
-                    accounts[owner] = account
-                if where is not None:
-                    per_node = locations.get(owner)
-                    if per_node is None:
-                        per_node = locations[owner] = {}
-                    per_node[where] = per_node.get(where, 0) + 1
-                    if record is not None:
-                        record.locations.append((owner, where))
-                if p < 0:
-                    if span.start_ns < start:
-                        start = span.start_ns
-                    if span.end_ns > end:
-                        end = span.end_ns
-                    roots[owner] = roots.get(owner, 0) + 1
-                    if record is not None:
-                        record.roots.append(owner)
-                    if not span.links:
-                        add(edges, (CLIENT_NODE, owner), slot, duration, span.start_ns)
-                elif not consumes and i not in edge_done:
-                    add(edges, (parent_owner, owner), slot, duration, span.start_ns)
-            else:
-                owner = parent_owner
-            if (consumes or span.links) and slot >= 0:
-                if consumes:
-                    receive(owner, tid, spans[p].span_id, span, slot, duration)
-                if span.links:
-                    followed = span.links
-                    if len(followed) > MAX_SPAN_LINKS:
-                        dropped += len(followed) - MAX_SPAN_LINKS
-                        followed = followed[:MAX_SPAN_LINKS]
-                    for link in followed:
-                        receive(owner, link.trace_id, link.span_id, span, slot, duration)
-            kids = children(i)
-            if is_call or span.namespace:
-                sent = (
-                    message_destination(kind, span.attributes, span.remote_service)
-                    if kind is producer or span.attributes
-                    else None
-                )
-                callees: list[NodeKey] = []
-                if sent is not None:  # a message: producer -> destination node; consumers are linked from it
-                    senders.add(i)
-                    destination = (sent[0], sent[1] or ORIGIN_REMOTE) if sent[0] else inferred(span)[0]
-                    async_target = True
-                else:
-                    for k in kids:
-                        child = spans[k]
-                        if (child.service and child.service != service) or (child.kind is server and is_call):
-                            edge_done.add(k)
-                            callee = (child.service or service, placement(child)[0])
-                            if callee not in callees:
-                                callees.append(callee)
-                if callees:
-                    for callee in callees:
-                        add(edges, (owner, callee), slot, duration, span.start_ns)
-                    destination = callees[0]
-                    async_target = kind is producer or span.remote_service.lower() in _ASYNC_SERVICES
-                else:
-                    if sent is None:
-                        resolved = remote_cache.get((span.namespace, span.remote_service))
-                        destination, async_target = resolved if resolved is not None else inferred(span)
-                        async_target = async_target or kind is producer
-                    if destination not in nodes:
-                        kinds.setdefault(destination, KIND_INFERRED)
-                    add(nodes, destination, slot, duration, span.start_ns)
-                    add(edges, (owner, destination), slot, duration, span.start_ns)
-                if async_target:
-                    target = (tid, span.span_id)
-                    targets[target] = (destination, span.end_ns)
-                    if max_targets is not None and len(targets) > max_targets:
-                        del targets[next(iter(targets))]
-                    if record is not None:
-                        record.targets.append(target)
-            if kids:
-                for k in kids:
-                    stack.append((k, i, service, owner))
+        walker = self._walker
+        n, start, end = walker.walk(trace, record, self.retain_links)
+        received, dropped = walker.received, walker.dropped
         if received:
-            self._links[tid] = [entry[:6] for entry in received.values()]
+            self._links[trace.trace_id] = [entry[:6] for entry in received.values()]
             self._link_entries += len(received)
             if record is not None:
                 record.links = True
@@ -583,26 +300,7 @@ class ServiceMapAccumulator:
         A link that resolves to the consumer's own node (a call both parented and linked) adds nothing.
         """
         with self._lock:
-            link_rows: dict[EdgeKey, list[int]] = {}
-            age_rows: dict[EdgeKey, list[int]] = {}
-            unresolved = 0
-            targets = self._targets
-            for consumer_links in self._links.values():
-                for consumer, link_tid, link_sid, consumer_start, slot, duration in consumer_links:
-                    found = targets.get((link_tid, link_sid))
-                    if found is None:
-                        unresolved += 1
-                        continue
-                    source, produced_end = found
-                    if source == consumer:
-                        continue
-                    key = (source, consumer)
-                    row = link_rows.get(key)
-                    if row is None:
-                        row = link_rows[key] = new_counts()
-                        age_rows[key] = new_counts()
-                    add_duration(row, slot, duration, start_ns=consumer_start)
-                    add_duration(age_rows[key], slot, max(0, consumer_start - produced_end))
+            link_rows, age_rows, unresolved = resolve_links(self._links.values(), self._targets)
             node_rows = {key: list(row) for key, row in self._nodes.items()}
             edge_rows = {key: list(row) for key, row in self._edges.items()}
             kinds = dict(self._kinds)
@@ -617,65 +315,7 @@ class ServiceMapAccumulator:
                 "unresolved_links": unresolved,
                 "dropped_links": self.dropped_links,
             }
-        return _assemble(node_rows, edge_rows, link_rows, age_rows, kinds, roots, locations, accounts, meta)
-
-
-def _assemble(
-    node_rows: dict[NodeKey, list[int]],
-    edge_rows: dict[EdgeKey, list[int]],
-    link_rows: dict[EdgeKey, list[int]],
-    age_rows: dict[EdgeKey, list[int]],
-    kinds: dict[NodeKey, str],
-    roots: set[NodeKey],
-    locations: dict[NodeKey, dict[str, int]],
-    accounts: dict[NodeKey, str],
-    meta: dict[str, Any],
-) -> nx.DiGraph:
-    graph = nx.DiGraph(**meta)
-
-    def add_node(key: NodeKey) -> None:
-        if key in graph:
-            return
-        row = node_rows.get(key)
-        where = locations.get(key, {})
-        graph.add_node(
-            key,
-            name=key[0],
-            type=key[1],
-            kind=KIND_CLIENT if key == CLIENT_NODE else kinds.get(key, KIND_SERVICE),
-            root=key in roots,
-            stats=Statistics.from_counts(row) if row is not None else Statistics(),
-            location=max(sorted(where), key=lambda w: where[w]) if where else None,
-            locations=where,
-            account=accounts.get(key),
-        )
-
-    for key in node_rows:
-        add_node(key)
-    for (caller, callee), row in edge_rows.items():
-        add_node(caller)
-        add_node(callee)
-        graph.add_edge(
-            caller, callee, stats=Statistics.from_counts(row), link_stats=None, event_age=None, asynchronous=False
-        )
-    for link_key, row in link_rows.items():
-        source, consumer = link_key
-        add_node(source)
-        add_node(consumer)
-        link_stats = Statistics.from_counts(row)
-        event_age = Statistics.from_counts(age_rows[link_key])
-        if graph.has_edge(source, consumer):
-            graph.edges[source, consumer].update(link_stats=link_stats, event_age=event_age)
-        else:
-            graph.add_edge(source, consumer, stats=None, link_stats=link_stats, event_age=event_age, asynchronous=True)
-    # Inferred nodes sit where all their callers sit, when the callers agree.
-    for node, data in graph.nodes(data=True):
-        if data["kind"] != KIND_INFERRED or data["location"] is not None:
-            continue
-        placed = {graph.nodes[caller]["location"] for caller in graph.predecessors(node)}
-        if len(placed) == 1:
-            data["location"] = placed.pop()
-    return graph
+        return assemble(node_rows, edge_rows, link_rows, age_rows, kinds, roots, locations, accounts, meta)
 
 
 def build_service_map(traces: Iterable[Trace], *, predicate: Predicate | None = None) -> nx.DiGraph:

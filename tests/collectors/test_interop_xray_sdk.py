@@ -7,7 +7,6 @@ arrives with its parent link.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +15,8 @@ from aws_xray_sdk.core.context import Context
 from aws_xray_sdk.core.recorder import AWSXRayRecorder
 from spanscope.collectors.collector import BackgroundCollector, Collector, CollectorConfig
 from spanscope.collectors.model import otel_trace_id
+
+from tests.waiting import wait_for
 
 
 @pytest.fixture
@@ -43,10 +44,7 @@ def recorder_for(collector: Collector, threshold: int) -> AWSXRayRecorder:
 
 
 def wait_for_spans(collector: Collector, n: int) -> None:
-    deadline = time.monotonic() + 15
-    while collector.counters.get("writer.spans") < n:
-        assert time.monotonic() < deadline, collector.counters.snapshot()
-        time.sleep(0.02)
+    wait_for(lambda: collector.counters.get("writer.spans") >= n, timeout_s=15, what=f"{n} spans written")
 
 
 def record(recorder: AWSXRayRecorder, fan_out: int) -> tuple[str, dict[str, str | None]]:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import socket
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from spanscope.collectors.collector import BackgroundCollector, Collector, CollectorConfig
 from spanscope.collectors.receivers.xray_udp import DEFAULT_RCVBUF_BYTES, parse_datagram
+
+from tests.waiting import wait_for
 
 HEADER = b'{"format": "json", "version": 1}\n'
 TRACE = "1-5759e988-bd862e3fe1be46a994272793"
@@ -33,14 +34,6 @@ def send(collector: Collector, *payloads: bytes) -> None:
             sock.sendto(payload, collector.addresses["xray_udp"])
     finally:
         sock.close()
-
-
-def wait_for(predicate, timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.02)
 
 
 def received(collector: Collector) -> int:

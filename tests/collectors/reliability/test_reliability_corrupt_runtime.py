@@ -19,8 +19,7 @@ import hashlib
 import re
 import socket
 import sqlite3
-import time
-from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,7 @@ from spanscope.collectors.model import Span
 from spanscope.collectors.store import open_store
 from spanscope.collectors.store.salvage import salvage
 
+from tests import waiting
 from tests.builders import BASE_NS, make_span
 
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
@@ -137,11 +137,7 @@ def asides(db: Path) -> list[Path]:
     return sorted(p for p in db.parent.glob(db.name + ".corrupt-*") if ASIDE_NAME.match(p.name))
 
 
-def wait_for(predicate: Callable[[], bool], timeout_s: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.02)
+wait_for = partial(waiting.wait_for, timeout_s=15.0)
 
 
 def post(collector: Collector, spans: list[Span]) -> requests.Response:

@@ -13,14 +13,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from benchmarks.bench_fuzz import ENDPOINTS, run
+from tests.load import run_benchmark
 
+ENDPOINTS = ("xray_udp", "otlp_http_protobuf", "otlp_http_json", "otlp_http_gzip", "otlp_grpc")
 COUNT = int(os.environ.get("SPANSCOPE_FUZZ_COUNT", "1500"))
 PEAK_RSS_BOUND_MB = 256
 
 
 def test_fuzzed_inputs_are_all_accounted_for_and_harmless(tmp_path: Path) -> None:
-    r = run(COUNT, tmp=tmp_path, bomb_bytes=256 << 20)
+    r = run_benchmark("bench_fuzz", "--count", str(COUNT), "--bomb-mib", "256", "--tmp", str(tmp_path))
     for kind in ENDPOINTS:
         assert r[kind]["accounted"], (kind, r[kind])
         assert not r[kind].get("unexpected_statuses") and not r[kind].get("unexpected_codes"), (kind, r[kind])

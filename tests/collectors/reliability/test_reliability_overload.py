@@ -13,13 +13,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmarks.bench_soak import overload
+from tests.load import run_benchmark
 
 RSS_BOUND_MB = 256
 
 
 def test_five_times_the_sustainable_rate_is_refused_retryably_and_nothing_is_lost(tmp_path: Path) -> None:
-    r = overload(tmp=tmp_path, factor=5.0, duration_s=4.0, clients=24, spans_per_request=100, max_queue_spans=300)
+    r = run_benchmark(
+        "bench_soak", "--overload", "--factor", "5", "--duration", "4", "--clients", "24", "--processes", "1",
+        "--spans-per-request", "100", "--max-queue-spans", "300", "--tmp", str(tmp_path),
+    )  # fmt: skip
     assert r["offered_spans_per_s"] >= 4.5 * r["sustainable_spans_per_s"], r  # open loop: offered whatever the answers
     assert r["unexpected"] == {}, r
     assert r["hints_missing"] == 0, r

@@ -13,8 +13,8 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -22,6 +22,8 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
 from spanscope.collectors.collector import BackgroundCollector, Collector, CollectorConfig
+
+from tests import waiting
 
 IDLE_HTTP = 600
 TRICKLE_HEAD = 100
@@ -45,13 +47,7 @@ def config(db: Path, **overrides: object) -> CollectorConfig:
     return cfg
 
 
-def wait_for(predicate: Callable[[], bool], timeout_s: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
+wait_for = partial(waiting.wait_for, timeout_s=20.0)
 
 
 class Attackers:
@@ -164,11 +160,9 @@ def test_sdk_spans_are_acknowledged_while_hundreds_of_idle_and_trickling_connect
         assert services == {"http-svc", "grpc-svc"}
 
         total = IDLE_HTTP + TRICKLE_HEAD + TRICKLE_BODY + IDLE_GRPC
-        assert wait_for(lambda: attackers.closed_by_peer() == total), (
-            f"only {attackers.closed_by_peer()} of {total} idle or slow connections were closed"
-        )
+        wait_for(lambda: attackers.closed_by_peer() == total, what=f"all {total} idle or slow connections closed")
         assert collector.counters.get("otlp_http.rejected:body_timeout") == TRICKLE_BODY
-        assert wait_for(lambda: collector.counters.snapshot()["otlp_http.connections"] == 0)
+        wait_for(lambda: collector.counters.snapshot()["otlp_http.connections"] == 0, what="no connection left")
 
 
 def test_connections_beyond_the_bound_get_a_cheap_503_and_clients_get_in_once_idle_ones_time_out(
@@ -177,14 +171,14 @@ def test_connections_beyond_the_bound_get_a_cheap_503_and_clients_get_in_once_id
     with BackgroundCollector(config(tmp_path / "spans.db", max_connections=50)) as collector:
         http = collector.addresses["otlp_http"]
         attackers.connect(http, 50)
-        assert wait_for(lambda: collector.counters.snapshot()["otlp_http.connections"] == 50)
+        wait_for(lambda: collector.counters.snapshot()["otlp_http.connections"] == 50, what="50 connections")
         with socket.create_connection(http, timeout=5) as extra:
             reply = extra.recv(4096)  # answered at once, before any request is sent
         assert reply.startswith(b"HTTP/1.1 503 "), reply
         assert b"Retry-After: 1" in reply
         assert collector.counters.get("otlp_http.rejected:connections") == 1
 
-        assert wait_for(lambda: attackers.closed_by_peer() == 50)  # the idle timeout frees the slots
+        wait_for(lambda: attackers.closed_by_peer() == 50, what="50 closed")  # the idle timeout frees the slots
         assert export_one(sdk_exporters(collector)["http"], "after-svc") == 0
         assert {t.root_service for t in collector.store.summaries()} == {"after-svc"}
 

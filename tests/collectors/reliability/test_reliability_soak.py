@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmarks.bench_soak import soak
+from tests.load import run_benchmark
 
 RSS_BOUND_MB = 256
 
 
 def test_short_soak_loses_nothing_and_stays_bounded(tmp_path: Path) -> None:
-    r = soak(1000.0, 10.0, workers=2, spans_per_request=50, tmp=tmp_path)
+    r = run_benchmark(
+        "bench_soak", "--rate", "1000", "--duration", "10", "--workers", "2", "--spans-per-request", "50",
+        "--tmp", str(tmp_path),
+    )  # fmt: skip
     assert r["spans_acked"] > 0
     assert r["lost_acked_spans"] == 0
     assert r["errors"] == 0

@@ -10,6 +10,9 @@ import pytest
 MODULES = (
     "spanscope.collectors.service_map",
     "spanscope.collectors.service_map.build",
+    "spanscope.collectors.service_map.nodes",
+    "spanscope.collectors.service_map.walk",
+    "spanscope.collectors.service_map.graph",
     "spanscope.collectors.service_map.stats",
     "spanscope.collectors.service_map.compare",
     "spanscope.collectors.service_map.location",

@@ -17,16 +17,12 @@ from spanscope.collectors.service_map.render_json import service_graph_json
 from spanscope.render.map_graphviz import render_map_dot, render_map_mermaid
 from spanscope.render.map_text import render_map_text
 
-from tests.builders import BASE_NS, build_trace, span_id_for, trace_id_for
+from tests.builders import BASE_NS, build_trace, lam, span_id_for, trace_id_for
 
 API = ("api", ORIGIN_LAMBDA)
 WORKER = ("worker", ORIGIN_LAMBDA)
 QUEUE = ("orders-queue", "AWS::SQS::Queue")
 QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/orders-queue"
-
-
-def lam(service: str, **kw):
-    return {"service": service, "origin": ORIGIN_LAMBDA, "kind": Kind.SERVER, **kw}
 
 
 def send(service: str = "api", **attributes):

@@ -17,7 +17,7 @@ from spanscope.collectors.service_map.render_json import service_graph_json
 from spanscope.render.map_graphviz import render_map_dot, render_map_mermaid
 from spanscope.render.map_text import render_map_text
 
-from tests.builders import BASE_NS, build_trace
+from tests.builders import BASE_NS, build_trace, ddb_call, lam, sqs_send
 
 EXTENSION_KEYS = {"Spanscope", "Comparison"}  # our documented additions; everything else is X-Ray's
 
@@ -55,10 +55,6 @@ def validate_shape(value: Any, shape, path: str = "$") -> None:
         raise AssertionError(f"{path}: unexpected shape kind {kind}")
 
 
-def lam(service: str, **kw):
-    return {"service": service, "origin": ORIGIN_LAMBDA, "kind": Kind.SERVER, **kw}
-
-
 def sample_traces(n: int = 4, *, fault_every: int = 0, slow: bool = False):
     traces = []
     for i in range(n):
@@ -68,20 +64,8 @@ def sample_traces(n: int = 4, *, fault_every: int = 0, slow: bool = False):
             build_trace(
                 [
                     ("root", None, 0, end, lam("api", status=status, resource={"cloud.region": "us-east-1"})),
-                    (
-                        "get",
-                        "root",
-                        10,
-                        30,
-                        {"service": "api", "kind": Kind.CLIENT, "namespace": "aws", "remote_service": "DynamoDB"},
-                    ),
-                    (
-                        "send",
-                        "root",
-                        40,
-                        45,
-                        {"service": "api", "kind": Kind.PRODUCER, "namespace": "aws", "remote_service": "SQS"},
-                    ),
+                    ("get", "root", 10, 30, ddb_call()),
+                    ("send", "root", 40, 45, sqs_send()),
                 ],
                 trace=f"p{i}",
             )
