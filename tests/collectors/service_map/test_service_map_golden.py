@@ -12,11 +12,11 @@ import os
 from pathlib import Path
 
 import pytest
+from spanscope.cli.main import main
 from spanscope.collectors.conventions import ORIGIN_LAMBDA
 from spanscope.collectors.model import Kind, Status
 from spanscope.collectors.service_map import build_service_map
 from spanscope.collectors.store import open_store
-from spanscope.cli.main import main
 
 from tests.builders import build_spans
 from tests.fixtures.tui.sample_store import build_sample_store
