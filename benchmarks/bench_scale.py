@@ -24,9 +24,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from spanscope.analysis.engines import run_engine
 from spanscope.analysis.report import Report
 from spanscope.collectors.archive import list_archive_files, write_traces
+from spanscope.engines import run_engine
 
 from benchmarks.bench_analyze import SPANS_PER_TRACE, make_trace
 from benchmarks.machine import machine_line

@@ -1,7 +1,8 @@
-"""The report as a per-trace step and an associative merge, shared by every engine."""
+"""The report as a per-trace step and an associative merge: what every engine (``spanscope.engines``) runs."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from spanscope.analysis.cold_starts import ColdStartsPartial, cold_starts_partial, merge_cold_starts
@@ -76,3 +77,11 @@ def report_step(trace: Trace, overlap_tolerance: float = 0.01, percentiles: Perc
 def merge_partials(left: ReportPartial, right: ReportPartial) -> ReportPartial:
     """A two-argument merge for reductions (Spark's treeReduce)."""
     return left.merge(right)
+
+
+def fold_traces(traces: Iterable[Trace], overlap_tolerance: float, percentiles: PercentileMode) -> ReportPartial:
+    """Every trace's step merged into one partial (the loop of the engines that stream traces: local, duckdb)."""
+    total = ReportPartial(hotspots=HotspotsPartial(percentiles=percentiles))
+    for trace in traces:
+        total.merge(report_step(trace, overlap_tolerance, percentiles))
+    return total
