@@ -38,14 +38,8 @@ from spanscope.analysis.ranks import StallingRank, StallingRanksPartial, merge_s
 from spanscope.analysis.skew import adjust_clock_skew
 from spanscope.analysis.stats import PercentileMode
 from spanscope.analysis.stragglers import Straggler, StragglersPartial, merge_stragglers, stragglers_partial
-from spanscope.analysis.workflows import (
-    MAX_WORKFLOW_TRACES,
-    WorkflowsPartial,
-    WorkflowStats,
-    build_workflow,
-    continuation_credits,
-    merge_workflows,
-)
+from spanscope.analysis.workflow_stats import WorkflowsPartial, WorkflowStats, continuation_credits, merge_workflows
+from spanscope.analysis.workflows import MAX_WORKFLOW_TRACES, build_workflow
 from spanscope.collectors.model import Trace
 
 LoadTraces = Callable[[Sequence[str]], Iterable[Trace]]
