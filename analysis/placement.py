@@ -152,8 +152,12 @@ def _own_locations(trace: Trace) -> list[str | None]:
     by_resource: dict[int, str | None] = {}
     out: list[str | None] = []
     for span in trace.spans:
-        if LOCATION in span.attributes or CLOUD_REGION in span.attributes:
+        attributes = span.attributes
+        if LOCATION in attributes or CLOUD_REGION in attributes:
             out.append(span_location(span))
+            continue
+        if not span.resource:  # nothing says where (most spans of a trace without resources): no lookup
+            out.append(None)
             continue
         key = id(span.resource)
         if key not in by_resource:
