@@ -11,6 +11,7 @@ from spanscope.analysis.hotspots import HotspotsPartial, add_trace_to, merge_hot
 from spanscope.analysis.report import Report
 from spanscope.analysis.stats import PercentileMode
 from spanscope.analysis.stragglers import StragglersPartial, merge_stragglers, stragglers_partial
+from spanscope.analysis.trace_tree import children_lists
 from spanscope.collectors.model import Trace
 
 
@@ -59,6 +60,7 @@ class ReportPartial:
 
 def report_step(trace: Trace, overlap_tolerance: float = 0.01, percentiles: PercentileMode = "auto") -> ReportPartial:
     """The per-trace step: everything one trace contributes (``percentiles``: see ``stats.Quantiles``)."""
+    kids = children_lists(trace)  # read once, shared by hotspots, the critical path and stragglers
     part = ReportPartial(
         traces=1,
         spans=len(trace.spans),
@@ -66,11 +68,11 @@ def report_step(trace: Trace, overlap_tolerance: float = 0.01, percentiles: Perc
         start_ns=trace.start_ns,
         end_ns=trace.end_ns,
         failure_chains=failure_chains_partial(trace),
-        stragglers=stragglers_partial(trace),
+        stragglers=stragglers_partial(trace, kids=kids),
         cold_starts=cold_starts_partial(trace),
         hotspots=HotspotsPartial(traces=1, percentiles=percentiles),
     )
-    add_trace_to(part.hotspots, trace, overlap_tolerance=overlap_tolerance)
+    add_trace_to(part.hotspots, trace, overlap_tolerance=overlap_tolerance, kids=kids)
     return part
 
 

@@ -89,16 +89,16 @@ class Quantiles:
 
     def add(self, value: int | float) -> None:
         self.count += 1
-        if self.sketched:
-            buffer = self._buffer
-            buffer.append(value)
-            if len(buffer) >= _FLUSH:
-                self._flush()
+        if self._sketch is None and self.mode != "sketch":  # exact (the hot path: one append, one bound check)
+            values = self.values
+            values.append(value)
+            if len(values) > SKETCH_ABOVE and self.mode == "auto":
+                self._to_sketch()
             return
-        values = self.values
-        values.append(value)
-        if self.mode == "auto" and len(values) > SKETCH_ABOVE:
-            self._to_sketch()
+        buffer = self._buffer
+        buffer.append(value)
+        if len(buffer) >= _FLUSH:
+            self._flush()
 
     def merge(self, other: Quantiles) -> Quantiles:
         """Fold ``other`` in (associative; ``other`` is left as it was); returns self."""
