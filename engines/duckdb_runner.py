@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterable, Iterator
-from typing import Any
 
 from spanscope.analysis.report_partial import ReportPartial, fold_traces
 from spanscope.analysis.stats import PercentileMode
 from spanscope.collectors.archive import list_archive_files
-from spanscope.collectors.archive.schema import COLUMNS, row_to_span
-from spanscope.collectors.model import Span, Trace
+from spanscope.collectors.archive.schema import COLUMNS
 from spanscope.engines.errors import EngineError
+from spanscope.engines.rows import group_rows
 
 _BATCH_ROWS = 50_000
 
@@ -36,19 +34,6 @@ def run_duckdb(source: str, overlap_tolerance: float, percentiles: PercentileMod
             return fold_traces(group_rows(batch.to_pylist() for batch in reader), overlap_tolerance, percentiles)
         finally:
             con.close()
-
-
-def group_rows(batches: Iterable[list[dict[str, Any]]]) -> Iterator[Trace]:
-    """Traces from rows sorted by trace id, across batch boundaries."""
-    group: list[Span] = []
-    for rows in batches:
-        for row in rows:
-            if group and group[0].trace_id != row["trace_id"]:
-                yield Trace(group[0].trace_id, group)
-                group = []
-            group.append(row_to_span(row))
-    if group:
-        yield Trace(group[0].trace_id, group)
 
 
 def local_only(source: str) -> str:

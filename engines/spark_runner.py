@@ -1,16 +1,19 @@
-"""The spark engine: the per-trace step grouped by trace id on Spark, the merge as a tree reduction."""
+"""The spark engine: rows shuffled by trace id in the JVM, the per-trace step on Arrow batches in Python workers."""
 
 from __future__ import annotations
 
 import os
+import pickle
 import sys
+from collections.abc import Iterator
 from typing import Any
 
-from spanscope.analysis.report_partial import ReportPartial, merge_partials, report_step
+from spanscope.analysis.hotspots import HotspotsPartial
+from spanscope.analysis.report_partial import ReportPartial, fold_traces
 from spanscope.analysis.stats import PercentileMode
-from spanscope.collectors.archive.schema import COLUMNS, row_to_span
-from spanscope.collectors.model import Trace
+from spanscope.collectors.archive.schema import COLUMNS
 from spanscope.engines.errors import EngineError
+from spanscope.engines.rows import group_rows
 
 
 def spark_partial(
@@ -18,8 +21,12 @@ def spark_partial(
     source: str,
     overlap_tolerance: float = 0.01,
     percentiles: PercentileMode = "auto",
+    partitions: int | None = None,
 ) -> ReportPartial:
-    """The report partial computed on Spark: grouped by trace id, merged by a tree reduction."""
+    """The report partial computed on Spark: rows hashed to ``partitions`` by trace id and sorted within each
+    (the JVM's shuffle, no Python in it), each partition streamed to Python as Arrow batches and folded into
+    one partial there (the per-trace step on every trace), the partials merged here. ``partitions``: default
+    twice the default parallelism (at least 2)."""
     from pyspark.sql import functions as F
     from pyspark.sql.window import Window
 
@@ -27,17 +34,21 @@ def spark_partial(
     frame = frame.withColumn("_file", F.regexp_extract(F.input_file_name(), r"([^/]+)$", 1))
     newest = F.max("_file").over(Window.partitionBy("trace_id"))
     frame = frame.withColumn("_newest", newest).where(F.col("_file") == F.col("_newest")).select(*COLUMNS)
+    count = partitions or max(2, 2 * int(spark.sparkContext.defaultParallelism))
+    frame = frame.repartition(count, "trace_id").sortWithinPartitions("trace_id")
     tolerance = float(overlap_tolerance)
     mode = percentiles
-    partials = (
-        frame.rdd.map(lambda row: (row["trace_id"], row.asDict()))
-        .groupByKey()
-        .map(lambda item: report_step(Trace(item[0], [row_to_span(r) for r in item[1]]), tolerance, mode))
-    )
-    if partials.isEmpty():
-        return ReportPartial()
-    result: ReportPartial = partials.treeReduce(merge_partials, depth=2)
-    return result
+
+    def fold_partition(batches: Iterator[Any]) -> Iterator[Any]:
+        import pyarrow as pa
+
+        partial = fold_traces(group_rows(batch.to_pylist() for batch in batches), tolerance, mode)
+        yield pa.RecordBatch.from_pydict({"partial": [pickle.dumps(partial, protocol=pickle.HIGHEST_PROTOCOL)]})
+
+    total = ReportPartial(hotspots=HotspotsPartial(percentiles=mode))
+    for row in frame.mapInArrow(fold_partition, "partial binary").collect():
+        total.merge(pickle.loads(row["partial"]))
+    return total
 
 
 def run_spark(source: str, overlap_tolerance: float, master: str | None, percentiles: PercentileMode) -> ReportPartial:
@@ -58,6 +69,7 @@ def run_spark(source: str, overlap_tolerance: float, master: str | None, percent
         builder.config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.sql.execution.arrow.maxRecordsPerBatch", "50000")
         .config("spark.driver.host", "127.0.0.1")
         .config("spark.driver.bindAddress", "127.0.0.1")
     )
