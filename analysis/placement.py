@@ -104,6 +104,9 @@ def placement_partial(trace: Trace, *, overlap_tolerance: float = 0.01) -> Place
     spans = trace.spans
     if not spans or not trace.roots:
         return partial
+    if not any(s.resource or LOCATION in s.attributes or CLOUD_REGION in s.attributes for s in spans):
+        _add(partial, None, "unplaced", max(0, trace.end_ns - trace.start_ns))  # nothing says where: one pass
+        return partial
     owns = _own_locations(trace)
     if not any(placement_scope(w) == "edge" for w in set(owns) if w is not None):
         # Nothing at the edge (most traces): the roots' interval where the first root is, no walk, no path.
