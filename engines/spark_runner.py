@@ -54,9 +54,10 @@ def spark_partial(
 def run_spark(source: str, overlap_tolerance: float, master: str | None, percentiles: PercentileMode) -> ReportPartial:
     """The report partial on a SparkSession: ``master`` if given, ``local[2]`` for a local archive."""
     try:
+        import pandas  # noqa: F401 (pyspark's Arrow path, mapInArrow, checks that it is installed)
         from pyspark.sql import SparkSession
     except ImportError as exc:  # pragma: no cover - depends on extras
-        raise EngineError("the spark engine needs spanscope[scale] (pyspark) and Java 17") from exc
+        raise EngineError("the spark engine needs spanscope[scale] (pyspark, pandas) and Java 17") from exc
     # Spark's Python workers run this interpreter (where spanscope is installed) unless told otherwise.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)

@@ -126,6 +126,7 @@ def test_duckdb_equals_local(archive: tuple[str, list[Trace]]) -> None:
 @pytest.mark.skipif(shutil.which("java") is None, reason="Spark needs Java")
 def test_spark_local_equals_local(archive: tuple[str, list[Trace]]) -> None:
     pytest.importorskip("pyspark")
+    pytest.importorskip("pandas")
     root, _ = archive
     assert _json(run_engine("spark", root, spark_master="local[2]")) == _json(run_engine("local", root))
 
