@@ -155,7 +155,10 @@ class Quantiles:
         buckets: Counter[int] = Counter()
         positive = [v for v in buffer if v > low]
         zeros = len(buffer) - len(positive)
-        buckets.update(map(key, positive))
+        # each distinct value's key once (durations repeat: a log a value was the sketch's cost at 10 M spans),
+        # buckets filled in the order their keys first occur, as one key a value would
+        for value, n in Counter(positive).items():
+            buckets[key(value)] += n
         for k, n in buckets.items():
             sketch.add(mapping.value(k), n)
         if zeros:
