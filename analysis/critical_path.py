@@ -21,9 +21,10 @@ a child linked to its parent with a span link) are not on the caller's path.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from spanscope.analysis.trace_tree import Kids, children_of
 from spanscope.collectors.errors import AnalysisError
 from spanscope.collectors.model import Kind, Span, Trace
 
@@ -72,9 +73,12 @@ def is_async_child(parent: Span, child: Span) -> bool:
     return False
 
 
-def critical_path_nodes(trace: Trace, *, overlap_tolerance: float = 0.01) -> list[tuple[int, int, int]]:
+def critical_path_nodes(
+    trace: Trace, *, overlap_tolerance: float = 0.01, kids: Kids | None = None
+) -> list[tuple[int, int, int]]:
     """The critical path as ``(node, start_ns, end_ns)`` triples in time order (node = position in
-    ``trace.spans``). Zero-length stretches are left out unless the whole path has no length.
+    ``trace.spans``). Zero-length stretches are left out unless the whole path has no length. ``kids``:
+    the trace's children lists when the caller read them already (``trace_tree.children_lists``).
     """
     if not overlap_tolerance >= 0.0:  # also rejects NaN
         raise AnalysisError(f"overlap_tolerance must be a fraction >= 0, got {overlap_tolerance!r}")
@@ -89,7 +93,8 @@ def critical_path_nodes(trace: Trace, *, overlap_tolerance: float = 0.01) -> lis
     out: list[tuple[int, int, int]] = []
     # frame: [node, lo, cursor, candidates (end desc), next candidate index, tolerance_ns]
     stack: list[tuple[int, int, list[int], list[tuple[int, int, int]], list[int], int]] = []
-    stack.append(_frame(trace, root, r_lo, r_hi, overlap_tolerance))
+    children = children_of(trace, kids)
+    stack.append(_frame(spans, children, root, r_lo, r_hi, overlap_tolerance))
     visited = {root}
     while stack:
         node, lo, cur, kids, pos, tol = stack[-1]
@@ -116,7 +121,10 @@ def critical_path_nodes(trace: Trace, *, overlap_tolerance: float = 0.01) -> lis
             out.append((node, c_end, cursor))
         cur[0] = c_start
         visited.add(child)
-        stack.append(_frame(trace, child, c_start, c_end, overlap_tolerance))
+        if children(child):
+            stack.append(_frame(spans, children, child, c_start, c_end, overlap_tolerance))
+        elif c_end > c_start:  # a leaf (most spans): its whole stretch, without a frame of its own
+            out.append((child, c_start, c_end))
     if not out:
         return [(root, r_lo, r_hi)]
     out.reverse()
@@ -124,12 +132,11 @@ def critical_path_nodes(trace: Trace, *, overlap_tolerance: float = 0.01) -> lis
 
 
 def _frame(
-    trace: Trace, node: int, lo: int, hi: int, fraction: float
+    spans: Sequence[Span], children: Callable[[int], Sequence[int]], node: int, lo: int, hi: int, fraction: float
 ) -> tuple[int, int, list[int], list[tuple[int, int, int]], list[int], int]:
-    spans = trace.spans
     parent = spans[node]
     kids: list[tuple[int, int, int]] = []
-    for c in trace.children(node):
+    for c in children(node):
         cs = spans[c]
         start = cs.start_ns
         end = cs.end_ns
@@ -139,7 +146,7 @@ def _frame(
             start = lo
         if end > hi:
             end = hi
-        if end <= start or is_async_child(parent, cs):
+        if end <= start or ((cs.links or cs.kind is Kind.CONSUMER) and is_async_child(parent, cs)):
             continue  # entirely outside the parent (or empty), or asynchronous
         kids.append((-end, start, c))
     if len(kids) > 1:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from spanscope.analysis.cold_starts import INITIALIZATION, cold_children, initialization_ns, split_initialization
 from spanscope.analysis.critical_path import critical_path_nodes
 from spanscope.analysis.stats import PercentileMode, Quantiles, percentile
+from spanscope.analysis.trace_tree import Kids, children_of
 from spanscope.collectors import conventions as cv
 from spanscope.collectors.model import Trace
 
@@ -113,6 +114,7 @@ def add_trace_to(
     overlap_tolerance: float = 0.01,
     collect_attributes: bool = False,
     credit_path: bool = True,
+    kids: Kids | None = None,
 ) -> bool:
     """Fold one trace into ``part`` in place (the same as merging its :func:`hotspots_partial`).
 
@@ -120,13 +122,14 @@ def add_trace_to(
     explains) is counted under the function as ``(function, "Initialization")``, never as the caller's
     self or critical-path time. ``credit_path=False`` leaves the critical path out (a linked trace whose
     time is credited through its workflow's end-to-end path). Returns whether some span outlives its
-    parent: asynchronous work whose end-to-end path goes on after the caller returned.
+    parent: asynchronous work whose end-to-end path goes on after the caller returned. ``kids``: the
+    trace's children lists when the caller read them already (``trace_tree.children_lists``).
     """
     spans = trace.spans
     ops = part.ops
     keys: list[OpKey | None] = [None] * len(spans)
     dropped = set(trace.duplicates) if trace.duplicates else None
-    children = trace.children
+    children = children_of(trace, kids)
     outlives = False
     any_cold = False
     cold_key = cv.FAAS_COLDSTART
@@ -139,10 +142,10 @@ def add_trace_to(
         end = span.end_ns
         dur = end - start if end > start else 0
         covered = 0
-        kids = children(i)
-        if kids:
+        own_kids = children(i)
+        if own_kids:
             cur_s = cur_e = start
-            for c in kids:  # ordered by start: a linear union of the clamped child intervals
+            for c in own_kids:  # ordered by start: a linear union of the clamped child intervals
                 cs = spans[c]
                 e = cs.end_ns
                 if e > end:
@@ -169,7 +172,7 @@ def add_trace_to(
     if cold:
         _move_initialization(part, trace, keys, cold)
     if credit_path:
-        _credit_path(part, trace, keys, cold, overlap_tolerance)
+        _credit_path(part, trace, keys, cold, overlap_tolerance, kids)
     if collect_attributes:
         part.trace_attrs.append((max(0, trace.end_ns - trace.start_ns), _attribute_pairs(trace)))
     return outlives
@@ -181,9 +184,10 @@ def _credit_path(
     keys: list[OpKey | None],
     cold: dict[tuple[int, int], int] | None,
     overlap_tolerance: float,
+    kids: Kids | None = None,
 ) -> None:
     spans = trace.spans
-    nodes = critical_path_nodes(trace, overlap_tolerance=overlap_tolerance)
+    nodes = critical_path_nodes(trace, overlap_tolerance=overlap_tolerance, kids=kids)
     if cold:
         for node, s, e, init in split_initialization(trace, nodes, cold):
             k = (spans[node].service, INITIALIZATION) if init else keys[node]

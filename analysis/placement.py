@@ -104,6 +104,9 @@ def placement_partial(trace: Trace, *, overlap_tolerance: float = 0.01) -> Place
     spans = trace.spans
     if not spans or not trace.roots:
         return partial
+    if not any(s.resource or LOCATION in s.attributes or CLOUD_REGION in s.attributes for s in spans):
+        _add(partial, None, "unplaced", max(0, trace.end_ns - trace.start_ns))  # nothing says where: one pass
+        return partial
     owns = _own_locations(trace)
     if not any(placement_scope(w) == "edge" for w in set(owns) if w is not None):
         # Nothing at the edge (most traces): the roots' interval where the first root is, no walk, no path.
@@ -152,8 +155,12 @@ def _own_locations(trace: Trace) -> list[str | None]:
     by_resource: dict[int, str | None] = {}
     out: list[str | None] = []
     for span in trace.spans:
-        if LOCATION in span.attributes or CLOUD_REGION in span.attributes:
+        attributes = span.attributes
+        if LOCATION in attributes or CLOUD_REGION in attributes:
             out.append(span_location(span))
+            continue
+        if not span.resource:  # nothing says where (most spans of a trace without resources): no lookup
+            out.append(None)
             continue
         key = id(span.resource)
         if key not in by_resource:

@@ -38,14 +38,9 @@ from spanscope.analysis.ranks import StallingRank, StallingRanksPartial, merge_s
 from spanscope.analysis.skew import adjust_clock_skew
 from spanscope.analysis.stats import PercentileMode
 from spanscope.analysis.stragglers import Straggler, StragglersPartial, merge_stragglers, stragglers_partial
-from spanscope.analysis.workflows import (
-    MAX_WORKFLOW_TRACES,
-    WorkflowsPartial,
-    WorkflowStats,
-    build_workflow,
-    continuation_credits,
-    merge_workflows,
-)
+from spanscope.analysis.trace_tree import Kids, children_lists
+from spanscope.analysis.workflow_stats import WorkflowsPartial, WorkflowStats, continuation_credits, merge_workflows
+from spanscope.analysis.workflows import MAX_WORKFLOW_TRACES, build_workflow
 from spanscope.collectors.model import Trace
 
 LoadTraces = Callable[[Sequence[str]], Iterable[Trace]]
@@ -172,14 +167,20 @@ class _HotspotFolder:
         self.pending: dict[str, list[Trace]] = {}
         self.held: dict[str, Trace] = {}
         self.pending_spans = 0
-        self.alone: set[str] = set()  # entries credited with their own in-trace workflow
+        # entries credited with their own in-trace workflow: the credits given, taken back if linked traces join
+        self.alone: dict[str, dict[tuple[str, str], int]] = {}
         self.notes: list[str] = []
 
-    def add(self, trace: Trace) -> None:
+    def add(self, trace: Trace, kids: Kids | None = None) -> None:
         entry = _linked_entry(trace) if self.load is not None else None
         if entry is not None and self.pending_spans + len(trace.spans) <= MAX_PENDING_SPANS:
             add_trace_to(
-                self.part, trace, overlap_tolerance=self.tolerance, collect_attributes=self.attrs, credit_path=False
+                self.part,
+                trace,
+                overlap_tolerance=self.tolerance,
+                collect_attributes=self.attrs,
+                credit_path=False,
+                kids=kids,
             )
             self.pending.setdefault(entry, []).append(trace)
             self.held[trace.trace_id] = trace
@@ -187,11 +188,13 @@ class _HotspotFolder:
             return
         if entry is not None and "bound" not in " ".join(self.notes):
             self.notes.append(f"linked traces beyond {MAX_PENDING_SPANS:,} held spans were analysed one by one")
-        if add_trace_to(self.part, trace, overlap_tolerance=self.tolerance, collect_attributes=self.attrs):
+        if add_trace_to(self.part, trace, overlap_tolerance=self.tolerance, collect_attributes=self.attrs, kids=kids):
             flow = build_workflow([trace])
             self.flows.add(flow)
-            add_path_credit(self.part, continuation_credits(flow, _entry_end(trace)))
-            self.alone.add(trace.trace_id)
+            credits = continuation_credits(flow, _entry_end(trace))
+            add_path_credit(self.part, credits)
+            if self.load is not None:
+                self.alone[trace.trace_id] = credits
 
     def finish(self) -> None:
         if not self.pending or self.load is None:
@@ -220,8 +223,9 @@ class _HotspotFolder:
                 for trace in linked:
                     add_own_path(self.part, trace, overlap_tolerance=self.tolerance)
                 continue
+            moved: dict[str, int] = {}
             if entry not in self.held:
-                head = adjust_clock_skew(head)[0]
+                head, moved = adjust_clock_skew(head)
             else:  # the head is itself linked (a cycle): its own path was held back
                 add_own_path(self.part, head, overlap_tolerance=self.tolerance)
             group = [t for t in linked if t.trace_id != entry][: MAX_WORKFLOW_TRACES - 1]
@@ -236,7 +240,10 @@ class _HotspotFolder:
             self.flows.add(flow)
             credits = continuation_credits(flow, _entry_end(head))
             if entry in self.alone:
-                for key, ns in continuation_credits(build_workflow([head]), _entry_end(head)).items():
+                given = self.alone[entry]
+                if moved:  # the head read back was adjusted here: its own credits computed again, as given
+                    given = continuation_credits(build_workflow([head]), _entry_end(head))
+                for key, ns in given.items():
                     credits[key] = credits.get(key, 0) - ns
             add_path_credit(self.part, credits)
         if cycles:
@@ -245,6 +252,7 @@ class _HotspotFolder:
             self.notes.append(f"{missing} linked trace(s) link to traces that are not in the store: analysed alone")
         self.pending.clear()
         self.held.clear()
+        self.alone.clear()
 
 
 def _linked_entry(trace: Trace) -> str | None:
@@ -326,11 +334,12 @@ def build_report(
         n_traces += 1
         n_spans += len(trace.spans)
         hot.traces += 1
-        folder.add(trace)
+        kids = children_lists(trace)  # read once, shared by hotspots, the critical path and stragglers
+        folder.add(trace, kids)
         if any(s.status.failed for s in trace.spans):
             failed += 1
         fails.merge(failure_chains_partial(trace))
-        strag.merge(stragglers_partial(trace, min_group=min_group))
+        strag.merge(stragglers_partial(trace, min_group=min_group, kids=kids))
         ranks.merge(stalling_ranks_partial(trace))
         cold.merge(cold_starts_partial(trace))
         place.merge(placement_partial(trace, overlap_tolerance=overlap_tolerance))

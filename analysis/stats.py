@@ -89,16 +89,16 @@ class Quantiles:
 
     def add(self, value: int | float) -> None:
         self.count += 1
-        if self.sketched:
-            buffer = self._buffer
-            buffer.append(value)
-            if len(buffer) >= _FLUSH:
-                self._flush()
+        if self._sketch is None and self.mode != "sketch":  # exact (the hot path: one append, one bound check)
+            values = self.values
+            values.append(value)
+            if len(values) > SKETCH_ABOVE and self.mode == "auto":
+                self._to_sketch()
             return
-        values = self.values
-        values.append(value)
-        if self.mode == "auto" and len(values) > SKETCH_ABOVE:
-            self._to_sketch()
+        buffer = self._buffer
+        buffer.append(value)
+        if len(buffer) >= _FLUSH:
+            self._flush()
 
     def merge(self, other: Quantiles) -> Quantiles:
         """Fold ``other`` in (associative; ``other`` is left as it was); returns self."""
@@ -155,7 +155,10 @@ class Quantiles:
         buckets: Counter[int] = Counter()
         positive = [v for v in buffer if v > low]
         zeros = len(buffer) - len(positive)
-        buckets.update(map(key, positive))
+        # each distinct value's key once (durations repeat: a log a value was the sketch's cost at 10 M spans),
+        # buckets filled in the order their keys first occur, as one key a value would
+        for value, n in Counter(positive).items():
+            buckets[key(value)] += n
         for k, n in buckets.items():
             sketch.add(mapping.value(k), n)
         if zeros:

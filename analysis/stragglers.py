@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from spanscope.analysis.stats import mad, median
+from spanscope.analysis.trace_tree import Kids
 from spanscope.collectors import conventions as cv
 from spanscope.collectors.model import Span, Trace
 
@@ -78,16 +79,20 @@ def _number(span: Span, keys: tuple[str, ...]) -> float | None:
     return None
 
 
-def stragglers_partial(trace: Trace, *, min_group: int = 5, threshold: float = 3.5) -> StragglersPartial:
-    """The per-trace step of :func:`stragglers`."""
+def stragglers_partial(
+    trace: Trace, *, min_group: int = 5, threshold: float = 3.5, kids: Kids | None = None
+) -> StragglersPartial:
+    """The per-trace step of :func:`stragglers` (``kids``: the trace's children lists, if read already)."""
     part = StragglersPartial()
     spans = trace.spans
-    for parent in range(len(spans)):
-        kids = trace.children(parent)
-        if len(kids) < min_group:
+    if len(spans) <= min_group:  # no parent can have min_group children
+        return part
+    lists = kids if kids is not None else [trace.children(i) for i in range(len(spans))]
+    for parent, children in enumerate(lists):
+        if len(children) < min_group:
             continue
         groups: dict[tuple[str, str], list[int]] = {}
-        for c in kids:
+        for c in children:
             cs = spans[c]
             groups.setdefault((cs.service, cs.name), []).append(c)
         for (service, operation), members in groups.items():

@@ -8,6 +8,10 @@ durations) with the ratio, and linearity (the same analysis on a quarter of the 
 
     .venv/bin/python -m benchmarks.bench_analyze            # 50,000 traces x 20 spans
     .venv/bin/python -m benchmarks.bench_analyze --quick    # 5,000 traces
+    .venv/bin/python -m benchmarks.bench_analyze --quick --best-of 6   # steadier figures on a shared machine
+
+The same file runs against another checkout's code on the same generated input: from this checkout, with the
+other checkout's interpreter, ``/path/to/other/.venv/bin/python -m benchmarks.bench_analyze --quick``.
 """
 
 from __future__ import annotations
@@ -66,6 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="5,000 traces instead of 50,000")
     parser.add_argument("--traces", type=int, default=None)
+    parser.add_argument(
+        "--best-of", type=int, default=2, help="runs of the full report and of the one without the map (default 2)"
+    )
     args = parser.parse_args(argv)
     n = args.traces or (5_000 if args.quick else 50_000)
     if hasattr(os, "sched_setaffinity"):
@@ -77,8 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     rss_data = rss_mb()
     t_base, _ = best_of(3, baseline_pass, traces)
     t_quarter, _ = best_of(3, report_of, traces[: n // 4])
-    t_nomap, _ = timed(report_of, traces, False)
-    t_full, r = best_of(2, report_of, traces)
+    t_nomap, _ = best_of(max(1, args.best_of - 1), report_of, traces, False)
+    t_full, r = best_of(max(1, args.best_of), report_of, traces)
     peak = rss_mb()
     print(f"input: {n:,} traces, {spans:,} spans (generated in {t_gen:.1f} s; RSS with data {rss_data:,.0f} MB)")
     print("times are CPU seconds of this process on one core (best of several runs)")

@@ -3,7 +3,8 @@
 Writes archives of 1,000,000 and 10,000,000 generated spans (20-span traces with faults, cold starts
 and stragglers, from bench_analyze's generator), then reports bytes per span, each engine's time on
 1M spans with its ratio to `local` measured in the same run, and how each engine's time grows from
-1M to 10M spans (10x the input; linear is 10x the time).
+1M to 10M spans (10x the input; linear is 10x the time), in wall seconds and in CPU seconds (this process's
+threads and every descendant's: Spark's JVM and Python workers), the figure a shared machine's load moves least.
 
     .venv/bin/python -m benchmarks.bench_scale            # 1M and 10M spans (long: tens of minutes)
     .venv/bin/python -m benchmarks.bench_scale --quick    # 100,000 and 400,000 spans
@@ -17,6 +18,7 @@ every hotspot, with ``sketch`` forced).
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import shutil
 import sys
@@ -24,9 +26,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from spanscope.analysis.engines import run_engine
 from spanscope.analysis.report import Report
 from spanscope.collectors.archive import list_archive_files, write_traces
+from spanscope.engines import run_engine
 
 from benchmarks.machine import machine_line
 from tests.load import SPANS_PER_TRACE, make_trace
@@ -47,8 +49,32 @@ def build_archive(root: Path, spans: int, seed: int = 7) -> tuple[int, float]:
     return size, elapsed
 
 
+def cpu_seconds() -> float:
+    """CPU seconds of this process (all its threads: DuckDB's) and of every live descendant (Spark's JVM and its
+    Python workers, with the workers they reaped): on a shared machine the figure other people's work does not move."""
+    tick = os.sysconf("SC_CLK_TCK")
+    procs: dict[int, tuple[int, float]] = {}
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else ():
+        if entry.isdigit():
+            try:
+                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            procs[int(entry)] = (int(fields[1]), sum(int(x) for x in fields[11:15]) / tick)
+    me = os.getpid()
+    total = time.process_time()
+    for pid, (_ppid, cpu) in procs.items():
+        up = pid
+        while up in procs and up != me and up > 1:
+            up = procs[up][0]
+        if up == me and pid != me:
+            total += cpu
+    return total
+
+
 def time_engine(engine: str, root: Path, percentiles: str = "auto") -> tuple[float, Report]:
-    start = time.perf_counter()
+    """Wall seconds of one engine run (its CPU seconds are printed beside them)."""
+    start, cpu = time.perf_counter(), cpu_seconds()
     report = run_engine(
         engine,
         str(root),
@@ -56,8 +82,12 @@ def time_engine(engine: str, root: Path, percentiles: str = "auto") -> tuple[flo
         percentiles=percentiles,  # type: ignore[arg-type]
     )
     elapsed = time.perf_counter() - start
+    CPU[(engine, percentiles, root.name)] = cpu_seconds() - cpu
     assert report.traces > 0
     return elapsed, report
+
+
+CPU: dict[tuple[str, str, str], float] = {}  # (engine, percentiles, archive) -> CPU seconds of the last run
 
 
 def sketch_error(exact: Report, sketched: Report) -> float:
@@ -88,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="spanscope-bench-scale-"))
     try:
         results: dict[str, dict[int, float]] = {e: {} for e in ["local exact", *engines]}
+        cpu: dict[tuple[str, int], float] = {}
         for spans in (small, large):
             root = work / f"a{spans}"
             size, write_s = build_archive(root, spans)
@@ -98,13 +129,19 @@ def main(argv: list[str] | None = None) -> int:
             )
             exact_s, exact = time_engine("local", root, "exact")
             results["local exact"][spans] = exact_s
-            print(f"  local exact {exact_s:8.2f} s  ({spans / exact_s:,.0f} spans/s)  baseline", flush=True)
+            cpu_exact = CPU[("local", "exact", root.name)]
+            cpu[("local exact", spans)] = cpu_exact
+            print(
+                f"  local exact {exact_s:8.2f} s  ({spans / exact_s:,.0f} spans/s)  baseline; {cpu_exact:.1f} s CPU",
+                flush=True,
+            )
             for engine in engines:
                 elapsed, _report = time_engine(engine, root)
                 results[engine][spans] = elapsed
+                used = cpu[(engine, spans)] = CPU[(engine, "auto", root.name)]
                 print(
                     f"  {engine:<11} {elapsed:8.2f} s  ({spans / elapsed:,.0f} spans/s)  "
-                    f"ratio {elapsed / exact_s:.2f} to local exact",
+                    f"ratio {elapsed / exact_s:.2f} to local exact; {used:.1f} s CPU, ratio {used / cpu_exact:.2f}",
                     flush=True,
                 )
             sketch_s, sketched = time_engine("local", root, "sketch")
@@ -123,9 +160,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\ngrowth from {small:,} to {large:,} spans ({factor:.0f}x input; linear = {factor:.0f}x time):")
         for engine in results:
             growth = results[engine][large] / results[engine][small]
-            print(f"  {engine:<11} {growth:5.2f}x time")
+            cpu_growth = cpu[(engine, large)] / cpu[(engine, small)]
+            print(f"  {engine:<11} {growth:5.2f}x time, {cpu_growth:5.2f}x CPU")
         if "spark" in results:
-            print(f"spark / local at {large:,}: {results['spark'][large] / results['local'][large]:.2f}")
+            print(
+                f"spark / local at {large:,}: {results['spark'][large] / results['local'][large]:.2f} time, "
+                f"{cpu[('spark', large)] / cpu[('local', large)]:.2f} CPU"
+            )
         print(machine_line())
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -96,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(
                 "--engine runs over the whole archive: --filter, --select, windows and baselines need the store"
             )
-        from spanscope.analysis.engines import run_engine
+        from spanscope.engines import run_engine
 
         _emit(
             run_engine(

@@ -2,7 +2,7 @@
 
     spark-submit spark_job.py --source s3://bucket/spans/ --output /tmp/report.json
 
-The module runs standalone (``python -m spanscope.tui.cli.spark_job`` or as a spark-submit script) with
+The module runs standalone (``python -m spanscope.engines.spark_job`` or as a spark-submit script) with
 spanscope installed on the cluster; see the README's "Running on EMR" section.
 """
 
@@ -23,9 +23,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from pyspark.sql import SparkSession
-    from spanscope.analysis.engines.run import spark_partial
-    from spanscope.tui.render.report_json import report_to_json
-    from spanscope.tui.render.report_md import render_report_markdown
+    from spanscope.engines.spark_runner import spark_partial
+    from spanscope.render.report_json import report_to_json
+    from spanscope.render.report_md import render_report_markdown
 
     builder = SparkSession.builder.appName("spanscope-analyze")
     if args.master:

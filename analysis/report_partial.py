@@ -1,7 +1,8 @@
-"""The report as a per-trace step and an associative merge, shared by every engine."""
+"""The report as a per-trace step and an associative merge: what every engine (``spanscope.engines``) runs."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from spanscope.analysis.cold_starts import ColdStartsPartial, cold_starts_partial, merge_cold_starts
@@ -10,6 +11,7 @@ from spanscope.analysis.hotspots import HotspotsPartial, add_trace_to, merge_hot
 from spanscope.analysis.report import Report
 from spanscope.analysis.stats import PercentileMode
 from spanscope.analysis.stragglers import StragglersPartial, merge_stragglers, stragglers_partial
+from spanscope.analysis.trace_tree import children_lists
 from spanscope.collectors.model import Trace
 
 
@@ -58,6 +60,7 @@ class ReportPartial:
 
 def report_step(trace: Trace, overlap_tolerance: float = 0.01, percentiles: PercentileMode = "auto") -> ReportPartial:
     """The per-trace step: everything one trace contributes (``percentiles``: see ``stats.Quantiles``)."""
+    kids = children_lists(trace)  # read once, shared by hotspots, the critical path and stragglers
     part = ReportPartial(
         traces=1,
         spans=len(trace.spans),
@@ -65,14 +68,22 @@ def report_step(trace: Trace, overlap_tolerance: float = 0.01, percentiles: Perc
         start_ns=trace.start_ns,
         end_ns=trace.end_ns,
         failure_chains=failure_chains_partial(trace),
-        stragglers=stragglers_partial(trace),
+        stragglers=stragglers_partial(trace, kids=kids),
         cold_starts=cold_starts_partial(trace),
         hotspots=HotspotsPartial(traces=1, percentiles=percentiles),
     )
-    add_trace_to(part.hotspots, trace, overlap_tolerance=overlap_tolerance)
+    add_trace_to(part.hotspots, trace, overlap_tolerance=overlap_tolerance, kids=kids)
     return part
 
 
 def merge_partials(left: ReportPartial, right: ReportPartial) -> ReportPartial:
     """A two-argument merge for reductions (Spark's treeReduce)."""
     return left.merge(right)
+
+
+def fold_traces(traces: Iterable[Trace], overlap_tolerance: float, percentiles: PercentileMode) -> ReportPartial:
+    """Every trace's step merged into one partial (the loop of the engines that stream traces: local, duckdb)."""
+    total = ReportPartial(hotspots=HotspotsPartial(percentiles=percentiles))
+    for trace in traces:
+        total.merge(report_step(trace, overlap_tolerance, percentiles))
+    return total

@@ -7,12 +7,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from spanscope.analysis.engines import report_step, run_engine
-from spanscope.analysis.engines.partial import ReportPartial
-from spanscope.analysis.engines.run import EngineError
 from spanscope.analysis.report import build_report
+from spanscope.analysis.report_partial import ReportPartial, report_step
 from spanscope.collectors.archive import write_traces
 from spanscope.collectors.model import Kind, Status, Trace
+from spanscope.engines import EngineError, run_engine
 from spanscope.render.report_json import report_to_json
 
 from tests.builders import build_spans
@@ -127,13 +126,12 @@ def test_duckdb_equals_local(archive: tuple[str, list[Trace]]) -> None:
 @pytest.mark.skipif(shutil.which("java") is None, reason="Spark needs Java")
 def test_spark_local_equals_local(archive: tuple[str, list[Trace]]) -> None:
     pytest.importorskip("pyspark")
+    pytest.importorskip("pandas")
     root, _ = archive
     assert _json(run_engine("spark", root, spark_master="local[2]")) == _json(run_engine("local", root))
 
 
 def test_unknown_engine_and_empty_source(tmp_path: Path) -> None:
-    from spanscope.analysis.engines.run import EngineError
-
     with pytest.raises(EngineError, match="no archive files"):
         run_engine("local", str(tmp_path))
     write_traces(_faulty_traces(1), str(tmp_path))

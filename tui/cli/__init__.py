@@ -1,1 +1,0 @@
-"""The `spanscope` command line: one module per command."""
