@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from spanscope.collectors.formats.otlp_proto import spans_to_request
 from spanscope.collectors.store import open_store
 
 from tests.builders import make_span, trace_id_for
+from tests.waiting import wait_for
 
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
@@ -45,13 +45,6 @@ class GatedStore:
 def body(label: str, n: int) -> bytes:
     spans = [make_span(f"{label}{i}", None, i, i + 1, trace=label, service="api") for i in range(n)]
     return spans_to_request(spans).SerializeToString()
-
-
-def wait_until(predicate) -> None:
-    deadline = time.monotonic() + 10
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.01)
 
 
 def gated_config(tmp_path: Path, **overrides) -> tuple[GatedStore, CollectorConfig]:
@@ -87,7 +80,7 @@ def test_overload_gives_retryable_codes_and_loses_nothing_acknowledged(tmp_path:
         first = pool.submit(requests.post, url, data=body("a", 5), headers=headers)
         assert store.writing.wait(10)  # "a" is being written (blocked on the gate)
         second = pool.submit(export, body("b", 8), timeout=30)
-        wait_until(lambda: collector.writer.pending_spans == 8)  # "b" waits in the queue
+        wait_for(lambda: collector.writer.pending_spans == 8)  # "b" waits in the queue
 
         refused = requests.post(url, data=body("c", 5), headers=headers)
         assert refused.status_code == 429
@@ -152,7 +145,7 @@ def test_sdk_exporter_retries_through_overload_and_every_span_arrives(tmp_path: 
             for _ in range(80):
                 with tracer.start_as_current_span("work"):
                     pass
-        wait_until(lambda: collector.counters.get("otlp_http.rejected:overload") >= 1)
+        wait_for(lambda: collector.counters.get("otlp_http.rejected:overload") >= 1)
         store.gate.set()
         with ThreadPoolExecutor(3) as pool:
             assert all(pool.map(lambda p: p.force_flush(60_000), providers))
@@ -172,7 +165,7 @@ def test_a_full_queue_refuses_before_decoding(tmp_path: Path) -> None:
         first = pool.submit(requests.post, url, data=body("a", 5), headers=headers)
         assert store.writing.wait(10)
         second = pool.submit(requests.post, url, data=body("b", 10), headers=headers)
-        wait_until(lambda: collector.writer.saturated)
+        wait_for(lambda: collector.writer.saturated)
 
         refused = requests.post(url, data=b"\xff\xff not protobuf", headers=headers)
         assert refused.status_code == 429
@@ -188,6 +181,6 @@ def test_a_full_queue_refuses_before_decoding(tmp_path: Path) -> None:
         store.gate.set()
         assert first.result(30).status_code == 200
         assert second.result(30).status_code == 200
-        wait_until(lambda: not collector.writer.saturated)
+        wait_for(lambda: not collector.writer.saturated)
         assert requests.post(url, data=b"\xff\xff not protobuf", headers=headers).status_code == 400
         channel.close()

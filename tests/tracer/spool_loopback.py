@@ -6,7 +6,6 @@ import email.utils
 import socket
 import threading
 import time
-from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -127,15 +126,6 @@ def free_port() -> int:
     port: int = probe.getsockname()[1]
     probe.close()
     return port
-
-
-def wait_until(predicate: Callable[[], bool], timeout_s: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
 
 
 def make_exporter(receiver: Receiver, directory: Path, **kwargs: Any) -> StoreAndForwardExporter:

@@ -12,7 +12,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExportResult
 from spanscope.tracer.spool import DEVICE_CLOCK_OFFSET_NS, DiskSpool
 
-from tests.tracer.spool_loopback import Receiver, Spans, make_exporter, spool_files_bytes, wait_until
+from tests.tracer.spool_loopback import Receiver, Spans, make_exporter, spool_files_bytes
+from tests.waiting import reached as wait_until
 
 
 @pytest.fixture

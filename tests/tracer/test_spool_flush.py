@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from spanscope.tracer import configure, force_flush, span
 
-from tests.tracer.spool_loopback import Receiver, make_exporter, wait_until
+from tests.tracer.spool_loopback import Receiver, make_exporter
+from tests.waiting import reached as wait_until
 
 
 def test_tracer_flush_drains_the_spool(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from spanscope.collectors.model import Kind, Span
@@ -15,6 +14,7 @@ from textual.widgets import Static
 from tests.fixtures.tui.sample_store import BASE_NS
 from tests.tui.conftest import SIZE
 from tests.tui.test_app import settle, static_text
+from tests.waiting import wait_for_pilot
 
 PAGE = 50
 
@@ -26,13 +26,6 @@ def burst(first: int, count: int) -> list[Span]:
         start = BASE_NS + 7_200_000_000_000 + k * 1_000_000
         spans.append(Span(tid, "a" * 16, None, "burst-api", f"op {k}", Kind.SERVER, start, start + 500_000))
     return spans
-
-
-async def wait_for(pilot, condition, seconds: float = 20.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and not condition():
-        await pilot.pause(0.05)
-    assert condition()
 
 
 async def test_a_trimmed_burst_says_how_many_it_did_not_show(tmp_path: Path) -> None:
@@ -48,11 +41,11 @@ async def test_a_trimmed_burst_says_how_many_it_did_not_show(tmp_path: Path) -> 
         await settle(pilot)
         screen = app.screen
         assert isinstance(screen, TracesScreen)
-        await wait_for(pilot, lambda: app._cursor is not None)  # the first poll took the cursor
+        await wait_for_pilot(pilot, lambda: app._cursor is not None)  # the first poll took the cursor
         with open_store(db) as writer:
             writer.write_spans(burst(10, 300))  # one transaction: one poll sees the whole burst
         status = screen.query_one("#traces-status", Static)
-        await wait_for(pilot, lambda: "in the store" in static_text(status))
+        await wait_for_pilot(pilot, lambda: "in the store" in static_text(status))
         text = static_text(status)
         assert "310 in the store" in text, text
         assert "this burst had 250 more, not shown: only its newest 50 are" in text, text
@@ -62,6 +55,6 @@ async def test_a_trimmed_burst_says_how_many_it_did_not_show(tmp_path: Path) -> 
         for first in (310, 340, 370):
             with open_store(db) as writer:
                 writer.write_spans(burst(first, 30))
-            await wait_for(pilot, lambda first=first: f"{first + 30:,} in the store" in static_text(status))
+            await wait_for_pilot(pilot, lambda first=first: f"{first + 30:,} in the store" in static_text(status))
         assert "400 in the store" in static_text(status)
     source.close()
