@@ -1,4 +1,4 @@
-"""The architecture holds: import direction between rooms, declared packages, py.typed, module docstrings."""
+"""The architecture holds: arrows between and inside rooms, pure analysis, typed packages, docstrings, module size."""
 
 from __future__ import annotations
 
@@ -138,7 +138,8 @@ IMPURE_MODULES = {
 }
 
 
-def _imported_modules(path: Path) -> set[str]:
+def _all_imports(path: Path) -> set[str]:
+    """Every module ``path`` imports, ours or not (``from a import b`` counts ``a`` and ``a.b``)."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     found: set[str] = set()
     for node in ast.walk(tree):
@@ -153,7 +154,7 @@ def _imported_modules(path: Path) -> set[str]:
 def test_analysis_uses_only_the_model_and_the_service_map_of_collectors() -> None:
     bad = []
     for path in _python_files("analysis"):
-        for name in _imported_modules(path):
+        for name in _all_imports(path):
             parts = name.split(".")
             if parts[:2] != ["spanscope", "collectors"] or len(parts) < 3:
                 continue
@@ -166,7 +167,7 @@ def test_analysis_is_pure() -> None:
     bad = []
     for path in _python_files("analysis"):
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-        for name in _imported_modules(path):
+        for name in _all_imports(path):
             if name.split(".")[0] in IMPURE_MODULES:
                 bad.append(f"{path.relative_to(ROOT)} imports {name}")
         for node in ast.walk(tree):
@@ -175,3 +176,51 @@ def test_analysis_is_pure() -> None:
             if isinstance(node, ast.Attribute) and node.attr in {"environ", "getenv"}:
                 bad.append(f"{path.relative_to(ROOT)}:{node.lineno} reads the environment")
     assert not bad, "\n".join(bad)
+
+
+# Arrows inside a room (DESIGN.md §1): receivers hand spans to the writer and know nothing of the service map; wire
+# formats convert to and from the model and know nothing of where spans are kept; the Textual app is not the CLI.
+INNER_FORBIDDEN: dict[str, tuple[str, ...]] = {
+    "collectors/receivers": ("spanscope.collectors.service_map",),
+    "collectors/formats": ("spanscope.collectors.store",),
+    "collectors/store": ("spanscope.collectors.service_map", "spanscope.collectors.receivers"),
+    "collectors/service_map": ("spanscope.collectors.store", "spanscope.collectors.receivers"),
+}
+
+
+def _forbidden_inner_imports(part: str, path: Path) -> list[str]:
+    return [
+        f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path} imports {name}"
+        for name in sorted(_all_imports(path))
+        if any(name == target or name.startswith(target + ".") for target in INNER_FORBIDDEN[part])
+    ]
+
+
+@pytest.mark.parametrize("part", sorted(INNER_FORBIDDEN))
+def test_arrows_inside_a_room(part: str) -> None:
+    files = sorted((ROOT / part).rglob("*.py"))
+    assert files, f"{part} has no modules"
+    bad = [line for path in files for line in _forbidden_inner_imports(part, path)]
+    assert not bad, "\n".join(bad)
+
+
+def test_the_inner_check_sees_a_forbidden_import(tmp_path: Path) -> None:
+    module = tmp_path / "bad.py"
+    module.write_text("from spanscope.collectors import store\nimport spanscope.collectors.service_map.build\n")
+    assert _forbidden_inner_imports("collectors/formats", module)
+    assert _forbidden_inner_imports("collectors/receivers", module)
+
+
+MAX_MODULE_LINES = 500
+
+
+def test_no_module_over_500_lines() -> None:
+    folders = [*ROOMS, "tests", "benchmarks"]
+    big = [
+        f"{path.relative_to(ROOT)}: {lines} lines"
+        for folder in folders
+        for path in sorted((ROOT / folder).rglob("*.py"))
+        if "__pycache__" not in path.parts
+        and (lines := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
+    ]
+    assert not big, "\n".join(big)
