@@ -171,7 +171,7 @@ def test_http_write_hitting_corruption_gets_503_then_the_store_is_moved_aside_an
         wait_for(lambda: collector.counters.get("store.moved_aside") == 1)
         moved = asides(db)
         assert len(moved) == 1 and moved[0].parent == db.parent
-        assert db.exists()  # the fresh store
+        wait_for(db.exists)  # the fresh store (swapped in just after the move is counted)
 
         retried = post(collector, low_spans())  # what the client's retry does
         assert retried.status_code == 200
