@@ -163,6 +163,7 @@ def test_http_write_hitting_corruption_gets_503_then_the_store_is_moved_aside_an
             assert post(collector, request).status_code == 200
             acknowledged.extend(request)
         summaries_before = {s.trace_id: s for s in collector.store.summaries()}
+        first_store = collector.store
         lost_page_keys = corrupt_leftmost_spans_leaf(db)
 
         reply = post(collector, low_spans())
@@ -171,7 +172,8 @@ def test_http_write_hitting_corruption_gets_503_then_the_store_is_moved_aside_an
         wait_for(lambda: collector.counters.get("store.moved_aside") == 1)
         moved = asides(db)
         assert len(moved) == 1 and moved[0].parent == db.parent
-        wait_for(db.exists)  # the fresh store (swapped in just after the move is counted)
+        wait_for(lambda: collector.store is not first_store)  # counted before the fresh store is swapped in
+        assert db.exists()  # the fresh store
 
         retried = post(collector, low_spans())  # what the client's retry does
         assert retried.status_code == 200
