@@ -79,7 +79,8 @@ class DatagramReader:
             return
         self._slots = slots
         self._control = (ctypes.c_char * max(self._anc * slots, 1))()
-        base = ctypes.addressof((ctypes.c_char * len(self._data)).from_buffer(self._data))
+        self._pinned = (ctypes.c_char * len(self._data)).from_buffer(self._data)  # the bytearray cannot move
+        base = ctypes.addressof(self._pinned)
         self._iov = (_IOVec * slots)()
         self._msgs = (_MMsgHdr * slots)()
         control = ctypes.addressof(self._control)
