@@ -187,14 +187,15 @@ def py_spy() -> str | None:
     return str(beside) if beside.exists() else shutil.which("py-spy")
 
 
-def start_profile(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes] | None:
-    """py-spy sampling the collector process ``pid`` for ``seconds`` into collapsed stacks at ``out``."""
+def start_profile(pid: int, seconds: float, out: Path, *, gil: bool = False) -> subprocess.Popen[bytes] | None:
+    """py-spy sampling the collector process ``pid`` for ``seconds`` into collapsed stacks at ``out``;
+    with ``gil`` only the thread holding the GIL (Python's own CPU, without threads waiting for it)."""
     exe = py_spy()
     if exe is None:
         print("profile: py-spy not installed (pip install py-spy); no profile taken")
         return None
     cmd = [exe, "record", "--pid", str(pid), "--duration", str(max(1, int(seconds))), "--rate", "200"]
-    cmd += ["--format", "raw", "--nonblocking", "--threads", "-o", str(out)]
+    cmd += ["--format", "raw", "--nonblocking", "--threads", "-o", str(out), *(["--gil"] if gil else [])]
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -233,7 +234,9 @@ def print_profile(out: Path, top: int = 12) -> None:
         print(f"    {n / total:6.1%}  {frame}")
 
 
-def bench_otlp(tmp: Path, duration_s: float, procs: int, threads: int, profile: bool = False) -> dict[str, float]:
+def bench_otlp(
+    tmp: Path, duration_s: float, procs: int, threads: int, profile: bool = False, gil: bool = False
+) -> dict[str, float]:
     collector = CollectorProc(tmp / "otlp.db", receivers=_RECEIVERS, sample_s=0.05)
     ctx = mp.get_context("spawn")
     try:
@@ -255,7 +258,7 @@ def bench_otlp(tmp: Path, duration_s: float, procs: int, threads: int, profile: 
         cpu0 = collector.cpu_s()
         t0 = time.monotonic()
         go.set()
-        spy = start_profile(collector.proc.pid, duration_s * 0.8, tmp / "profile.txt") if profile else None
+        spy = start_profile(collector.proc.pid, duration_s * 0.8, tmp / "profile.txt", gil=gil) if profile else None
         results = [queue.get(timeout=duration_s + 120) for _ in workers]
         stats = collector.wait_drained()
         wall = time.monotonic() - t0
@@ -363,6 +366,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="short runs (a few seconds each)")
     parser.add_argument("--profile", action="store_true", help="sample the collector with py-spy during OTLP load")
+    parser.add_argument("--gil", action="store_true", help="with --profile: only samples holding the GIL")
     parser.add_argument("--only", choices=("otlp", "udp", "overload"), help="run one part")
     args = parser.parse_args(argv)
     quick = args.quick
@@ -374,7 +378,9 @@ def main(argv: list[str] | None = None) -> int:
             bodies = make_requests(20 if quick else 80, 99)
             base = out["baseline"] = baseline(bodies, tmp / "baseline.db")
             print(f"baseline (in-process decode + store.write_spans): {base:,.0f} spans per CPU second")
-            otlp = out["otlp"] = bench_otlp(tmp, 5 if quick else 20, procs=2, threads=6, profile=args.profile)
+            otlp = out["otlp"] = bench_otlp(
+                tmp, 5 if quick else 20, procs=2, threads=6, profile=args.profile, gil=args.gil
+            )
             print(
                 f"OTLP/HTTP protobuf: {otlp['spans_per_s']:,.0f} spans/s stored, "
                 f"{otlp['spans_per_core_s']:,.0f} spans per collector CPU second "

@@ -132,8 +132,7 @@ def _attributes(kvs: Iterable[KeyValue]) -> Attributes:
     return out
 
 
-def _status(pb: PbStatus, attributes: Mapping[str, object]) -> Status:
-    return conv.span_status(attributes, failed=pb.code == PbStatus.STATUS_CODE_ERROR)
+_STATUS_ERROR = PbStatus.STATUS_CODE_ERROR
 
 
 _ZERO_TRACE = bytes(16)
@@ -157,7 +156,12 @@ def _span(pb: PbSpan, service: str, resource: Attributes, resource_origin: str) 
         raise InvalidSpanError(f"span times out of range: start {start}, end {end}")
     attributes = _attributes(pb.attributes)
     kind = _KIND_FROM_PB.get(pb.kind, Kind.INTERNAL)
-    namespace, remote = conv.downstream(kind, attributes) if kind in _DOWNSTREAM_KINDS else ("", "")
+    if kind in _DOWNSTREAM_KINDS:  # conv.downstream's rule, its kind test already made
+        namespace, remote = conv.remote_from_attributes(attributes)
+        if not remote:
+            namespace = ""
+    else:
+        namespace = remote = ""
     events: list[SpanEvent] = []
     exceptions: list[SpanException] = []
     pb_events = pb.events
@@ -178,6 +182,11 @@ def _span(pb: PbSpan, service: str, resource: Attributes, resource_origin: str) 
     explicit_origin = attributes.get(conv.ORIGIN)
     origin = explicit_origin if isinstance(explicit_origin, str) and explicit_origin else resource_origin
     status = pb.status
+    failed = status.code == _STATUS_ERROR
+    if conv.HTTP_STATUS in attributes or conv.HTTP_STATUS_OLD in attributes:
+        span_status = conv.span_status(attributes, failed=failed)
+    else:  # no HTTP status to decide which failure: conv.span_status's answer without the calls
+        span_status = Status.FAULT if failed else Status.OK
     return Span(
         trace_id.hex(),
         span_id.hex(),
@@ -187,7 +196,7 @@ def _span(pb: PbSpan, service: str, resource: Attributes, resource_origin: str) 
         kind,
         start,
         end if end else start,
-        _status(status, attributes),
+        span_status,
         status.message,
         origin,
         namespace,

@@ -133,6 +133,20 @@ def spans_from_document(doc: Mapping[str, Any]) -> list[Span]:
     return spans
 
 
+_INT64_MAX = 2**63 - 1
+
+
+def _time_ns(value: object, what: str) -> int:
+    """``seconds_to_ns`` with the common case inline: a float of plain digits (what the SDKs send)."""
+    if type(value) is float:
+        whole, _dot, frac = repr(value).partition(".")
+        if len(frac) <= 9 and frac.isdigit() and whole.isdigit():
+            ns = int(whole) * 1_000_000_000 + int(frac.ljust(9, "0"))
+            if ns <= _INT64_MAX:
+                return ns
+    return seconds_to_ns(value, what)
+
+
 def _text(value: object, what: str) -> str:
     if not isinstance(value, str) or not value:
         raise InvalidSpanError(f"{what} is missing or not a string: {value!r}")
@@ -172,7 +186,7 @@ def _convert(
         name = _text(name, "name")
     if "start_time" not in node:
         raise InvalidSpanError("start_time is missing")
-    start_ns = seconds_to_ns(node["start_time"], "start_time")
+    start_ns = _time_ns(node["start_time"], "start_time")
     in_progress = node.get("in_progress") is True
     end = node.get("end_time")
     if end is None:
@@ -180,7 +194,7 @@ def _convert(
             raise InvalidSpanError("end_time is missing and the document is not in_progress")
         end_ns = start_ns
     else:
-        end_ns = seconds_to_ns(end, "end_time")
+        end_ns = _time_ns(end, "end_time")
 
     namespace = node.get("namespace")
     namespace = namespace if isinstance(namespace, str) else ""
@@ -257,26 +271,27 @@ def _convert(
     origin = node.get("origin")
     annotations = node.get("annotations")
     links = node.get("links")
-    return Span(
-        trace_id=trace_id,
-        span_id=span_id,
-        parent_id=parent_id,
-        service=service,
-        name=span_name,
-        kind=kind,
-        start_ns=start_ns,
-        end_ns=end_ns,
-        status=status,
-        status_message=exceptions[0].message if exceptions and status is not Status.OK else "",
-        origin=origin if isinstance(origin, str) else "",
-        namespace=namespace if remote else "",
-        remote_service=name if remote else "",
-        attributes=attributes,
-        annotations=_annotations(annotations) if annotations else {},
-        resource=resource,
-        exceptions=exceptions,
-        links=_links(links) if links else [],
-        in_progress=in_progress,
+    return Span(  # positional: half the cost of keywords, on every segment received
+        trace_id,
+        span_id,
+        parent_id,
+        service,
+        span_name,
+        kind,
+        start_ns,
+        end_ns,
+        status,
+        exceptions[0].message if exceptions and status is not Status.OK else "",  # status_message
+        origin if isinstance(origin, str) else "",
+        namespace if remote else "",
+        name if remote else "",  # remote_service
+        attributes,
+        _annotations(annotations) if annotations else {},
+        resource,
+        [],  # events
+        exceptions,
+        _links(links) if links else [],
+        in_progress,
     )
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import select
 import socket
-import struct
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -24,6 +23,7 @@ from typing import Any
 import orjson
 from spanscope.collectors.model import Span
 from spanscope.collectors.receivers.counters import Counters
+from spanscope.collectors.receivers.udp_batch import DatagramReader
 from spanscope.collectors.receivers.writer import BatchWriter
 
 _log = logging.getLogger(__name__)
@@ -169,10 +169,8 @@ class XRayUDPReceiver:
         poller = select.poll()
         poller.register(sock.fileno(), select.POLLIN)
         convert = self._convert
-        anc_size = socket.CMSG_SPACE(4) if self._ovfl else 0
-        buffer = bytearray(MAX_DATAGRAM_BYTES + 1)  # one buffer for every read, not 64 KB allocated per datagram
-        view = memoryview(buffer)
-        into = [buffer]
+        # one buffer per slot for every read, not 64 KB allocated per datagram
+        reader = DatagramReader(sock, MAX_DATAGRAM_BYTES + 1, drops=self._ovfl)
         spans: list[Span] = []
         good = 0
         received = 0
@@ -180,7 +178,7 @@ class XRayUDPReceiver:
         kernel_drops = 0
         while True:
             try:
-                nbytes, anc, _flags, _addr = sock.recvmsg_into(into, anc_size)
+                datagrams, drops = reader.read()
             except BlockingIOError:
                 if received:
                     tally[f"{_PREFIX}.received"] = received
@@ -199,21 +197,18 @@ class XRayUDPReceiver:
                 self._counters.add(f"{_PREFIX}.receive_errors")
                 poller.poll(_POLL_MS)
                 continue
-            received += 1
-            data = view[:nbytes].tobytes()
-            for level, kind, payload in anc:
-                if level == socket.SOL_SOCKET and kind == _SO_RXQ_OVFL and len(payload) >= 4:
-                    drops = struct.unpack("=I", payload[:4])[0]
-                    if drops > kernel_drops:
-                        kernel_drops = drops
-                        self._counters.set_max(f"{_PREFIX}.dropped:kernel_buffer", drops)
-            got, reason = parse_datagram(data, convert)
-            if reason is not None:
-                key = f"{_PREFIX}.rejected:{reason}"
-                tally[key] = tally.get(key, 0) + 1
-                continue
-            spans.extend(got)
-            good += 1
+            received += len(datagrams)
+            if drops is not None and drops > kernel_drops:
+                kernel_drops = drops
+                self._counters.set_max(f"{_PREFIX}.dropped:kernel_buffer", drops)
+            for data in datagrams:
+                got, reason = parse_datagram(data, convert)
+                if reason is not None:
+                    key = f"{_PREFIX}.rejected:{reason}"
+                    tally[key] = tally.get(key, 0) + 1
+                    continue
+                spans.extend(got)
+                good += 1
             if len(spans) >= _FLUSH_SPANS:
                 tally[f"{_PREFIX}.received"] = received
                 received = 0

@@ -17,6 +17,32 @@ SUMMARY_COLUMNS = (
 )  # the traces table's columns in the order ``SummaryAcc.from_row`` reads them
 
 
+def new_trace_row(span: Span, seq: int) -> tuple[Any, ...]:
+    """The summary row of a trace no store holds whose only span written is ``span``: what
+    ``SummaryAcc(span.trace_id)``, ``add(span, None)`` and ``to_row(seq)`` give, without the object
+    (most X-Ray segments are such traces)."""
+    status = span.status
+    service = span.service
+    start_ns = span.start_ns
+    return (
+        span.trace_id,
+        start_ns if start_ns > 0 else 0,
+        span.end_ns if span.end_ns > 0 else 0,
+        span.span_id,
+        service,
+        span.name,
+        start_ns,
+        1 if span.parent_id is None else 0,
+        1,
+        1 if span.in_progress else 0,
+        1 if status is Status.ERROR or status is Status.THROTTLE else 0,
+        1 if status is Status.FAULT else 0,
+        1 if status is Status.THROTTLE else 0,
+        orjson.dumps([service]).decode() if service else "[]",
+        seq,
+    )
+
+
 class SummaryAcc:
     """A trace summary row being updated with newly written spans."""
 

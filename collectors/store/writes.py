@@ -17,8 +17,9 @@ import orjson
 from spanscope.collectors.model import Span
 from spanscope.collectors.store.codec import ENUM_VALUES, dumps_exact, encode_body
 from spanscope.collectors.store.schema import rollback_if_open
-from spanscope.collectors.store.summaries import SUMMARY_COLUMNS, SummaryAcc
+from spanscope.collectors.store.summaries import SUMMARY_COLUMNS, SummaryAcc, new_trace_row
 
+_RESOURCE_CACHE = 4096
 _CHUNK = 400  # keys per IN (...) query, well under SQLite's variable limit
 _INSERT_SPAN = (
     "INSERT OR {conflict} INTO spans (trace_id, span_id, parent_id, service, name, kind, start_ns, end_ns, status,"
@@ -59,7 +60,7 @@ class SpanWriter:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
-        self._resource_ids: dict[str, int] = {}
+        self._resource_ids: dict[bytes, int] = {}  # resource JSON -> id
 
     def write(self, batch: dict[tuple[str, str], Span]) -> WriteResult:
         """Store a deduplicated batch (``dedupe``) in one transaction."""
@@ -166,10 +167,10 @@ class SpanWriter:
         if not resource:
             return None
         body = dumps_exact(resource, orjson.OPT_SORT_KEYS)
-        digest = hashlib.blake2b(body, digest_size=16).hexdigest()
-        cached = self._resource_ids.get(digest)
+        cached = self._resource_ids.get(body)  # by its exact JSON: X-Ray gives each span its own equal dict
         if cached is not None:
             return cached
+        digest = hashlib.blake2b(body, digest_size=16).hexdigest()
         row = self._conn.execute("SELECT id FROM resources WHERE digest = ?", (digest,)).fetchone()
         if row is None:
             cursor = self._conn.execute("INSERT INTO resources (digest, body) VALUES (?, ?)", (digest, body))
@@ -177,7 +178,9 @@ class SpanWriter:
             assert rid is not None
         else:
             rid = int(row[0])
-        self._resource_ids[digest] = rid
+        if len(self._resource_ids) >= _RESOURCE_CACHE:  # a store has few distinct resources; bound it anyway
+            self._resource_ids.clear()
+        self._resource_ids[body] = rid
         return rid
 
     def _update_summaries(
@@ -193,6 +196,12 @@ class SpanWriter:
         service_rows: list[tuple[str, str]] = []
         for trace_id, items in by_trace.items():
             row = current.get(trace_id)
+            if row is None and len(items) == 1 and items[0][1] is None:  # a new trace of one new span
+                span = items[0][0]
+                rows.append(new_trace_row(span, seq))
+                if span.service:
+                    service_rows.append((span.service, trace_id))
+                continue
             summary = SummaryAcc.from_row(row) if row is not None else SummaryAcc(trace_id)
             for span, held in items:
                 summary.add(span, held)
