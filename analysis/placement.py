@@ -98,19 +98,30 @@ class PlacementSplit:
         return self.region_ns + self.edge_ns + self.crossing_ns + self.unplaced_ns
 
 
-def placement_partial(trace: Trace, *, overlap_tolerance: float = 0.01) -> PlacementPartial:
-    """The split of one trace (see the module docstring)."""
-    partial = PlacementPartial(traces=1)
+def placement_partial(
+    trace: Trace, *, overlap_tolerance: float = 0.01, into: PlacementPartial | None = None
+) -> PlacementPartial:
+    """The split of one trace (see the module docstring). ``into``: a partial to add the trace to in
+    place (the same as merging the trace's own partial into it), returned."""
+    if into is None:
+        partial = PlacementPartial(traces=1)
+    else:
+        partial = into
+        partial.traces += 1
     spans = trace.spans
     if not spans or not trace.roots:
         return partial
-    if not any(s.resource or LOCATION in s.attributes or CLOUD_REGION in s.attributes for s in spans):
+    for s in spans:
+        if s.resource or LOCATION in s.attributes or CLOUD_REGION in s.attributes:
+            break
+    else:
         _add(partial, None, "unplaced", max(0, trace.end_ns - trace.start_ns))  # nothing says where: one pass
         return partial
     owns = _own_locations(trace)
-    if not any(placement_scope(w) == "edge" for w in set(owns) if w is not None):
+    own_scopes = {placement_scope(w) for w in set(owns) if w is not None}
+    if "edge" not in own_scopes:
         # Nothing at the edge (most traces): the roots' interval where the first root is, no walk, no path.
-        in_region = any(placement_scope(w) == "region" for w in set(owns) if w is not None)
+        in_region = "region" in own_scopes
         span_ns = max(0, trace.end_ns - trace.start_ns)
         _add(partial, owns[trace.roots[0]], "region" if in_region else "unplaced", span_ns)
         return partial
@@ -123,9 +134,10 @@ def placement_partial(trace: Trace, *, overlap_tolerance: float = 0.01) -> Place
         stack.extend((k, where[i]) for k in trace.children(i))
     placed = set(where)
     scopes = {w: placement_scope(w) for w in placed}
-    if "edge" in scopes.values():
-        partial.edge_traces = 1
-    if len(placed) == 1 or not partial.edge_traces:  # nothing at the edge: the roots' interval, no path needed
+    at_edge = "edge" in scopes.values()
+    if at_edge:
+        partial.edge_traces += 1
+    if len(placed) == 1 or not at_edge:  # nothing at the edge: the roots' interval, no path needed
         only = where[trace.roots[0]] if len(placed) > 1 else next(iter(placed))
         in_region = any(scope == "region" for scope in scopes.values())
         _add(partial, only, "region" if in_region else "unplaced", max(0, trace.end_ns - trace.start_ns))

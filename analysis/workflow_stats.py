@@ -3,27 +3,39 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from spanscope.analysis.cold_starts import INITIALIZATION
 from spanscope.analysis.stats import percentiles
-from spanscope.analysis.workflows import QUEUE_WAIT, Workflow
+from spanscope.analysis.workflows import QUEUE_WAIT, Stretches, Workflow
 
 __all__ = ["WorkflowStats", "WorkflowsPartial", "continuation_credits", "merge_workflows"]
 
 
-def continuation_credits(workflow: Workflow, after_ns: int) -> dict[tuple[str, str], int]:
+def continuation_credits(workflow: Workflow | Stretches, after_ns: int) -> dict[tuple[str, str], int]:
     """Nanoseconds of the end-to-end path after ``after_ns`` (the entry's return) per (service, operation):
     span self time under its name, a cold start as ``(function, "Initialization")``; hop gaps are not
     operations and are left out."""
     out: dict[tuple[str, str], int] = {}
-    for p in workflow.path:
-        if p.end_ns <= after_ns or (p.piece and p.piece != INITIALIZATION):
+    for service, name, start, end, piece in _stretches(workflow):
+        if end <= after_ns or (piece and piece != INITIALIZATION):
             continue
-        key = (p.service, p.piece or p.name)
-        out[key] = out.get(key, 0) + p.end_ns - max(p.start_ns, after_ns)
+        key = (service, piece or name)
+        out[key] = out.get(key, 0) + end - max(start, after_ns)
     return out
+
+
+def _stretches(workflow: Workflow | Stretches) -> Iterator[tuple[str, str, int, int, str]]:
+    """(service, operation, start, end, piece) of each path piece."""
+    if isinstance(workflow, Stretches):
+        spans = workflow.spans
+        for g, s, e, piece in workflow.pieces:
+            span = spans[g]
+            yield span.service, span.name, s, e, piece
+    else:
+        for p in workflow.path:
+            yield p.service, p.name, p.start_ns, p.end_ns, p.piece
 
 
 @dataclass(slots=True)
@@ -33,7 +45,7 @@ class WorkflowsPartial:
 
     items: dict[str, tuple[tuple[str, str], int, dict[str, int], int]] = field(default_factory=dict)
 
-    def add(self, workflow: Workflow) -> None:
+    def add(self, workflow: Workflow | Stretches) -> None:
         first = workflow.traces[0] if workflow.traces else None
         root = first.root if first is not None else None
         if first is None or root is None:

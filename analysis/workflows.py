@@ -40,12 +40,14 @@ __all__ = [
     "QUEUE_WAIT",
     "Hop",
     "PathPiece",
+    "Stretches",
     "Workflow",
     "build_workflow",
     "follow_links",
     "hop_kind",
     "initialization_ns",
     "one_timeline",
+    "path_stretches",
 ]
 
 MAX_WORKFLOW_TRACES = 100
@@ -378,14 +380,53 @@ def _frame(forest: _Forest, node: int, lo: int, hi: int, skip: int) -> list[Any]
     return [node, lo, hi, kids, 0, (hi - lo) // 100]
 
 
+@dataclass(slots=True)
+class Stretches:
+    """The end-to-end path of some traces before it becomes :class:`PathPiece` objects: ``pieces`` are
+    ``(node, start_ns, end_ns, piece)`` in time order, a node indexing ``spans`` (every member's spans);
+    ``hops`` unordered. For callers that only sum the path (the report's workflows section)."""
+
+    traces: list[Trace]
+    spans: list[Span]
+    trace_ids: list[str]
+    pieces: list[tuple[int, int, int, str]]
+    hops: list[Hop]
+    start_ns: int
+    end_ns: int
+    notes: list[str]
+
+    @property
+    def duration_ns(self) -> int:
+        return max(0, self.end_ns - self.start_ns)
+
+    def time_by_piece(self) -> dict[str, int]:
+        """As :meth:`Workflow.time_by_piece`."""
+        out: dict[str, int] = {}
+        for _g, s, e, piece in self.pieces:
+            key = piece or "compute"
+            out[key] = out.get(key, 0) + e - s
+        return out
+
+
 def build_workflow(traces: Sequence[Trace], *, notes: Sequence[str] = ()) -> Workflow:
     """The workflow of ``traces`` (already gathered, e.g. by :func:`follow_links`): hops and the path."""
+    st = path_stretches(traces, notes=notes)
+    spans, tids = st.spans, st.trace_ids
+    path = [
+        PathPiece(tids[g], spans[g].span_id, spans[g].service, spans[g].name, s, e, piece) for g, s, e, piece in st.pieces
+    ]
+    st.hops.sort(key=lambda h: (h.to_start_ns, h.to_trace_id, h.to_span_id))
+    return Workflow(st.traces, st.hops, path, st.start_ns, st.end_ns, st.notes)
+
+
+def path_stretches(traces: Sequence[Trace], *, notes: Sequence[str] = ()) -> Stretches:
+    """The hops and the end-to-end path of ``traces`` as :class:`Stretches` (see :func:`build_workflow`)."""
     forest = _Forest(traces)
     spans = forest.spans
     valid = [g for g in range(len(spans)) if forest.valid[g]]
     out_notes = list(notes)
     if not valid:
-        return Workflow(list(traces), [], [], 0, 0, out_notes)
+        return Stretches(list(traces), spans, forest.trace_ids, [], [], 0, 0, out_notes)
     start_ns = min((forest.lo[g] for g in valid if forest.lo[g] > 0), default=0)
     end_ns = max(forest.hi[g] for g in valid)
     units = [g for g in valid if forest.up[g] < 0]
@@ -434,12 +475,11 @@ def build_workflow(traces: Sequence[Trace], *, notes: Sequence[str] = ()) -> Wor
             pieces.append((unit, hop_start, hop_end - init, hop_kind(cs, us)))
         node, cursor = cause, hop_start
     pieces.reverse()
-    path = _split_initialization(forest, pieces)
-    hops.sort(key=lambda h: (h.to_start_ns, h.to_trace_id, h.to_span_id))
-    return Workflow(list(traces), hops, path, start_ns, end_ns, out_notes)
+    split = _split_initialization(forest, pieces)
+    return Stretches(list(traces), spans, forest.trace_ids, split, hops, start_ns, end_ns, out_notes)
 
 
-def _split_initialization(forest: _Forest, pieces: list[tuple[int, int, int, str]]) -> list[PathPiece]:
+def _split_initialization(forest: _Forest, pieces: list[tuple[int, int, int, str]]) -> list[tuple[int, int, int, str]]:
     """Path pieces in time order. A parent's stretch that ends where a child begins gives up to the
     child's init duration to the child's ``Initialization`` piece (a cold start is never the caller's self
     time), and, for a child that outlived its tree parent (a Batch array child after ``SubmitJob``), the
@@ -454,32 +494,28 @@ def _split_initialization(forest: _Forest, pieces: list[tuple[int, int, int, str
         if a >= 0:
             starts[(a, max(lo[g], lo[a]))] = g
     if not starts:
-        return [_piece(forest, g, s, e, piece) for g, s, e, piece in pieces if e > s]
-    out: list[PathPiece] = []
+        return [p for p in pieces if p[2] > p[1]]
+    out: list[tuple[int, int, int, str]] = []
     for g, s, e, piece in pieces:
         c = starts.get((g, e)) if not piece else None
         if c is None:
             if e > s:
-                out.append(_piece(forest, g, s, e, piece))
+                out.append((g, s, e, piece))
             continue
-        tail: list[PathPiece] = []
+        tail: list[tuple[int, int, int, str]] = []
         k = min(initialization_ns(spans[c]), e - s)
         if k > 0:
-            tail.append(_piece(forest, c, e - k, e, INITIALIZATION))
+            tail.append((c, e - k, e, INITIALIZATION))
             e -= k
         p = par[c]
         linked_inside = forest.linked_cause[c] and p == up[c]  # an EMR step's job inside the call that added it
         if p >= 0 and (p != up[c] or linked_inside):
             wait_from = s if linked_inside else max(s, hi[p])
             if e > wait_from:
-                tail.append(_piece(forest, c, wait_from, e, hop_kind(spans[p], spans[c])))
+                tail.append((c, wait_from, e, hop_kind(spans[p], spans[c])))
                 e = wait_from
         if e > s:
-            out.append(_piece(forest, g, s, e, ""))
+            out.append((g, s, e, ""))
         out.extend(reversed(tail))
     return out
 
-
-def _piece(forest: _Forest, g: int, s: int, e: int, piece: str) -> PathPiece:
-    span = forest.spans[g]
-    return PathPiece(forest.trace_ids[g], span.span_id, span.service, span.name, s, e, piece)
