@@ -99,10 +99,15 @@ class PlacementSplit:
 
 
 def placement_partial(
-    trace: Trace, *, overlap_tolerance: float = 0.01, into: PlacementPartial | None = None
+    trace: Trace,
+    *,
+    overlap_tolerance: float = 0.01,
+    into: PlacementPartial | None = None,
+    interval: tuple[int, int] | None = None,
 ) -> PlacementPartial:
     """The split of one trace (see the module docstring). ``into``: a partial to add the trace to in
-    place (the same as merging the trace's own partial into it), returned."""
+    place (the same as merging the trace's own partial into it), returned. ``interval``: the trace's
+    ``(start_ns, end_ns)`` when the caller read them already (each reads every span)."""
     if into is None:
         partial = PlacementPartial(traces=1)
     else:
@@ -111,19 +116,19 @@ def placement_partial(
     spans = trace.spans
     if not spans or not trace.roots:
         return partial
+    t0, t1 = interval if interval is not None else (trace.start_ns, trace.end_ns)
     for s in spans:
         if s.resource or LOCATION in s.attributes or CLOUD_REGION in s.attributes:
             break
     else:
-        _add(partial, None, "unplaced", max(0, trace.end_ns - trace.start_ns))  # nothing says where: one pass
+        _add(partial, None, "unplaced", max(0, t1 - t0))  # nothing says where: one pass
         return partial
     owns = _own_locations(trace)
     own_scopes = {placement_scope(w) for w in set(owns) if w is not None}
     if "edge" not in own_scopes:
         # Nothing at the edge (most traces): the roots' interval where the first root is, no walk, no path.
         in_region = "region" in own_scopes
-        span_ns = max(0, trace.end_ns - trace.start_ns)
-        _add(partial, owns[trace.roots[0]], "region" if in_region else "unplaced", span_ns)
+        _add(partial, owns[trace.roots[0]], "region" if in_region else "unplaced", max(0, t1 - t0))
         return partial
     where: list[str | None] = [None] * len(spans)
     stack: list[tuple[int, str | None]] = [(r, None) for r in trace.roots]
@@ -140,7 +145,7 @@ def placement_partial(
     if len(placed) == 1 or not at_edge:  # nothing at the edge: the roots' interval, no path needed
         only = where[trace.roots[0]] if len(placed) > 1 else next(iter(placed))
         in_region = any(scope == "region" for scope in scopes.values())
-        _add(partial, only, "region" if in_region else "unplaced", max(0, trace.end_ns - trace.start_ns))
+        _add(partial, only, "region" if in_region else "unplaced", max(0, t1 - t0))
         return partial
     index = {span.span_id: i for i, span in enumerate(spans)}
     crossing_time: dict[int, int] = {}

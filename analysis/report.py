@@ -342,8 +342,8 @@ def build_report(
         strag.merge(stragglers_partial(trace, min_group=min_group, kids=kids))
         ranks.merge(stalling_ranks_partial(trace))
         cold.merge(cold_starts_partial(trace))
-        placement_partial(trace, overlap_tolerance=overlap_tolerance, into=place)
         t0, t1 = trace.start_ns, trace.end_ns
+        placement_partial(trace, overlap_tolerance=overlap_tolerance, into=place, interval=(t0, t1))
         if t0 and (not start or t0 < start):
             start = t0
         if t1 > end:
