@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from spanscope.analysis.cold_starts import INITIALIZATION
@@ -13,29 +13,19 @@ from spanscope.analysis.workflows import QUEUE_WAIT, Stretches, Workflow
 __all__ = ["WorkflowStats", "WorkflowsPartial", "continuation_credits", "merge_workflows"]
 
 
-def continuation_credits(workflow: Workflow | Stretches, after_ns: int) -> dict[tuple[str, str], int]:
+def continuation_credits(stretches: Stretches, after_ns: int) -> dict[tuple[str, str], int]:
     """Nanoseconds of the end-to-end path after ``after_ns`` (the entry's return) per (service, operation):
     span self time under its name, a cold start as ``(function, "Initialization")``; hop gaps are not
     operations and are left out."""
     out: dict[tuple[str, str], int] = {}
-    for service, name, start, end, piece in _stretches(workflow):
+    spans = stretches.spans
+    for g, start, end, piece in stretches.pieces:
         if end <= after_ns or (piece and piece != INITIALIZATION):
             continue
-        key = (service, piece or name)
+        span = spans[g]
+        key = (span.service, piece or span.name)
         out[key] = out.get(key, 0) + end - max(start, after_ns)
     return out
-
-
-def _stretches(workflow: Workflow | Stretches) -> Iterator[tuple[str, str, int, int, str]]:
-    """(service, operation, start, end, piece) of each path piece."""
-    if isinstance(workflow, Stretches):
-        spans = workflow.spans
-        for g, s, e, piece in workflow.pieces:
-            span = spans[g]
-            yield span.service, span.name, s, e, piece
-    else:
-        for p in workflow.path:
-            yield p.service, p.name, p.start_ns, p.end_ns, p.piece
 
 
 @dataclass(slots=True)

@@ -224,7 +224,11 @@ class _Forest:
         self.par: list[int] = []
         self.linked_cause: list[bool] = []
         self.valid: list[bool] = []
-        wanted = {(lk.trace_id, lk.span_id) for t in traces for sp in t.spans for lk in sp.links}
+        wanted: dict[str, set[str]] = {}  # linked-to span ids per trace id
+        for t in traces:
+            for sp in t.spans:
+                for lk in sp.links:
+                    wanted.setdefault(lk.trace_id, set()).add(lk.span_id)
         where: dict[tuple[str, str], int] = {}
         for trace in traces:
             base = len(self.spans)
@@ -239,11 +243,11 @@ class _Forest:
             for i in trace.duplicates:
                 valid[i] = False
             self.valid.extend(valid)
-            if wanted:
-                tid = trace.trace_id
-                for i, span in enumerate(members):
-                    if valid[i] and (tid, span.span_id) in wanted:
-                        where[(tid, span.span_id)] = base + i
+            tid = trace.trace_id
+            for span_id in wanted.get(tid, ()):
+                pos = trace.position(span_id)  # the canonical record: never a dropped duplicate
+                if pos is not None:
+                    where[(tid, span_id)] = base + pos
         self.where = where
         self.hops: list[Hop] = []
         spans = self.spans
