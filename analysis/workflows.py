@@ -26,11 +26,12 @@ and so on back to the first unit. Iterative, and bounded: cycles of links stop a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from spanscope.analysis.cold_starts import INITIALIZATION, initialization_ns
+from spanscope.analysis.workflow_links import MAX_WORKFLOW_TRACES, follow_links
 from spanscope.collectors import conventions as cv
 from spanscope.collectors.model import Kind, Span, Trace
 
@@ -50,7 +51,6 @@ __all__ = [
     "path_stretches",
 ]
 
-MAX_WORKFLOW_TRACES = 100
 MAX_ANCESTOR_STEPS = 64
 QUEUE_WAIT = "queue wait"
 
@@ -142,56 +142,6 @@ def hop_kind(cause: Span, span: Span) -> str:
 
 
 # --- assembling the members ----------------------------------------------------------------------------
-
-
-def follow_links(
-    start: Trace,
-    load: Callable[[Sequence[str]], Iterable[Trace]],
-    linking: Callable[[str], Sequence[str]],
-    *,
-    max_traces: int = MAX_WORKFLOW_TRACES,
-) -> tuple[list[Trace], list[str]]:
-    """``start`` and every trace linked to or from it, transitively, at most ``max_traces`` in all.
-
-    ``load(ids)`` returns the traces with those ids that exist; ``linking(id)`` the ids of traces that
-    may link to trace ``id`` (false positives are checked here). Returns the traces (``start`` first)
-    and notes on what was bounded: links to traces not loaded, traces left out over the bound.
-    """
-    members: dict[str, Trace] = {start.trace_id: start}
-    frontier = [start]
-    missing: set[str] = set()
-    left_out: set[str] = set()
-    while frontier:
-        wanted: list[str] = []
-        for trace in frontier:
-            for tid in sorted(_link_targets(trace) | set(linking(trace.trace_id))):
-                if tid not in members and tid not in missing and tid not in wanted:
-                    wanted.append(tid)
-        room = max_traces - len(members)
-        if len(wanted) > room:
-            left_out.update(wanted[room:])
-            wanted = wanted[: max(0, room)]
-        frontier = []
-        found = {t.trace_id: t for t in load(wanted)} if wanted else {}
-        for tid in wanted:
-            got = found.get(tid)
-            if got is None:
-                missing.add(tid)
-                continue
-            members[tid] = got
-            frontier.append(got)
-    notes = []
-    if missing:
-        notes.append(f"{len(missing):,} linked trace(s) are not in the store")
-    left_out -= set(members)
-    if left_out:
-        notes.append(f"{len(left_out):,} more linked trace(s) not followed (at most {max_traces} traces per workflow)")
-    return list(members.values()), notes
-
-
-def _link_targets(trace: Trace) -> set[str]:
-    own = trace.trace_id
-    return {lk.trace_id for s in trace.spans for lk in s.links if lk.trace_id != own}
 
 
 def one_timeline(workflow: Workflow) -> Trace:
@@ -417,7 +367,8 @@ def build_workflow(traces: Sequence[Trace], *, notes: Sequence[str] = ()) -> Wor
     st = path_stretches(traces, notes=notes)
     spans, tids = st.spans, st.trace_ids
     path = [
-        PathPiece(tids[g], spans[g].span_id, spans[g].service, spans[g].name, s, e, piece) for g, s, e, piece in st.pieces
+        PathPiece(tids[g], spans[g].span_id, spans[g].service, spans[g].name, s, e, piece)
+        for g, s, e, piece in st.pieces
     ]
     st.hops.sort(key=lambda h: (h.to_start_ns, h.to_trace_id, h.to_span_id))
     return Workflow(st.traces, st.hops, path, st.start_ns, st.end_ns, st.notes)
@@ -522,4 +473,3 @@ def _split_initialization(forest: _Forest, pieces: list[tuple[int, int, int, str
             out.append((g, s, e, ""))
         out.extend(reversed(tail))
     return out
-
