@@ -265,16 +265,18 @@ class _Forest:
                 up[x] = -1
             for k in path:
                 state[k] = 2
-        spans = self.spans
+        spans, kids, linked_cause = self.spans, self.kids, self.linked_cause
         self.lifted: list[int] = []  # nodes held by an ancestor other than their tree parent
+        lifted = self.lifted
         for g in range(n):
             a = up[g]
             if a >= 0:
-                self.kids[a].append(g)
+                kids[a].append(g)
                 p = par[g]
-                if p != a and p >= 0:
-                    self.lifted.append(g)
-                if p >= 0 and p != a and lo[g] > hi[p] and not self.linked_cause[g]:
+                if p == a or p < 0:  # the common case: held by its tree parent (or a root's cause)
+                    continue
+                lifted.append(g)
+                if lo[g] > hi[p] and not linked_cause[g]:
                     ps, cs = spans[p], spans[g]
                     tid = self.trace_ids[g]
                     self.hops.append(Hop(hop_kind(ps, cs), tid, ps.span_id, tid, cs.span_id, ps.end_ns, cs.start_ns))
