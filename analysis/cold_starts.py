@@ -49,13 +49,16 @@ def initialization_ns(span: Span) -> int:
     return 0
 
 
-def cold_children(trace: Trace) -> dict[tuple[int, int], int]:
+def cold_children(trace: Trace, candidates: Iterable[int] | None = None) -> dict[tuple[int, int], int]:
     """Cold-started spans keyed by (parent node, start clamped to the parent): where a caller's stretch
-    of the critical path ends and the callee's init took place."""
+    of the critical path ends and the callee's init took place. ``candidates``: the nodes that carry
+    ``faas.coldstart`` when the caller found them already (else every span is read)."""
     out: dict[tuple[int, int], int] = {}
     spans = trace.spans
     key = cv.FAAS_COLDSTART
-    for i, span in enumerate(spans):
+    nodes = range(len(spans)) if candidates is None else candidates
+    for i in nodes:
+        span = spans[i]
         if key in span.attributes and initialization_ns(span):
             p = trace.parent(i)
             if p is not None:

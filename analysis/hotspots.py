@@ -131,7 +131,7 @@ def add_trace_to(
     dropped = set(trace.duplicates) if trace.duplicates else None
     children = children_of(trace, kids)
     outlives = False
-    any_cold = False
+    cold_nodes: list[int] = []
     cold_key = cv.FAAS_COLDSTART
     for i, span in enumerate(spans):
         if dropped is not None and i in dropped:
@@ -161,14 +161,14 @@ def add_trace_to(
                     cur_e = e
             covered += cur_e - cur_s
         if cold_key in span.attributes:
-            any_cold = True
+            cold_nodes.append(i)
         acc = ops.get(key)
         if acc is None:
             acc = ops[key] = _OpAcc(durations=Quantiles(part.percentiles))
         acc.self_ns += dur - covered
         acc.count += 1
         acc.durations.add(dur)
-    cold = cold_children(trace) if any_cold else None
+    cold = cold_children(trace, cold_nodes) if cold_nodes else None
     if cold:
         _move_initialization(part, trace, keys, cold)
     if credit_path:
@@ -194,10 +194,12 @@ def _credit_path(
             if k is not None:
                 _acc(part, k).critical_path_ns += e - s
     else:
+        ops = part.ops
         for node, s, e in nodes:
             k = keys[node]
             if k is not None:
-                _acc(part, k).critical_path_ns += e - s
+                acc = ops.get(k)  # folded just before (the common case): no call
+                (acc if acc is not None else _acc(part, k)).critical_path_ns += e - s
 
 
 def add_own_path(part: HotspotsPartial, trace: Trace, *, overlap_tolerance: float = 0.01) -> None:

@@ -98,21 +98,37 @@ class PlacementSplit:
         return self.region_ns + self.edge_ns + self.crossing_ns + self.unplaced_ns
 
 
-def placement_partial(trace: Trace, *, overlap_tolerance: float = 0.01) -> PlacementPartial:
-    """The split of one trace (see the module docstring)."""
-    partial = PlacementPartial(traces=1)
+def placement_partial(
+    trace: Trace,
+    *,
+    overlap_tolerance: float = 0.01,
+    into: PlacementPartial | None = None,
+    interval: tuple[int, int] | None = None,
+) -> PlacementPartial:
+    """The split of one trace (see the module docstring). ``into``: a partial to add the trace to in
+    place (the same as merging the trace's own partial into it), returned. ``interval``: the trace's
+    ``(start_ns, end_ns)`` when the caller read them already (each reads every span)."""
+    if into is None:
+        partial = PlacementPartial(traces=1)
+    else:
+        partial = into
+        partial.traces += 1
     spans = trace.spans
     if not spans or not trace.roots:
         return partial
-    if not any(s.resource or LOCATION in s.attributes or CLOUD_REGION in s.attributes for s in spans):
-        _add(partial, None, "unplaced", max(0, trace.end_ns - trace.start_ns))  # nothing says where: one pass
+    t0, t1 = interval if interval is not None else (trace.start_ns, trace.end_ns)
+    for s in spans:
+        if s.resource or LOCATION in s.attributes or CLOUD_REGION in s.attributes:
+            break
+    else:
+        _add(partial, None, "unplaced", max(0, t1 - t0))  # nothing says where: one pass
         return partial
     owns = _own_locations(trace)
-    if not any(placement_scope(w) == "edge" for w in set(owns) if w is not None):
+    own_scopes = {placement_scope(w) for w in set(owns) if w is not None}
+    if "edge" not in own_scopes:
         # Nothing at the edge (most traces): the roots' interval where the first root is, no walk, no path.
-        in_region = any(placement_scope(w) == "region" for w in set(owns) if w is not None)
-        span_ns = max(0, trace.end_ns - trace.start_ns)
-        _add(partial, owns[trace.roots[0]], "region" if in_region else "unplaced", span_ns)
+        in_region = "region" in own_scopes
+        _add(partial, owns[trace.roots[0]], "region" if in_region else "unplaced", max(0, t1 - t0))
         return partial
     where: list[str | None] = [None] * len(spans)
     stack: list[tuple[int, str | None]] = [(r, None) for r in trace.roots]
@@ -123,12 +139,13 @@ def placement_partial(trace: Trace, *, overlap_tolerance: float = 0.01) -> Place
         stack.extend((k, where[i]) for k in trace.children(i))
     placed = set(where)
     scopes = {w: placement_scope(w) for w in placed}
-    if "edge" in scopes.values():
-        partial.edge_traces = 1
-    if len(placed) == 1 or not partial.edge_traces:  # nothing at the edge: the roots' interval, no path needed
+    at_edge = "edge" in scopes.values()
+    if at_edge:
+        partial.edge_traces += 1
+    if len(placed) == 1 or not at_edge:  # nothing at the edge: the roots' interval, no path needed
         only = where[trace.roots[0]] if len(placed) > 1 else next(iter(placed))
         in_region = any(scope == "region" for scope in scopes.values())
-        _add(partial, only, "region" if in_region else "unplaced", max(0, trace.end_ns - trace.start_ns))
+        _add(partial, only, "region" if in_region else "unplaced", max(0, t1 - t0))
         return partial
     index = {span.span_id: i for i, span in enumerate(spans)}
     crossing_time: dict[int, int] = {}

@@ -40,7 +40,7 @@ from spanscope.analysis.stats import PercentileMode
 from spanscope.analysis.stragglers import Straggler, StragglersPartial, merge_stragglers, stragglers_partial
 from spanscope.analysis.trace_tree import Kids, children_lists
 from spanscope.analysis.workflow_stats import WorkflowsPartial, WorkflowStats, continuation_credits, merge_workflows
-from spanscope.analysis.workflows import MAX_WORKFLOW_TRACES, build_workflow
+from spanscope.analysis.workflows import MAX_WORKFLOW_TRACES, path_stretches
 from spanscope.collectors.model import Trace
 
 LoadTraces = Callable[[Sequence[str]], Iterable[Trace]]
@@ -189,7 +189,7 @@ class _HotspotFolder:
         if entry is not None and "bound" not in " ".join(self.notes):
             self.notes.append(f"linked traces beyond {MAX_PENDING_SPANS:,} held spans were analysed one by one")
         if add_trace_to(self.part, trace, overlap_tolerance=self.tolerance, collect_attributes=self.attrs, kids=kids):
-            flow = build_workflow([trace])
+            flow = path_stretches([trace])
             self.flows.add(flow)
             credits = continuation_credits(flow, _entry_end(trace))
             add_path_credit(self.part, credits)
@@ -236,13 +236,13 @@ class _HotspotFolder:
                 self.notes.append(
                     f"a workflow with {len(linked) + 1} linked traces was cut to {MAX_WORKFLOW_TRACES} traces"
                 )
-            flow = build_workflow([head, *group])
+            flow = path_stretches([head, *group])
             self.flows.add(flow)
             credits = continuation_credits(flow, _entry_end(head))
             if entry in self.alone:
                 given = self.alone[entry]
                 if moved:  # the head read back was adjusted here: its own credits computed again, as given
-                    given = continuation_credits(build_workflow([head]), _entry_end(head))
+                    given = continuation_credits(path_stretches([head]), _entry_end(head))
                 for key, ns in given.items():
                     credits[key] = credits.get(key, 0) - ns
             add_path_credit(self.part, credits)
@@ -342,8 +342,8 @@ def build_report(
         strag.merge(stragglers_partial(trace, min_group=min_group, kids=kids))
         ranks.merge(stalling_ranks_partial(trace))
         cold.merge(cold_starts_partial(trace))
-        place.merge(placement_partial(trace, overlap_tolerance=overlap_tolerance))
         t0, t1 = trace.start_ns, trace.end_ns
+        placement_partial(trace, overlap_tolerance=overlap_tolerance, into=place, interval=(t0, t1))
         if t0 and (not start or t0 < start):
             start = t0
         if t1 > end:

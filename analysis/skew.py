@@ -58,15 +58,16 @@ def adjust_clock_skew(trace: Trace) -> tuple[Trace, dict[str, int]]:
     spans = trace.spans
     parent_of = trace.parent
     needed = False
+    device_key, server, client = cv.DEVICE_CLOCK_OFFSET_NS, Kind.SERVER, Kind.CLIENT  # locals: a tight pre-check
     for i, span in enumerate(spans):
-        if cv.DEVICE_CLOCK_OFFSET_NS in span.attributes:
+        if device_key in span.attributes:
             needed = True
             break
-        if span.kind is Kind.SERVER:
+        if span.kind is server:
             p = parent_of(i)
             if p is not None:
                 ps = spans[p]
-                if ps.kind is Kind.CLIENT and (span.start_ns < ps.start_ns or span.end_ns > ps.end_ns):
+                if ps.kind is client and (span.start_ns < ps.start_ns or span.end_ns > ps.end_ns):
                     needed = True
                     break
     if not needed:

@@ -8,21 +8,23 @@ from dataclasses import dataclass, field
 
 from spanscope.analysis.cold_starts import INITIALIZATION
 from spanscope.analysis.stats import percentiles
-from spanscope.analysis.workflows import QUEUE_WAIT, Workflow
+from spanscope.analysis.workflows import QUEUE_WAIT, Stretches, Workflow
 
 __all__ = ["WorkflowStats", "WorkflowsPartial", "continuation_credits", "merge_workflows"]
 
 
-def continuation_credits(workflow: Workflow, after_ns: int) -> dict[tuple[str, str], int]:
+def continuation_credits(stretches: Stretches, after_ns: int) -> dict[tuple[str, str], int]:
     """Nanoseconds of the end-to-end path after ``after_ns`` (the entry's return) per (service, operation):
     span self time under its name, a cold start as ``(function, "Initialization")``; hop gaps are not
     operations and are left out."""
     out: dict[tuple[str, str], int] = {}
-    for p in workflow.path:
-        if p.end_ns <= after_ns or (p.piece and p.piece != INITIALIZATION):
+    spans = stretches.spans
+    for g, start, end, piece in stretches.pieces:
+        if end <= after_ns or (piece and piece != INITIALIZATION):
             continue
-        key = (p.service, p.piece or p.name)
-        out[key] = out.get(key, 0) + p.end_ns - max(p.start_ns, after_ns)
+        span = spans[g]
+        key = (span.service, piece or span.name)
+        out[key] = out.get(key, 0) + end - max(start, after_ns)
     return out
 
 
@@ -33,7 +35,7 @@ class WorkflowsPartial:
 
     items: dict[str, tuple[tuple[str, str], int, dict[str, int], int]] = field(default_factory=dict)
 
-    def add(self, workflow: Workflow) -> None:
+    def add(self, workflow: Workflow | Stretches) -> None:
         first = workflow.traces[0] if workflow.traces else None
         root = first.root if first is not None else None
         if first is None or root is None:

@@ -26,11 +26,12 @@ and so on back to the first unit. Iterative, and bounded: cycles of links stop a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from spanscope.analysis.cold_starts import INITIALIZATION, initialization_ns
+from spanscope.analysis.workflow_links import MAX_WORKFLOW_TRACES, follow_links
 from spanscope.collectors import conventions as cv
 from spanscope.collectors.model import Kind, Span, Trace
 
@@ -40,15 +41,16 @@ __all__ = [
     "QUEUE_WAIT",
     "Hop",
     "PathPiece",
+    "Stretches",
     "Workflow",
     "build_workflow",
     "follow_links",
     "hop_kind",
     "initialization_ns",
     "one_timeline",
+    "path_stretches",
 ]
 
-MAX_WORKFLOW_TRACES = 100
 MAX_ANCESTOR_STEPS = 64
 QUEUE_WAIT = "queue wait"
 
@@ -142,56 +144,6 @@ def hop_kind(cause: Span, span: Span) -> str:
 # --- assembling the members ----------------------------------------------------------------------------
 
 
-def follow_links(
-    start: Trace,
-    load: Callable[[Sequence[str]], Iterable[Trace]],
-    linking: Callable[[str], Sequence[str]],
-    *,
-    max_traces: int = MAX_WORKFLOW_TRACES,
-) -> tuple[list[Trace], list[str]]:
-    """``start`` and every trace linked to or from it, transitively, at most ``max_traces`` in all.
-
-    ``load(ids)`` returns the traces with those ids that exist; ``linking(id)`` the ids of traces that
-    may link to trace ``id`` (false positives are checked here). Returns the traces (``start`` first)
-    and notes on what was bounded: links to traces not loaded, traces left out over the bound.
-    """
-    members: dict[str, Trace] = {start.trace_id: start}
-    frontier = [start]
-    missing: set[str] = set()
-    left_out: set[str] = set()
-    while frontier:
-        wanted: list[str] = []
-        for trace in frontier:
-            for tid in sorted(_link_targets(trace) | set(linking(trace.trace_id))):
-                if tid not in members and tid not in missing and tid not in wanted:
-                    wanted.append(tid)
-        room = max_traces - len(members)
-        if len(wanted) > room:
-            left_out.update(wanted[room:])
-            wanted = wanted[: max(0, room)]
-        frontier = []
-        found = {t.trace_id: t for t in load(wanted)} if wanted else {}
-        for tid in wanted:
-            got = found.get(tid)
-            if got is None:
-                missing.add(tid)
-                continue
-            members[tid] = got
-            frontier.append(got)
-    notes = []
-    if missing:
-        notes.append(f"{len(missing):,} linked trace(s) are not in the store")
-    left_out -= set(members)
-    if left_out:
-        notes.append(f"{len(left_out):,} more linked trace(s) not followed (at most {max_traces} traces per workflow)")
-    return list(members.values()), notes
-
-
-def _link_targets(trace: Trace) -> set[str]:
-    own = trace.trace_id
-    return {lk.trace_id for s in trace.spans for lk in s.links if lk.trace_id != own}
-
-
 def one_timeline(workflow: Workflow) -> Trace:
     """The member traces as one Trace for display: a root that links to a span of another member hangs
     under that span (copies; the members are not changed). Its id is the first member's."""
@@ -222,7 +174,11 @@ class _Forest:
         self.par: list[int] = []
         self.linked_cause: list[bool] = []
         self.valid: list[bool] = []
-        wanted = {(lk.trace_id, lk.span_id) for t in traces for sp in t.spans for lk in sp.links}
+        wanted: dict[str, set[str]] = {}  # linked-to span ids per trace id
+        for t in traces:
+            for sp in t.spans:
+                for lk in sp.links:
+                    wanted.setdefault(lk.trace_id, set()).add(lk.span_id)
         where: dict[tuple[str, str], int] = {}
         for trace in traces:
             base = len(self.spans)
@@ -237,11 +193,11 @@ class _Forest:
             for i in trace.duplicates:
                 valid[i] = False
             self.valid.extend(valid)
-            if wanted:
-                tid = trace.trace_id
-                for i, span in enumerate(members):
-                    if valid[i] and (tid, span.span_id) in wanted:
-                        where[(tid, span.span_id)] = base + i
+            tid = trace.trace_id
+            for span_id in wanted.get(tid, ()):
+                pos = trace.position(span_id)  # the canonical record: never a dropped duplicate
+                if pos is not None:
+                    where[(tid, span_id)] = base + pos
         self.where = where
         self.hops: list[Hop] = []
         spans = self.spans
@@ -309,16 +265,18 @@ class _Forest:
                 up[x] = -1
             for k in path:
                 state[k] = 2
-        spans = self.spans
+        spans, kids, linked_cause = self.spans, self.kids, self.linked_cause
         self.lifted: list[int] = []  # nodes held by an ancestor other than their tree parent
+        lifted = self.lifted
         for g in range(n):
             a = up[g]
             if a >= 0:
-                self.kids[a].append(g)
+                kids[a].append(g)
                 p = par[g]
-                if p != a and p >= 0:
-                    self.lifted.append(g)
-                if p >= 0 and p != a and lo[g] > hi[p] and not self.linked_cause[g]:
+                if p == a or p < 0:  # the common case: held by its tree parent (or a root's cause)
+                    continue
+                lifted.append(g)
+                if lo[g] > hi[p] and not linked_cause[g]:
                     ps, cs = spans[p], spans[g]
                     tid = self.trace_ids[g]
                     self.hops.append(Hop(hop_kind(ps, cs), tid, ps.span_id, tid, cs.span_id, ps.end_ns, cs.start_ns))
@@ -378,14 +336,54 @@ def _frame(forest: _Forest, node: int, lo: int, hi: int, skip: int) -> list[Any]
     return [node, lo, hi, kids, 0, (hi - lo) // 100]
 
 
+@dataclass(slots=True)
+class Stretches:
+    """The end-to-end path of some traces before it becomes :class:`PathPiece` objects: ``pieces`` are
+    ``(node, start_ns, end_ns, piece)`` in time order, a node indexing ``spans`` (every member's spans);
+    ``hops`` unordered. For callers that only sum the path (the report's workflows section)."""
+
+    traces: list[Trace]
+    spans: list[Span]
+    trace_ids: list[str]
+    pieces: list[tuple[int, int, int, str]]
+    hops: list[Hop]
+    start_ns: int
+    end_ns: int
+    notes: list[str]
+
+    @property
+    def duration_ns(self) -> int:
+        return max(0, self.end_ns - self.start_ns)
+
+    def time_by_piece(self) -> dict[str, int]:
+        """As :meth:`Workflow.time_by_piece`."""
+        out: dict[str, int] = {}
+        for _g, s, e, piece in self.pieces:
+            key = piece or "compute"
+            out[key] = out.get(key, 0) + e - s
+        return out
+
+
 def build_workflow(traces: Sequence[Trace], *, notes: Sequence[str] = ()) -> Workflow:
     """The workflow of ``traces`` (already gathered, e.g. by :func:`follow_links`): hops and the path."""
+    st = path_stretches(traces, notes=notes)
+    spans, tids = st.spans, st.trace_ids
+    path = [
+        PathPiece(tids[g], spans[g].span_id, spans[g].service, spans[g].name, s, e, piece)
+        for g, s, e, piece in st.pieces
+    ]
+    st.hops.sort(key=lambda h: (h.to_start_ns, h.to_trace_id, h.to_span_id))
+    return Workflow(st.traces, st.hops, path, st.start_ns, st.end_ns, st.notes)
+
+
+def path_stretches(traces: Sequence[Trace], *, notes: Sequence[str] = ()) -> Stretches:
+    """The hops and the end-to-end path of ``traces`` as :class:`Stretches` (see :func:`build_workflow`)."""
     forest = _Forest(traces)
     spans = forest.spans
     valid = [g for g in range(len(spans)) if forest.valid[g]]
     out_notes = list(notes)
     if not valid:
-        return Workflow(list(traces), [], [], 0, 0, out_notes)
+        return Stretches(list(traces), spans, forest.trace_ids, [], [], 0, 0, out_notes)
     start_ns = min((forest.lo[g] for g in valid if forest.lo[g] > 0), default=0)
     end_ns = max(forest.hi[g] for g in valid)
     units = [g for g in valid if forest.up[g] < 0]
@@ -434,12 +432,11 @@ def build_workflow(traces: Sequence[Trace], *, notes: Sequence[str] = ()) -> Wor
             pieces.append((unit, hop_start, hop_end - init, hop_kind(cs, us)))
         node, cursor = cause, hop_start
     pieces.reverse()
-    path = _split_initialization(forest, pieces)
-    hops.sort(key=lambda h: (h.to_start_ns, h.to_trace_id, h.to_span_id))
-    return Workflow(list(traces), hops, path, start_ns, end_ns, out_notes)
+    split = _split_initialization(forest, pieces)
+    return Stretches(list(traces), spans, forest.trace_ids, split, hops, start_ns, end_ns, out_notes)
 
 
-def _split_initialization(forest: _Forest, pieces: list[tuple[int, int, int, str]]) -> list[PathPiece]:
+def _split_initialization(forest: _Forest, pieces: list[tuple[int, int, int, str]]) -> list[tuple[int, int, int, str]]:
     """Path pieces in time order. A parent's stretch that ends where a child begins gives up to the
     child's init duration to the child's ``Initialization`` piece (a cold start is never the caller's self
     time), and, for a child that outlived its tree parent (a Batch array child after ``SubmitJob``), the
@@ -454,32 +451,27 @@ def _split_initialization(forest: _Forest, pieces: list[tuple[int, int, int, str
         if a >= 0:
             starts[(a, max(lo[g], lo[a]))] = g
     if not starts:
-        return [_piece(forest, g, s, e, piece) for g, s, e, piece in pieces if e > s]
-    out: list[PathPiece] = []
+        return [p for p in pieces if p[2] > p[1]]
+    out: list[tuple[int, int, int, str]] = []
     for g, s, e, piece in pieces:
         c = starts.get((g, e)) if not piece else None
         if c is None:
             if e > s:
-                out.append(_piece(forest, g, s, e, piece))
+                out.append((g, s, e, piece))
             continue
-        tail: list[PathPiece] = []
+        tail: list[tuple[int, int, int, str]] = []
         k = min(initialization_ns(spans[c]), e - s)
         if k > 0:
-            tail.append(_piece(forest, c, e - k, e, INITIALIZATION))
+            tail.append((c, e - k, e, INITIALIZATION))
             e -= k
         p = par[c]
         linked_inside = forest.linked_cause[c] and p == up[c]  # an EMR step's job inside the call that added it
         if p >= 0 and (p != up[c] or linked_inside):
             wait_from = s if linked_inside else max(s, hi[p])
             if e > wait_from:
-                tail.append(_piece(forest, c, wait_from, e, hop_kind(spans[p], spans[c])))
+                tail.append((c, wait_from, e, hop_kind(spans[p], spans[c])))
                 e = wait_from
         if e > s:
-            out.append(_piece(forest, g, s, e, ""))
+            out.append((g, s, e, ""))
         out.extend(reversed(tail))
     return out
-
-
-def _piece(forest: _Forest, g: int, s: int, e: int, piece: str) -> PathPiece:
-    span = forest.spans[g]
-    return PathPiece(forest.trace_ids[g], span.span_id, span.service, span.name, s, e, piece)
