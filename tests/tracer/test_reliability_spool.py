@@ -16,10 +16,11 @@ from pathlib import Path
 
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace.export import SpanExportResult
-from spanscope.collectors.collector import BackgroundCollector, CollectorConfig
+from spanscope.collectors.collector import BackgroundCollector
 from spanscope.collectors.store import open_store
 from spanscope.tracer.spool import StoreAndForwardExporter
 
+from tests.builders import collector_config
 from tests.tracer.spool_loopback import Spans, free_port
 from tests.waiting import wait_for
 
@@ -41,7 +42,7 @@ def stored_names_in_write_order(db: Path) -> list[str]:
 
 
 def drain(port: int, spool: Path, db: Path, expected: int) -> StoreAndForwardExporter:
-    config = CollectorConfig(db_path=db, xray_udp=None, otlp_http=("127.0.0.1", port), otlp_grpc=None, log_interval_s=0)
+    config = collector_config(db, otlp_http=("127.0.0.1", port))
     url = f"http://127.0.0.1:{port}/v1/traces"
     with BackgroundCollector(config) as collector:
         exporter = StoreAndForwardExporter(OTLPSpanExporter(endpoint=url, timeout=2), spool, **FAST)
