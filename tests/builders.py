@@ -20,6 +20,22 @@ from spanscope.collectors.collector_config import Address, CollectorConfig
 from spanscope.collectors.formats.otlp_proto import spans_to_request
 from spanscope.collectors.model import Kind, Span, SpanLink, Status, Trace
 
+# the keys every trace summary's JSON carries (TraceSummary.to_json, `spanscope traces --json`)
+SUMMARY_JSON_KEYS = frozenset(
+    [
+        "trace_id",
+        "xray_id",
+        "root_service",
+        "root_name",
+        "start",
+        "duration",
+        "span_count",
+        "error",
+        "fault",
+        "throttle",
+        "services",
+    ]
+)
 BASE_NS = 1_763_700_000_000_000_000  # 2025-11-21 04:40:00 UTC; ids below carry this epoch second
 MS = 1_000_000
 
