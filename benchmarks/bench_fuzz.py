@@ -294,6 +294,21 @@ def _sum(stats: dict[str, int], prefix: str) -> int:
     return sum(v for k, v in stats.items() if k.startswith(prefix))
 
 
+def _counted(before: dict[str, int], after: dict[str, int], receiver: str, sent: int) -> dict[str, int]:
+    """The requests ``receiver`` counted, accepted and rejected between two stats snapshots, beside ``sent``."""
+    return {
+        "sent": sent,
+        "requests": after.get(f"{receiver}.requests", 0) - before.get(f"{receiver}.requests", 0),
+        "accepted": after.get(f"{receiver}.accepted", 0) - before.get(f"{receiver}.accepted", 0),
+        "rejected": _sum(after, f"{receiver}.rejected:") - _sum(before, f"{receiver}.rejected:"),
+    }
+
+
+def _accounted(counted: dict[str, int]) -> bool:
+    """Every request sent was counted, and each was accepted or rejected."""
+    return counted["requests"] == counted["sent"] == counted["accepted"] + counted["rejected"]
+
+
 # --- specials -----------------------------------------------------------------------------------------
 
 
@@ -389,17 +404,11 @@ def run(count: int, *, tmp: Path, seed: int = 11, bomb_bytes: int = 1 << 30, thr
             elif kind == "otlp_grpc":
                 before = collector.stats()
                 codes = _send_grpc(collector, inputs, threads)
-                stats = collector.stats()
-                requests = stats.get("otlp_grpc.requests", 0) - before.get("otlp_grpc.requests", 0)
-                accepted = stats.get("otlp_grpc.accepted", 0) - before.get("otlp_grpc.accepted", 0)
-                rejected = _sum(stats, "otlp_grpc.rejected:") - _sum(before, "otlp_grpc.rejected:")
+                counted = _counted(before, collector.stats(), "otlp_grpc", len(inputs))
                 report[kind] = {
-                    "sent": len(inputs),
-                    "requests": requests,
-                    "accepted": accepted,
-                    "rejected": rejected,
+                    **counted,
                     "client_codes": dict(codes),
-                    "accounted": requests == len(inputs) == accepted + rejected and codes["OK"] == accepted,
+                    "accounted": _accounted(counted) and codes["OK"] == counted["accepted"],
                     "unexpected_codes": {
                         c: n for c, n in codes.items() if c not in ("OK", "INVALID_ARGUMENT", "RESOURCE_EXHAUSTED")
                     },
@@ -410,17 +419,11 @@ def run(count: int, *, tmp: Path, seed: int = 11, bomb_bytes: int = 1 << 30, thr
                     headers["Content-Encoding"] = "gzip"
                 before = collector.stats()
                 statuses = _send_http(collector, inputs, headers, threads)
-                stats = collector.stats()
-                requests = stats.get("otlp_http.requests", 0) - before.get("otlp_http.requests", 0)
-                accepted = stats.get("otlp_http.accepted", 0) - before.get("otlp_http.accepted", 0)
-                rejected = _sum(stats, "otlp_http.rejected:") - _sum(before, "otlp_http.rejected:")
+                counted = _counted(before, collector.stats(), "otlp_http", len(inputs))
                 report[kind] = {
-                    "sent": len(inputs),
-                    "requests": requests,
-                    "accepted": accepted,
-                    "rejected": rejected,
+                    **counted,
                     "client_statuses": {str(k): v for k, v in sorted(statuses.items())},
-                    "accounted": requests == len(inputs) == accepted + rejected and statuses[200] == accepted,
+                    "accounted": _accounted(counted) and statuses[200] == counted["accepted"],
                     "unexpected_statuses": {
                         str(s): n for s, n in statuses.items() if s not in (200, 400, 413, 415, 429, 503)
                     },

@@ -10,16 +10,18 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from spanscope.collectors.model import Trace
 
-from spanscope.cli.common import UsageError, add_db_argument, add_window_arguments, open_store_for, print_json, window
+from spanscope.cli.common import UsageError, command_parser, open_store_for, print_json, window
+from spanscope.cli.options import add_count_argument, add_cp_tolerance_argument, check_counts, check_cp_tolerance
 from spanscope.render.units import parse_time
 
 
 def register(sub: Any) -> None:
-    parser: argparse.ArgumentParser = sub.add_parser(
-        "analyze", help="post-mortem report: latency hotspots, failure chains, stragglers, cold starts"
+    parser = command_parser(
+        sub,
+        "analyze",
+        help="post-mortem report: latency hotspots, failure chains, stragglers, cold starts",
+        window=True,
     )
-    add_db_argument(parser)
-    add_window_arguments(parser)
     parser.add_argument("--filter", metavar="EXPR", help="X-Ray filter expression applied to both windows")
     parser.add_argument("--baseline-since", metavar="T", help="start of the baseline window to compare with")
     parser.add_argument("--baseline-until", metavar="T", help="end of the baseline window")
@@ -36,22 +38,12 @@ def register(sub: Any) -> None:
         help="BubbleUp: attribute values that set a selection apart from the rest of the window: 'errors', "
         "'latency:LOW-HIGH' (seconds or pNN; an end may be empty) or a filter expression (JSON key bubbleup)",
     )
-    parser.add_argument(
-        "--cp-tolerance",
-        type=float,
-        default=0.01,
-        metavar="F",
-        help="sibling overlap tolerated on the critical path, as a fraction of the parent's duration (0 = strict)",
-    )
+    add_cp_tolerance_argument(parser)
     parser.add_argument("--no-adjust", action="store_true", help="analyse raw span times (no clock-skew adjustment)")
-    parser.add_argument(
-        "--min-group",
-        type=int,
-        default=5,
-        metavar="N",
-        help="smallest fan-out (array, ranks, tasks) compared for stragglers (default 5)",
+    add_count_argument(
+        parser, "--min-group", 5, "smallest fan-out (array, ranks, tasks) compared for stragglers (default 5)"
     )
-    parser.add_argument("--top", type=int, default=10, metavar="N", help="rows per Markdown section (default 10)")
+    add_count_argument(parser, "--top", 10, "rows per Markdown section (default 10)")
     parser.add_argument(
         "--engine",
         choices=("local", "duckdb", "spark"),
@@ -73,12 +65,8 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from spanscope.analysis.report import build_report
 
-    if not 0 <= args.cp_tolerance < 1:
-        raise UsageError("--cp-tolerance must be a fraction in [0, 1)")
-    if args.top < 1:
-        raise UsageError("--top must be 1 or more")
-    if args.min_group < 2:
-        raise UsageError("--min-group must be 2 or more")
+    check_cp_tolerance(args)
+    check_counts(args, top=1, min_group=2)
     since, until = window(args)
     if bool(args.baseline_since) != bool(args.baseline_until):
         raise UsageError("--baseline-since and --baseline-until go together")

@@ -19,13 +19,14 @@ import os
 import sys
 from typing import Any
 
-from spanscope.cli.common import UsageError, add_db_argument
+from spanscope.cli.common import UsageError, command_parser
 
 _LABELS = {"xray_udp": "xray-udp", "otlp_http": "otlp-http", "otlp_grpc": "otlp-grpc", "fec_udp": "fec-udp"}
 
 
 def register(sub: Any) -> None:
-    parser: argparse.ArgumentParser = sub.add_parser(
+    parser = command_parser(
+        sub,
         "collect",
         help="run the collector: X-Ray daemon UDP, OTLP/HTTP and OTLP/gRPC receivers into the store",
         description=(
@@ -34,7 +35,6 @@ def register(sub: Any) -> None:
             "an ephemeral port. SIGTERM/SIGINT flush and exit 0."
         ),
     )
-    add_db_argument(parser)
     parser.add_argument("--xray-udp", metavar="H:P", default="127.0.0.1:2000", help="X-Ray daemon UDP address")
     parser.add_argument("--otlp-http", metavar="H:P", default="127.0.0.1:4318", help="OTLP/HTTP address")
     parser.add_argument("--otlp-grpc", metavar="H:P", default="127.0.0.1:4317", help="OTLP/gRPC address")

@@ -15,12 +15,14 @@ import sys
 import time
 from typing import Any
 
-from spanscope.cli.common import UsageError, add_db_argument
+from spanscope.cli.common import UsageError, command_parser
+from spanscope.cli.options import add_count_argument
 from spanscope.render.units import format_duration
 
 
 def register(sub: Any) -> None:
-    parser: argparse.ArgumentParser = sub.add_parser(
+    parser = command_parser(
+        sub,
         "demo",
         help="run the demo workloads with injected faults through the real tracer and collector, then report",
         description=(
@@ -29,7 +31,6 @@ def register(sub: Any) -> None:
             "says whether each fault was found. The injected truth is written to <db>.truth.json."
         ),
     )
-    add_db_argument(parser)
     parser.add_argument(
         "--faults",
         metavar="LIST",
@@ -37,10 +38,10 @@ def register(sub: Any) -> None:
         help="comma-separated faults, 'all' or 'none' (default: dynamodb-throttle,s3-latency,slow-reducer,"
         "cold-start-storm,edge-offline); see --list-faults",
     )
-    parser.add_argument("--seed", type=int, default=42, metavar="N", help="seed of the faults and traffic (default 42)")
+    add_count_argument(parser, "--seed", 42, "seed of the faults and traffic (default 42)")
     parser.add_argument("--quick", action="store_true", help="a smaller workload (about a third of the default)")
     parser.add_argument("--list-faults", action="store_true", help="list the fault kinds and exit")
-    parser.add_argument("--top", type=int, default=5, metavar="N", help="rows per report section (default 5)")
+    add_count_argument(parser, "--top", 5, "rows per report section (default 5)")
     parser.set_defaults(func=run)
 
 

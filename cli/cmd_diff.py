@@ -7,13 +7,14 @@ import sys
 from typing import Any
 
 from spanscope.cli.cmd_show import trace_id_argument
-from spanscope.cli.common import UsageError, add_db_argument, open_store_for, print_json
+from spanscope.cli.common import UsageError, command_parser, open_store_for, print_json
 
 TEXT_DEFAULT_TOP = 25
 
 
 def register(sub: Any) -> None:
-    parser: argparse.ArgumentParser = sub.add_parser(
+    parser = command_parser(
+        sub,
         "diff",
         help="compare two traces: spans matched by (service, operation) path, ranked by end-to-end impact",
         description=(
@@ -26,7 +27,6 @@ def register(sub: Any) -> None:
     )
     parser.add_argument("trace_a", metavar="TRACE_A", help="the baseline trace (X-Ray, 32-hex or 16-hex id)")
     parser.add_argument("trace_b", metavar="TRACE_B", help="the trace to compare with it")
-    add_db_argument(parser)
     parser.add_argument("--top", type=int, default=TEXT_DEFAULT_TOP, metavar="N", help="rows in the text output")
     parser.add_argument("--json", action="store_true", help="JSON: every path, ranked")
     parser.set_defaults(func=run)

@@ -11,7 +11,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
-from spanscope.cli.common import add_db_argument, open_store_for
+from spanscope.cli.common import command_parser, open_store_for
 
 if TYPE_CHECKING:
     from spanscope.collectors.importers import ImportProblem
@@ -21,7 +21,8 @@ MAX_PROBLEM_LINES = 1000
 
 
 def register(sub: Any) -> None:
-    parser: argparse.ArgumentParser = sub.add_parser(
+    parser = command_parser(
+        sub,
         "import",
         help=(
             "load trace files: X-Ray documents or batch-get-traces output, OTLP JSON, Jaeger JSON, Zipkin v2;"
@@ -35,7 +36,6 @@ def register(sub: Any) -> None:
             " x-edge-request-id, to the origin trace already in the store that received it (X-Amz-Cf-Id)."
         ),
     )
-    add_db_argument(parser)
     parser.add_argument("files", nargs="+", metavar="FILE", help="trace files to import (- reads stdin)")
     parser.add_argument(
         "--format", choices=FORMAT_CHOICES, default="auto", help="file format (default: recognised from content)"

@@ -12,18 +12,19 @@ import argparse
 import sys
 from typing import Any
 
-from spanscope.cli.common import UsageError, add_db_argument, add_window_arguments, open_store_for, print_json, window
+from spanscope.cli.common import UsageError, command_parser, open_store_for, print_json, window
 from spanscope.render.units import parse_time
 
 FORMATS = ("text", "json", "dot", "mermaid", "svg")
 
 
 def register(sub: Any) -> None:
-    parser: argparse.ArgumentParser = sub.add_parser(
-        "map", help="service map (X-Ray semantics) as text, json (GetServiceGraph shape), dot, mermaid or svg"
+    parser = command_parser(
+        sub,
+        "map",
+        help="service map (X-Ray semantics) as text, json (GetServiceGraph shape), dot, mermaid or svg",
+        window=True,
     )
-    add_db_argument(parser)
-    add_window_arguments(parser)
     parser.add_argument("--filter", metavar="EXPR", help="X-Ray filter expression: only traces that match")
     parser.add_argument("--group", metavar="NAME", help="only traces of a saved group (spanscope groups)")
     parser.add_argument("--format", choices=FORMATS, default="text", help="output format (default text)")

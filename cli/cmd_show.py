@@ -7,7 +7,8 @@ import argparse
 import itertools
 from typing import Any
 
-from spanscope.cli.common import UsageError, add_db_argument, open_store_for, print_json_chunks, write_text_chunks
+from spanscope.cli.common import command_parser, open_store_for, print_json_chunks, write_text_chunks
+from spanscope.cli.options import add_count_argument, add_cp_tolerance_argument, check_counts, check_cp_tolerance
 
 _HEX_DIGITS = frozenset("0123456789abcdef")
 
@@ -28,20 +29,11 @@ def trace_id_argument(text: str) -> str:
 
 
 def register(sub: Any) -> None:
-    parser: argparse.ArgumentParser = sub.add_parser(
-        "show", help="one trace: waterfall with critical path and failure roles"
-    )
+    parser = command_parser(sub, "show", help="one trace: waterfall with critical path and failure roles")
     parser.add_argument(
         "trace_id", metavar="TRACE_ID", help="X-Ray (1-xxxxxxxx-...), 32-hex or 16-hex (64-bit Zipkin/Jaeger) trace id"
     )
-    add_db_argument(parser)
-    parser.add_argument(
-        "--cp-tolerance",
-        type=float,
-        default=0.01,
-        metavar="F",
-        help="sibling overlap tolerated on the critical path, as a fraction of the parent's duration (0 = strict)",
-    )
+    add_cp_tolerance_argument(parser)
     parser.add_argument("--width", type=int, default=None, metavar="COLS", help="bar width (default: fit terminal)")
     parser.add_argument("--json", action="store_true", help="JSON with spans, failure roles and critical path")
     parser.add_argument(
@@ -49,12 +41,8 @@ def register(sub: Any) -> None:
         action="store_true",
         help="the trace with every trace linked to or from it on one timeline, end-to-end critical path",
     )
-    parser.add_argument(
-        "--max-traces",
-        type=int,
-        default=100,
-        metavar="N",
-        help="with --follow-links: at most N traces in the workflow (default 100)",
+    add_count_argument(
+        parser, "--max-traces", 100, "with --follow-links: at most N traces in the workflow (default 100)"
     )
     parser.add_argument("--no-adjust", action="store_true", help="raw span times: no clock-skew adjustment")
     parser.set_defaults(func=run)
@@ -71,10 +59,8 @@ def run(args: argparse.Namespace) -> int:
     from spanscope.render.trace_json import iter_trace_json
     from spanscope.render.waterfall_text import iter_waterfall
 
-    if not 0 <= args.cp_tolerance < 1:
-        raise UsageError("--cp-tolerance must be a fraction in [0, 1)")
-    if args.max_traces < 1:
-        raise UsageError("--max-traces must be 1 or more")
+    check_cp_tolerance(args)
+    check_counts(args, max_traces=1)
     skew: dict[str, int] = {}
 
     def adjusted(trace: Trace) -> Trace:

@@ -6,15 +6,13 @@ import argparse
 import sys
 from typing import Any
 
-from spanscope.cli.common import add_db_argument, add_window_arguments, open_store_for, print_json, window
+from spanscope.cli.common import command_parser, open_store_for, print_json, window
 
 TEXT_DEFAULT_LIMIT = 50
 
 
 def register(sub: Any) -> None:
-    parser: argparse.ArgumentParser = sub.add_parser("traces", help="list trace summaries, newest first")
-    add_db_argument(parser)
-    add_window_arguments(parser)
+    parser = command_parser(sub, "traces", help="list trace summaries, newest first", window=True)
     parser.add_argument("--filter", metavar="EXPR", help="X-Ray filter expression, e.g. 'fault AND service(\"api\")'")
     parser.add_argument("--service", metavar="NAME", help="only traces that touch this service")
     parser.add_argument("--limit", type=int, metavar="N", help=f"at most N traces (text default {TEXT_DEFAULT_LIMIT})")

@@ -11,7 +11,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from spanscope.cli.common import UsageError, add_db_argument
+from spanscope.cli.common import UsageError, command_parser
+from spanscope.cli.options import add_count_argument
 
 if TYPE_CHECKING:
     from spanscope.tui.data import StoreSource
@@ -20,21 +21,17 @@ SCREENS = ("map", "traces", "hotspots", "chains", "compare")
 
 
 def register(sub: Any) -> None:
-    parser: argparse.ArgumentParser = sub.add_parser(
+    parser = command_parser(
+        sub,
         "tui",
         help="the terminal UI (live while a collector writes the same store)",
         description="Explore a span store in the terminal. With TRACEFILEs, they are imported into a temporary "
         "store first (X-Ray, OTLP JSON, Jaeger, Zipkin; see `spanscope import`).",
     )
-    add_db_argument(parser)
     parser.add_argument("files", nargs="*", metavar="TRACEFILE", help="trace files to open instead of a store")
     parser.add_argument("--screen", choices=SCREENS, default="traces", help="the first screen (default: traces)")
-    parser.add_argument(
-        "--sample",
-        type=int,
-        default=2000,
-        metavar="N",
-        help="newest traces the map, hotspots and failure chains look at (default: 2000)",
+    add_count_argument(
+        parser, "--sample", 2000, "newest traces the map, hotspots and failure chains look at (default: 2000)"
     )
     parser.add_argument("--no-live", action="store_true", help="do not poll the store for new traces")
     parser.add_argument("--poll", type=float, default=1.0, metavar="SECONDS", help="live poll interval (default: 1)")

@@ -1,4 +1,5 @@
-"""Shared pieces of the command line: the --db and window options, opening the store, JSON output."""
+"""Shared pieces of the command line: a command's parser with --db and the window options, opening the store,
+JSON output."""
 
 from __future__ import annotations
 
@@ -17,6 +18,17 @@ if TYPE_CHECKING:
 
 class UsageError(SpanscopeError):
     """Bad command-line input (exit status 2)."""
+
+
+def command_parser(
+    sub: Any, name: str, *, help: str, description: str | None = None, window: bool = False
+) -> argparse.ArgumentParser:
+    """The parser of the subcommand ``name`` with --db and, with ``window``, --since/--until."""
+    parser: argparse.ArgumentParser = sub.add_parser(name, help=help, description=description)
+    add_db_argument(parser)
+    if window:
+        add_window_arguments(parser)
+    return parser
 
 
 def add_db_argument(parser: argparse.ArgumentParser) -> None:

@@ -1,4 +1,4 @@
-"""Shared trace builders for tests: tiny traces from edge lists, with readable names instead of ids.
+"""Shared builders for tests: tiny traces from edge lists (readable names instead of ids), collector set-ups.
 
     tr = build_trace([
         ("root", None, 0, 100),            # name, parent name, start ms, end ms
@@ -12,10 +12,30 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
+import requests
+from spanscope.collectors.collector_config import Address, CollectorConfig
+from spanscope.collectors.formats.otlp_proto import spans_to_request
 from spanscope.collectors.model import Kind, Span, SpanLink, Status, Trace
 
+# the keys every trace summary's JSON carries (TraceSummary.to_json, `spanscope traces --json`)
+SUMMARY_JSON_KEYS = frozenset(
+    [
+        "trace_id",
+        "xray_id",
+        "root_service",
+        "root_name",
+        "start",
+        "duration",
+        "span_count",
+        "error",
+        "fault",
+        "throttle",
+        "services",
+    ]
+)
 BASE_NS = 1_763_700_000_000_000_000  # 2025-11-21 04:40:00 UTC; ids below carry this epoch second
 MS = 1_000_000
 
@@ -161,3 +181,40 @@ def sqs_pair(label: str, *, consumer_status: Status = Status.OK) -> list[Trace]:
         trace=f"{label}-c",
     )
     return [producer, consumer]
+
+
+# --- collector set-ups of the integration tests ------------------------------------------------------------
+
+LOOPBACK: Address = ("127.0.0.1", 0)
+
+
+def collector_config(
+    db_path: Path | None,
+    *,
+    xray_udp: Address | None = None,
+    otlp_http: Address | None = LOOPBACK,
+    otlp_grpc: Address | None = None,
+    **overrides: Any,
+) -> CollectorConfig:
+    """A collector on loopback ephemeral ports, OTLP/HTTP only unless told, no periodic log line.
+
+    ``overrides`` are further CollectorConfig fields (``log_interval_s`` too).
+    """
+    overrides.setdefault("log_interval_s", 0)
+    return CollectorConfig(db_path=db_path, xray_udp=xray_udp, otlp_http=otlp_http, otlp_grpc=otlp_grpc, **overrides)
+
+
+def all_receivers_config(db_path: Path | None, **overrides: Any) -> CollectorConfig:
+    """collector_config with the X-Ray UDP, OTLP/HTTP and OTLP/gRPC receivers all on ephemeral loopback ports."""
+    return collector_config(db_path, xray_udp=LOOPBACK, otlp_grpc=LOOPBACK, **overrides)
+
+
+def post_otlp(address: Address | str, spans: Iterable[Span], *, timeout: float = 10) -> requests.Response:
+    """POST ``spans`` as one OTLP/HTTP protobuf request to ``address`` (``(host, port)`` or ``"host:port"``)."""
+    where = address if isinstance(address, str) else f"{address[0]}:{address[1]}"
+    return requests.post(
+        f"http://{where}/v1/traces",
+        data=spans_to_request(list(spans)).SerializeToString(),
+        headers={"Content-Type": "application/x-protobuf"},
+        timeout=timeout,
+    )

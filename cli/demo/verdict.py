@@ -46,6 +46,11 @@ def _hotspot_rank(report: Report, op: Mapping[str, str]) -> int | None:
     return None
 
 
+def _ranked(fault: str, category: str, rank: int | None, found: str, missing: str) -> Verdict:
+    """Found when the operation ranks in the top TOP_N; the detail says where it ranks, or that it does not."""
+    return Verdict(fault, category, rank is not None and rank <= TOP_N, found if rank else missing, rank)
+
+
 def _device_seqs(traces: Iterable[Trace], device: str) -> set[int]:
     seqs: set[int] = set()
     for trace in traces:
@@ -79,22 +84,13 @@ def judge(report: Report, truth: Mapping[str, Any], traces: Iterable[Trace] = ()
             out.append(Verdict(fault, category, ok, detail, rank, counts))
         elif "failing_operation" in item:
             op = item["failing_operation"]
-            rank = _chain_rank(report, op)
-            detail = (
-                f"{op['service']} {op['operation']} is the origin of failure chain #{rank}"
-                if rank
-                else f"no failure chain starts at {op['service']} {op['operation']}"
-            )
-            out.append(Verdict(fault, category, rank is not None and rank <= TOP_N, detail, rank))
+            rank, where = _chain_rank(report, op), f"{op['service']} {op['operation']}"
+            found, missing = f"{where} is the origin of failure chain #{rank}", f"no failure chain starts at {where}"
+            out.append(_ranked(fault, category, rank, found, missing))
         elif "slow_operation" in item:
             op = item["slow_operation"]
-            rank = _hotspot_rank(report, op)
-            detail = (
-                f"{op['service']} {op['operation']} is hotspot #{rank}"
-                if rank
-                else f"{op['service']} {op['operation']} is not a hotspot"
-            )
-            out.append(Verdict(fault, category, rank is not None and rank <= TOP_N, detail, rank))
+            rank, where = _hotspot_rank(report, op), f"{op['service']} {op['operation']}"
+            out.append(_ranked(fault, category, rank, f"{where} is hotspot #{rank}", f"{where} is not a hotspot"))
         elif "straggler" in item:
             want = item["straggler"]
             match = None

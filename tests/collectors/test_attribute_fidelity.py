@@ -14,10 +14,12 @@ import requests
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from spanscope.cli.main import main
-from spanscope.collectors.collector import BackgroundCollector, CollectorConfig
+from spanscope.collectors.collector import BackgroundCollector
 from spanscope.collectors.formats import flatten_into
 from spanscope.collectors.formats.otlp_json_out import any_value
 from spanscope.collectors.store import open_store
+
+from tests.builders import collector_config
 
 TRACE = "5b8efff798038103d269b633813fc60c"
 
@@ -105,10 +107,7 @@ def _check(attributes: dict[str, Any]) -> None:
 
 @pytest.fixture
 def collector(tmp_path: Path):
-    cfg = CollectorConfig(
-        db_path=tmp_path / "spans.db", xray_udp=None, otlp_grpc=None, otlp_http=("127.0.0.1", 0), log_interval_s=0
-    )
-    with BackgroundCollector(cfg) as running:
+    with BackgroundCollector(collector_config(tmp_path / "spans.db")) as running:
         yield running
 
 

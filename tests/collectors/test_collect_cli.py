@@ -12,11 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
-import requests
 from spanscope.collectors.collector import Collector, CollectorConfig, parse_address
-from spanscope.collectors.formats.otlp_proto import spans_to_request
 
-from tests.builders import make_span, trace_id_for
+from tests.builders import make_span, post_otlp, trace_id_for
 
 CLI = [sys.executable, "-m", "spanscope.cli.main"]
 
@@ -73,15 +71,8 @@ def test_collect_receives_from_every_receiver_and_exits_zero_on_signal(tmp_path:
     try:
         assert set(addresses) == {"xray-udp", "otlp-http", "otlp-grpc"}
         assert all(port > 0 for _, port in addresses.values())
-        host, port = addresses["otlp-http"]
         spans = [make_span("root", None, 0, 5, trace="cli", service="web"), make_span("db", "root", 1, 2, trace="cli")]
-        response = requests.post(
-            f"http://{host}:{port}/v1/traces",
-            data=spans_to_request(spans).SerializeToString(),
-            headers={"Content-Type": "application/x-protobuf"},
-            timeout=10,
-        )
-        assert response.status_code == 200
+        assert post_otlp(addresses["otlp-http"], spans).status_code == 200
         udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         doc = {
             "name": "edge",

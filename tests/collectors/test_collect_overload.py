@@ -15,7 +15,7 @@ from spanscope.collectors.collector import BackgroundCollector, CollectorConfig
 from spanscope.collectors.formats.otlp_proto import spans_to_request
 from spanscope.collectors.store import open_store
 
-from tests.builders import make_span, trace_id_for
+from tests.builders import LOOPBACK, collector_config, make_span, trace_id_for
 from tests.waiting import wait_for
 
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
@@ -50,17 +50,8 @@ def body(label: str, n: int) -> bytes:
 def gated_config(tmp_path: Path, **overrides) -> tuple[GatedStore, CollectorConfig]:
     """A gated store and a collector config with HTTP and gRPC on ephemeral ports and a 10-span queue."""
     store = GatedStore(tmp_path / "spans.db")
-    config = CollectorConfig(
-        db_path=store.path,
-        xray_udp=None,
-        otlp_http=("127.0.0.1", 0),
-        otlp_grpc=("127.0.0.1", 0),
-        max_pending_spans=10,
-        log_interval_s=0,
-    )
-    for key, value in overrides.items():
-        setattr(config, key, value)
-    return store, config
+    overrides.setdefault("max_pending_spans", 10)
+    return store, collector_config(store.path, otlp_grpc=LOOPBACK, **overrides)
 
 
 def clients(collector) -> tuple[str, grpc.Channel, object]:
@@ -118,15 +109,7 @@ def test_sdk_exporter_retries_through_overload_and_every_span_arrives(tmp_path: 
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
     store = GatedStore(tmp_path / "spans.db")
-    config = CollectorConfig(
-        db_path=store.path,
-        xray_udp=None,
-        otlp_http=("127.0.0.1", 0),
-        otlp_grpc=None,
-        max_pending_spans=50,
-        retry_after_s=1,
-        log_interval_s=0,
-    )
+    config = collector_config(store.path, max_pending_spans=50, retry_after_s=1)
     with BackgroundCollector(config, store=store) as collector:
         host, port = collector.addresses["otlp_http"]
         providers = []

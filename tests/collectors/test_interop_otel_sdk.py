@@ -18,8 +18,10 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Link, SpanKind, StatusCode
-from spanscope.collectors.collector import BackgroundCollector, Collector, CollectorConfig
+from spanscope.collectors.collector import BackgroundCollector, Collector
 from spanscope.collectors.model import Kind, Span, Status
+
+from tests.builders import LOOPBACK, collector_config
 
 KINDS = {
     SpanKind.INTERNAL: Kind.INTERNAL,
@@ -33,10 +35,7 @@ KINDS = {
 @pytest.fixture(scope="module")
 def collector(tmp_path_factory) -> Iterator[Collector]:
     path = tmp_path_factory.mktemp("interop") / "spans.db"
-    config = CollectorConfig(
-        db_path=path, xray_udp=None, otlp_http=("127.0.0.1", 0), otlp_grpc=("127.0.0.1", 0), log_interval_s=0
-    )
-    with BackgroundCollector(config) as running:
+    with BackgroundCollector(collector_config(path, otlp_grpc=LOOPBACK)) as running:
         yield running
 
 

@@ -13,18 +13,16 @@ from pathlib import Path
 import pytest
 from aws_xray_sdk.core.context import Context
 from aws_xray_sdk.core.recorder import AWSXRayRecorder
-from spanscope.collectors.collector import BackgroundCollector, Collector, CollectorConfig
+from spanscope.collectors.collector import BackgroundCollector, Collector
 from spanscope.collectors.model import otel_trace_id
 
+from tests.builders import LOOPBACK, collector_config
 from tests.waiting import wait_for
 
 
 @pytest.fixture
 def collector(tmp_path: Path) -> Iterator[Collector]:
-    config = CollectorConfig(
-        db_path=tmp_path / "spans.db", xray_udp=("127.0.0.1", 0), otlp_http=None, otlp_grpc=None, log_interval_s=0
-    )
-    with BackgroundCollector(config) as running:
+    with BackgroundCollector(collector_config(tmp_path / "spans.db", xray_udp=LOOPBACK, otlp_http=None)) as running:
         yield running
 
 

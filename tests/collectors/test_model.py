@@ -23,7 +23,7 @@ from spanscope.collectors.model import (
     xray_trace_id,
 )
 
-from tests.builders import build_trace, chain, make_span, span_id_for, trace_id_for
+from tests.builders import SUMMARY_JSON_KEYS, build_trace, chain, make_span, span_id_for, trace_id_for
 
 XRAY = "1-5759e988-bd862e3fe1be46a994272793"
 OTEL = "5759e988bd862e3fe1be46a994272793"
@@ -181,19 +181,7 @@ def test_summary_flags_and_json_keys() -> None:
     summary = tr.summary()
     assert (summary.error, summary.throttle, summary.fault) == (True, True, True)
     doc = summary.to_json()
-    assert set(doc) >= {
-        "trace_id",
-        "xray_id",
-        "root_service",
-        "root_name",
-        "start",
-        "duration",
-        "span_count",
-        "error",
-        "fault",
-        "throttle",
-        "services",
-    }
+    assert set(doc) >= SUMMARY_JSON_KEYS
     assert doc["root_name"] == "GET /" and doc["services"] == ["api", "db", "worker"]
     assert doc["duration"] == pytest.approx(0.1)
 

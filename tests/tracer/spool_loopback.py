@@ -15,7 +15,7 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from spanscope.tracer.spool import StoreAndForwardExporter
 
@@ -136,3 +136,13 @@ def make_exporter(receiver: Receiver, directory: Path, **kwargs: Any) -> StoreAn
 
 def spool_files_bytes(directory: Path) -> int:
     return sum(p.stat().st_size for p in directory.glob("seg-*.spool"))
+
+
+def export_within_cap(
+    exporter: StoreAndForwardExporter, spans: Spans, names: list[str], directory: Path, max_bytes: int, payload: int
+) -> list[str]:
+    """Export one batch per name (each accepted), checking after each that the spool stays within ``max_bytes``."""
+    for name in names:
+        assert exporter.export(spans.batch(name, payload=payload)) is SpanExportResult.SUCCESS
+        assert spool_files_bytes(directory) <= max_bytes
+    return names

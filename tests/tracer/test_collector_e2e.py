@@ -10,26 +10,20 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from spanscope.collectors.collector import BackgroundCollector, Collector, CollectorConfig
+from spanscope.collectors.collector import BackgroundCollector, Collector
 from spanscope.collectors.errors import TraceNotFoundError
 from spanscope.collectors.model import Trace
 from spanscope.tracer import annotate, configure, force_flush, span, trace
 from spanscope.tracer.integrations import lambda_handler
 
+from tests.builders import all_receivers_config
 from tests.tracer.lambda_fakes import FACADE_PARENT, FACADE_ROOT, LambdaContext, lambda_env
 
 
 @pytest.fixture(scope="module")
 def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Collector]:
     path = tmp_path_factory.mktemp("tracer-e2e") / "spans.db"
-    config = CollectorConfig(
-        db_path=path,
-        xray_udp=("127.0.0.1", 0),
-        otlp_http=("127.0.0.1", 0),
-        otlp_grpc=("127.0.0.1", 0),
-        log_interval_s=0,
-    )
-    with BackgroundCollector(config) as running:
+    with BackgroundCollector(all_receivers_config(path)) as running:
         yield running
 
 

@@ -7,11 +7,12 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from spanscope.collectors.collector import BackgroundCollector, Collector, CollectorConfig
+from spanscope.collectors.collector import BackgroundCollector, Collector
 from spanscope.collectors.errors import TraceNotFoundError
 from spanscope.tracer import configure, force_flush, reset_stats, trace
 from spanscope.tracer.exporters import named_exporter, otlp_endpoint
 
+from tests.builders import LOOPBACK, collector_config
 from tests.tracer.otlp_sink import OtlpSink
 from tests.tracer.test_setup import run
 
@@ -26,13 +27,7 @@ def closed_port() -> int:
 
 @pytest.fixture(scope="module")
 def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Collector]:
-    config = CollectorConfig(
-        db_path=tmp_path_factory.mktemp("endpoint") / "spans.db",
-        xray_udp=None,
-        otlp_http=("127.0.0.1", 0),
-        otlp_grpc=("127.0.0.1", 0),
-        log_interval_s=0,
-    )
+    config = collector_config(tmp_path_factory.mktemp("endpoint") / "spans.db", otlp_grpc=LOOPBACK)
     with BackgroundCollector(config) as running:
         yield running
 

@@ -15,19 +15,15 @@ import textwrap
 from pathlib import Path
 
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.sdk.trace.export import SpanExportResult
-from spanscope.collectors.collector import BackgroundCollector, CollectorConfig
+from spanscope.collectors.collector import BackgroundCollector
 from spanscope.collectors.store import open_store
 from spanscope.tracer.spool import StoreAndForwardExporter
 
-from tests.tracer.spool_loopback import Spans, free_port
+from tests.builders import collector_config
+from tests.tracer.spool_loopback import Spans, export_within_cap, free_port, spool_files_bytes
 from tests.waiting import wait_for
 
 FAST = {"initial_backoff_s": 0.02, "max_backoff_s": 0.2, "request_timeout_s": 2.0, "probe_clock": False}
-
-
-def spool_bytes(directory: Path) -> int:
-    return sum(p.stat().st_size for p in directory.glob("seg-*.spool"))
 
 
 def stored_names_in_write_order(db: Path) -> list[str]:
@@ -41,7 +37,7 @@ def stored_names_in_write_order(db: Path) -> list[str]:
 
 
 def drain(port: int, spool: Path, db: Path, expected: int) -> StoreAndForwardExporter:
-    config = CollectorConfig(db_path=db, xray_udp=None, otlp_http=("127.0.0.1", port), otlp_grpc=None, log_interval_s=0)
+    config = collector_config(db, otlp_http=("127.0.0.1", port))
     url = f"http://127.0.0.1:{port}/v1/traces"
     with BackgroundCollector(config) as collector:
         exporter = StoreAndForwardExporter(OTLPSpanExporter(endpoint=url, timeout=2), spool, **FAST)
@@ -69,17 +65,14 @@ def test_long_outage_over_restarts_stays_capped_evicts_oldest_and_drains_in_orde
                 fsync=False,
                 **FAST,
             )
-            for i in range(60):
-                name = f"life{life}-batch{i:02d}"
-                sent.append(name)
-                assert exporter.export(spans.batch(name, payload=200)) is SpanExportResult.SUCCESS
-                assert spool_bytes(spool) <= max_bytes
+            names = [f"life{life}-batch{i:02d}" for i in range(60)]
+            sent += export_within_cap(exporter, spans, names, spool, max_bytes, payload=200)
             stats = exporter.stats
             evicted += stats.evicted_batches
             spooled += stats.spooled_batches
             assert stats.drained_batches == 0
             exporter.shutdown()
-            assert spool_bytes(spool) <= max_bytes
+            assert spool_files_bytes(spool) <= max_bytes
     finally:
         spans.provider.shutdown()
     assert spooled == len(sent) == 360
@@ -89,7 +82,7 @@ def test_long_outage_over_restarts_stays_capped_evicts_oldest_and_drains_in_orde
     drain(port, spool, db, kept)
     # exactly the newest batches survived, and they arrived oldest first
     assert stored_names_in_write_order(db) == sent[-kept:]
-    assert spool_bytes(spool) <= max_bytes
+    assert spool_files_bytes(spool) <= max_bytes
 
 
 _DEVICE = textwrap.dedent(

@@ -12,7 +12,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExportResult
 from spanscope.tracer.spool import DEVICE_CLOCK_OFFSET_NS, DiskSpool
 
-from tests.tracer.spool_loopback import Receiver, Spans, make_exporter, spool_files_bytes
+from tests.tracer.spool_loopback import Receiver, Spans, export_within_cap, make_exporter, spool_files_bytes
 from tests.waiting import reached as wait_until
 
 
@@ -91,12 +91,7 @@ def test_killed_connection_spools_and_recovers(receiver: Receiver, spans: Spans,
 def test_spool_cap_respected_and_oldest_evicted_first(receiver: Receiver, spans: Spans, tmp_path: Path) -> None:
     max_bytes = 16 * 1024
     exporter = make_exporter(receiver, tmp_path, max_bytes=max_bytes, segment_bytes=2048, probe_clock=False)
-    sent = []
-    for i in range(120):
-        name = f"e-{i:03d}"
-        sent.append(name)
-        assert exporter.export(spans.batch(name, payload=300)) is SpanExportResult.SUCCESS
-        assert spool_files_bytes(tmp_path) <= max_bytes
+    sent = export_within_cap(exporter, spans, [f"e-{i:03d}" for i in range(120)], tmp_path, max_bytes, payload=300)
     stats = exporter.stats
     assert stats.evicted_batches > 0
     assert stats.spooled_batches == 120

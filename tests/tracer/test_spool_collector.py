@@ -8,10 +8,11 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from spanscope.collectors.collector import BackgroundCollector, CollectorConfig
+from spanscope.collectors.collector import BackgroundCollector
 from spanscope.collectors.store import open_store
 from spanscope.tracer.spool import DEVICE_CLOCK_OFFSET_NS, StoreAndForwardExporter
 
+from tests.builders import collector_config
 from tests.tracer.spool_loopback import free_port
 from tests.waiting import wait_for
 
@@ -19,7 +20,7 @@ from tests.waiting import wait_for
 def test_device_spans_reach_the_store_across_collector_outages(tmp_path: Path) -> None:
     port = free_port()
     db = tmp_path / "spans.db"
-    config = CollectorConfig(db_path=db, xray_udp=None, otlp_http=("127.0.0.1", port), otlp_grpc=None, log_interval_s=0)
+    config = collector_config(db, otlp_http=("127.0.0.1", port))
     url = f"http://127.0.0.1:{port}/v1/traces"
     exporter = StoreAndForwardExporter(
         OTLPSpanExporter(endpoint=url, timeout=1),

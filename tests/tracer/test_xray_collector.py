@@ -12,21 +12,19 @@ from hypothesis import strategies as st
 from opentelemetry import trace as otel_trace
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode
-from spanscope.collectors.collector import BackgroundCollector, Collector, CollectorConfig
+from spanscope.collectors.collector import BackgroundCollector, Collector
 from spanscope.collectors.model import Kind
 from spanscope.collectors.model import Status as ModelStatus
 from spanscope.tracer.xray.exporter import XRayUdpExporter, documents_for_put_trace_segments
 
+from tests.builders import LOOPBACK, collector_config
 from tests.tracer.xray_schema import Recorder, validate
 from tests.waiting import wait_for
 
 
 @pytest.fixture
 def collector(tmp_path: Path) -> Iterator[Collector]:
-    config = CollectorConfig(
-        db_path=tmp_path / "spans.db", xray_udp=("127.0.0.1", 0), otlp_http=None, otlp_grpc=None, log_interval_s=0
-    )
-    with BackgroundCollector(config) as running:
+    with BackgroundCollector(collector_config(tmp_path / "spans.db", xray_udp=LOOPBACK, otlp_http=None)) as running:
         yield running
 
 

@@ -17,20 +17,10 @@ from spanscope.tui.screens.traces import TracesScreen
 from spanscope.tui.widgets.nav_table import NavTable
 from spanscope.tui.widgets.span_detail import SpanDetail
 from spanscope.tui.widgets.waterfall import Waterfall
-from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
 from tests.fixtures.tui.sample_store import BIG_TRACE_ID, trace_id
-from tests.tui.conftest import SIZE, make_app
-
-
-async def settle(pilot: Pilot[None]) -> None:
-    """Let workers finish and their results reach the screen."""
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
+from tests.tui.conftest import SIZE, make_app, on_screen, settle
 
 
 def static_text(widget: Static) -> str:
@@ -46,11 +36,7 @@ def table_text(table: NavTable) -> list[list[str]]:
 
 
 async def test_traces_screen_lists_filters_sorts_and_opens(sample_db: Path) -> None:
-    app = make_app(sample_db)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, TracesScreen)
+    async with on_screen(sample_db, TracesScreen) as (app, pilot, screen):
         table = screen.table
         assert table.row_count == 25
         first = table_text(table)[0]
@@ -181,11 +167,7 @@ async def test_command_palette_switches_screens(sample_db: Path) -> None:
 
 
 async def test_service_map_node_and_edge_open_their_traces(sample_db: Path) -> None:
-    app = make_app(sample_db, start="map")
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, ServiceMapScreen)
+    async with on_screen(sample_db, ServiceMapScreen, start="map") as (app, pilot, screen):
         nodes = screen.query_one("#map-nodes", NavTable)
         names = [row[0] for row in table_text(nodes)]
         assert "● payments" in names and "○ client" in names

@@ -10,16 +10,12 @@ from spanscope.tui.screens.diff import DiffScreen
 from spanscope.tui.screens.trace import TraceScreen
 from spanscope.tui.screens.traces import TracesScreen
 
-from tests.tui.conftest import SIZE, make_app
-from tests.tui.test_app import settle, static_text, table_text
+from tests.tui.conftest import on_screen, settle
+from tests.tui.test_app import static_text, table_text
 
 
 async def test_marking_two_traces_opens_their_diff(sample_db: Path) -> None:
-    app = make_app(sample_db)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        traces = app.screen
-        assert isinstance(traces, TracesScreen)
+    async with on_screen(sample_db, TracesScreen) as (app, pilot, traces):
         ordered = [s.trace_id for s in traces._ordered]
         shop = [i for i, s in enumerate(traces._ordered) if s.root_name == "POST /checkout"]
         first, second = shop[0], shop[1]

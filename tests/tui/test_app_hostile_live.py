@@ -14,8 +14,8 @@ from spanscope.tui.screens.traces import TracesScreen
 from spanscope.tui.widgets.waterfall import Waterfall
 
 from tests.fixtures.tui.sample_store import BASE_NS, HOSTILE_TRACE_ID, build_sample_store
-from tests.tui.conftest import SIZE, make_app
-from tests.tui.test_app import settle, table_text
+from tests.tui.conftest import SIZE, make_app, settle
+from tests.tui.test_app import table_text
 
 FORBIDDEN = ("\x1b", "\x07", "\x9b", "\x85", "\u202e")
 

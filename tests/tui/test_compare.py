@@ -15,8 +15,8 @@ from spanscope.tui.screens.traces import TracesScreen
 from spanscope.tui.widgets.nav_table import NavTable
 from textual.widgets import Input, Static
 
-from tests.tui.conftest import SIZE, make_app
-from tests.tui.test_app import settle, static_text, table_text
+from tests.tui.conftest import on_screen, settle
+from tests.tui.test_app import static_text, table_text
 
 NS = 1_000_000_000
 
@@ -32,11 +32,8 @@ def cli_comparison(db: Path, baseline: str, incident: str, capsys: pytest.Captur
 async def test_compare_screen_agrees_with_analyze_number_for_number(
     sample_db: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    app = make_app(sample_db, start="compare")
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, CompareScreen) and screen.result is not None
+    async with on_screen(sample_db, CompareScreen, start="compare") as (_app, _pilot, screen):
+        assert screen.result is not None
         result = screen.result
         baseline = screen.query_one("#baseline-window", Input).value
         incident = screen.query_one("#incident-window", Input).value
@@ -87,11 +84,8 @@ async def test_an_empty_baseline_is_said_plainly(tmp_path: Path) -> None:
         store.write_spans(
             [Span(tid, "a" * 16, None, "api", "GET /", Kind.SERVER, 1_795_255_200 * NS, 1_795_255_201 * NS)]
         )
-    app = make_app(db, start="compare")
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, CompareScreen) and screen.result is not None
+    async with on_screen(db, CompareScreen, start="compare") as (_app, _pilot, screen):
+        assert screen.result is not None
         status = static_text(screen.query_one("#compare-status", Static))
         assert "the baseline window holds no traces" in status
         assert "p95" not in status and "0.0 ms" not in status
@@ -100,11 +94,7 @@ async def test_an_empty_baseline_is_said_plainly(tmp_path: Path) -> None:
 
 async def test_window_inputs_keep_their_keys(sample_db: Path) -> None:
     """Typing a window at once lands in the input: no digit or letter fires a screen shortcut."""
-    app = make_app(sample_db, start="compare")
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, CompareScreen)
+    async with on_screen(sample_db, CompareScreen, start="compare") as (app, pilot, screen):
         baseline = screen.query_one("#baseline-window", Input)
         assert app.focused is baseline
         await pilot.press("ctrl+u", *"2026-11-21T10:00:00Z .. 2026-11-21T10:12:00Z", "tab")

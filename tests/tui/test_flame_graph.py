@@ -10,8 +10,7 @@ from spanscope.tui.widgets.waterfall import Waterfall
 from textual.pilot import Pilot
 
 from tests.fixtures.tui.sample_store import trace_id
-from tests.tui.conftest import SIZE, make_app
-from tests.tui.test_app import settle
+from tests.tui.conftest import SIZE, make_app, settle
 
 
 async def open_with_flame(pilot: Pilot[None]) -> FlameGraph:

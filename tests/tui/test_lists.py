@@ -14,27 +14,19 @@ from spanscope.tui.widgets.nav_table import NavTable
 from textual.widgets import Static
 
 from tests.fixtures.tui.sample_store import trace_id
-from tests.tui.conftest import SIZE, make_app
-from tests.tui.test_app import settle, static_text, table_text
+from tests.tui.conftest import on_screen, settle
+from tests.tui.test_app import static_text, table_text
 
 
 async def test_traces_list_shows_the_full_trace_id(sample_db: Path) -> None:
-    app = make_app(sample_db)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, TracesScreen)
+    async with on_screen(sample_db, TracesScreen) as (app, _pilot, _screen):
         svg = app.export_screenshot().replace("&#160;", " ")
         for n in (1, 13, 24):
             assert trace_id(n) in svg, trace_id(n)
 
 
 async def test_chains_list_their_traces_as_soon_as_highlighted(sample_db: Path) -> None:
-    app = make_app(sample_db, start="chains")
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, ChainsScreen)
+    async with on_screen(sample_db, ChainsScreen, start="chains") as (app, pilot, screen):
         chains = screen.query_one("#chains-table", NavTable)
         listed = screen.query_one("#chain-traces", NavTable)
         assert len(screen.chains) >= 2
@@ -66,11 +58,7 @@ async def test_the_filter_box_passes_expressions_through_unchanged(
     """Whatever `traces --filter` makes of an expression (matches or a syntax error), the filter box makes too."""
     code = main(["traces", "--db", str(sample_db), "--filter", expression, "--json"])
     captured = capsys.readouterr()
-    app = make_app(sample_db)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, TracesScreen)
+    async with on_screen(sample_db, TracesScreen) as (_app, pilot, screen):
         await pilot.press("slash", *expression, "enter")
         await settle(pilot)
         error = static_text(screen.query_one("#filter-error", Static))

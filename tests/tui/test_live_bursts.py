@@ -12,8 +12,8 @@ from spanscope.tui.screens.traces import TracesScreen
 from textual.widgets import Static
 
 from tests.fixtures.tui.sample_store import BASE_NS
-from tests.tui.conftest import SIZE
-from tests.tui.test_app import settle, static_text
+from tests.tui.conftest import SIZE, settle
+from tests.tui.test_app import static_text
 from tests.waiting import wait_for_pilot
 
 PAGE = 50

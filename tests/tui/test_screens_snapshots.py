@@ -7,8 +7,7 @@ from pathlib import Path
 from textual.pilot import Pilot
 
 from tests.fixtures.tui.sample_store import trace_id
-from tests.tui.conftest import SIZE, make_app
-from tests.tui.test_app import settle
+from tests.tui.conftest import SIZE, make_app, settle
 
 
 def test_traces_screen(snap_compare, sample_db: Path) -> None:

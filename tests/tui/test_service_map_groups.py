@@ -11,8 +11,8 @@ from spanscope.tui.screens.service_map import ServiceMapScreen
 from spanscope.tui.widgets.nav_table import NavTable
 
 from tests.builders import build_spans
-from tests.tui.conftest import SIZE, make_app
-from tests.tui.test_app import settle, table_text
+from tests.tui.conftest import SIZE, make_app, settle
+from tests.tui.test_app import table_text
 
 QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/orders-queue"
 

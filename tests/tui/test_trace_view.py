@@ -13,8 +13,7 @@ from spanscope.collectors.store import open_store
 from spanscope.tui.screens.trace import TraceScreen
 from spanscope.tui.widgets.waterfall import Waterfall
 
-from tests.tui.conftest import SIZE, make_app
-from tests.tui.test_app import settle
+from tests.tui.conftest import SIZE, make_app, settle
 
 ZIPKIN_TRACE = "5f1e0a7b9c3d2e41"  # 64-bit, as Zipkin and Jaeger clients send
 T0_US = 1_795_255_200_000_000

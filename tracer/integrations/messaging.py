@@ -131,6 +131,11 @@ def process_sqs_batch(
     return {"batchItemFailures": failures}
 
 
+def _aws_call(service: str, operation: str) -> dict[str, str]:
+    """The attributes every AWS SDK call span carries: rpc.system, rpc.service, rpc.method, aws.operation."""
+    return {c.RPC_SYSTEM: "aws-api", c.RPC_SERVICE: service, c.RPC_METHOD: operation, c.AWS_OPERATION: operation}
+
+
 def _queue_from_url(url: object) -> str:
     return url.rstrip("/").rsplit("/", 1)[-1] if isinstance(url, str) and url else "sqs"
 
@@ -139,10 +144,7 @@ def send_sqs_message(client: Any, **kwargs: Any) -> Any:
     """``client.send_message(**kwargs)`` inside a producer span whose X-Ray header rides as ``AWSTraceHeader``."""
     queue_url = kwargs.get("QueueUrl")
     attrs = {
-        c.RPC_SYSTEM: "aws-api",
-        c.RPC_SERVICE: "SQS",
-        c.RPC_METHOD: "SendMessage",
-        c.AWS_OPERATION: "SendMessage",
+        **_aws_call("SQS", "SendMessage"),
         c.AWS_QUEUE_URL: str(queue_url or ""),
         # what the service map names the queue node by (OTel messaging conventions)
         "messaging.system": "aws_sqs",
@@ -160,12 +162,7 @@ def send_sqs_message(client: Any, **kwargs: Any) -> Any:
 
 def start_execution(client: Any, **kwargs: Any) -> Any:
     """``stepfunctions.start_execution(**kwargs)`` in a client span, passing its X-Ray header as ``traceHeader``."""
-    attrs = {
-        c.RPC_SYSTEM: "aws-api",
-        c.RPC_SERVICE: "StepFunctions",
-        c.RPC_METHOD: "StartExecution",
-        c.AWS_OPERATION: "StartExecution",
-    }
+    attrs = _aws_call("StepFunctions", "StartExecution")
     with span("StepFunctions StartExecution", kind=SpanKind.CLIENT, attributes=attrs):
         header = xray_header_for()
         if header and "traceHeader" not in kwargs:
@@ -184,10 +181,7 @@ def batch_environment(overrides: Iterable[Mapping[str, str]] = ()) -> list[dict[
 def submit_batch_job(client: Any, **kwargs: Any) -> Any:
     """``batch.submit_job(**kwargs)`` in a client span; the job (and every array child) continues it."""
     attrs = {
-        c.RPC_SYSTEM: "aws-api",
-        c.RPC_SERVICE: "Batch",
-        c.RPC_METHOD: "SubmitJob",
-        c.AWS_OPERATION: "SubmitJob",
+        **_aws_call("Batch", "SubmitJob"),
         c.BATCH_QUEUE: str(kwargs.get("jobQueue", "")),
     }
     with span(f"Batch SubmitJob {kwargs.get('jobName', '')}".strip(), kind=SpanKind.CLIENT, attributes=attrs) as s:

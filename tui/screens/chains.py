@@ -40,11 +40,8 @@ class ChainsScreen(SpanscopeScreen):
 
     def on_mount(self) -> None:
         chains = self.query_one("#chains-table", NavTable)
-        for label in CHAIN_COLUMNS:
-            chains.add_column(label, key=label)
-        traces = self.query_one("#chain-traces", NavTable)
-        for label in TRACE_COLUMNS:
-            traces.add_column(label, key=label)
+        chains.add_keyed_columns(CHAIN_COLUMNS)
+        self.query_one("#chain-traces", NavTable).add_keyed_columns(TRACE_COLUMNS)
         chains.focus()
         self.compute()
 

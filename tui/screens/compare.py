@@ -77,12 +77,8 @@ class CompareScreen(SpanscopeScreen):
         yield Footer()
 
     def on_mount(self) -> None:
-        growth = self.query_one("#compare-growth", NavTable)
-        for label in GROWTH_COLUMNS:
-            growth.add_column(label, key=label)
-        skew = self.query_one("#compare-skew", NavTable)
-        for label in SKEW_COLUMNS:
-            skew.add_column(label, key=label)
+        self.query_one("#compare-growth", NavTable).add_keyed_columns(GROWTH_COLUMNS)
+        self.query_one("#compare-skew", NavTable).add_keyed_columns(SKEW_COLUMNS)
         self.query_one("#baseline-window", Input).focus()
         self.default_compare()
 

@@ -56,8 +56,7 @@ class DiffScreen(SpanscopeScreen):
 
     def on_mount(self) -> None:
         super().on_mount()
-        for label in COLUMNS:
-            self.table.add_column(label, key=label)
+        self.table.add_keyed_columns(COLUMNS)
         self.load()
         self.table.focus()
 

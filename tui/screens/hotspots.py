@@ -33,8 +33,7 @@ class HotspotsScreen(SpanscopeScreen):
 
     def on_mount(self) -> None:
         table = self.query_one(NavTable)
-        for label in COLUMNS:
-            table.add_column(label, key=label)
+        table.add_keyed_columns(COLUMNS)
         table.focus()
         self.compute()
 

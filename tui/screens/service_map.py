@@ -81,11 +81,8 @@ class ServiceMapScreen(SpanscopeScreen):
 
     def on_mount(self) -> None:
         nodes = self.query_one("#map-nodes", NavTable)
-        for label in NODE_COLUMNS:
-            nodes.add_column(label, key=label)
-        edges = self.query_one("#map-edges", NavTable)
-        for label in EDGE_COLUMNS:
-            edges.add_column(label, key=label)
+        nodes.add_keyed_columns(NODE_COLUMNS)
+        self.query_one("#map-edges", NavTable).add_keyed_columns(EDGE_COLUMNS)
         nodes.focus()
         self.refresh_map()
 

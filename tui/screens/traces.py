@@ -66,8 +66,7 @@ class TracesScreen(SpanscopeScreen):
 
     def on_mount(self) -> None:
         table = self.table
-        for label, _key in COLUMNS:
-            table.add_column(label, key=label)
+        table.add_keyed_columns(label for label, _key in COLUMNS)
         requested = self.spanscope.take_requested_filter()
         if requested is not None:
             self.query_one(FilterBox).set_expression(requested)

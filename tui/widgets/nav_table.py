@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from textual.binding import Binding
 from textual.widgets import DataTable
 
@@ -18,6 +20,11 @@ class NavTable(DataTable[object]):
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes, cursor_type="row", zebra_stripes=True)
+
+    def add_keyed_columns(self, labels: Iterable[str]) -> None:
+        """One column per label, keyed by that label."""
+        for label in labels:
+            self.add_column(label, key=label)
 
     def action_scroll_top(self) -> None:
         if self.row_count:

@@ -4,34 +4,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import requests
 from spanscope.collectors.collector import BackgroundCollector, Collector, CollectorConfig
-from spanscope.collectors.formats.otlp_proto import spans_to_request
 from spanscope.collectors.forwarders.disk_queue import DiskQueue
 from spanscope.collectors.forwarders.otlp import OTLPForwarder
 from spanscope.collectors.model import Kind, Status
 from spanscope.collectors.receivers.counters import Counters
 
-from tests.builders import make_span, trace_id_for
+from tests.builders import collector_config, make_span, post_otlp, trace_id_for
 from tests.waiting import wait_for
 
 
 def http_only(db: Path, port: int = 0, **extra) -> CollectorConfig:
-    config = CollectorConfig(db_path=db, xray_udp=None, otlp_http=("127.0.0.1", port), otlp_grpc=None, log_interval_s=0)
-    for key, value in extra.items():
-        setattr(config, key, value)
-    return config
+    return collector_config(db, otlp_http=("127.0.0.1", port), **extra)
 
 
 def post(collector: Collector, spans) -> None:
-    host, port = collector.addresses["otlp_http"]
-    response = requests.post(
-        f"http://{host}:{port}/v1/traces",
-        data=spans_to_request(spans).SerializeToString(),
-        headers={"Content-Type": "application/x-protobuf"},
-        timeout=10,
-    )
-    assert response.status_code == 200
+    assert post_otlp(collector.addresses["otlp_http"], spans).status_code == 200
 
 
 def sample_spans(label: str):

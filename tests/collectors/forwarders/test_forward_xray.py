@@ -16,12 +16,10 @@ import boto3
 import jsonschema
 import orjson
 import pytest
-import requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from moto.server import ThreadedMotoServer
-from spanscope.collectors.collector import BackgroundCollector, CollectorConfig
-from spanscope.collectors.formats.otlp_proto import spans_to_request
+from spanscope.collectors.collector import BackgroundCollector
 from spanscope.collectors.formats.xray_out import MAX_DOCUMENT_BYTES, documents_from_spans, sanitize_name
 from spanscope.collectors.forwarders.xray import XRayForwarder
 from spanscope.collectors.model import Kind, SpanException, Status, new_trace_id, xray_trace_id
@@ -29,7 +27,7 @@ from spanscope.collectors.receivers.counters import Counters
 from spanscope.tracer.xray.core.blocks import aws_block, http_block
 from spanscope.tracer.xray.core.text import fix_segment_name
 
-from tests.builders import make_span
+from tests.builders import collector_config, make_span, post_otlp
 
 SCHEMA = json.loads(
     (Path(__file__).resolve().parents[2] / "fixtures" / "xray" / "xray-segmentdocument-schema-v1.0.0.json").read_text()
@@ -188,24 +186,9 @@ def test_payloads_hold_at_most_50_documents(tmp_path: Path) -> None:
 def test_spans_are_forwarded_to_xray(tmp_path: Path, moto_url: str) -> None:
     trace_id = new_trace_id()
     spans = workload(trace_id)
-    config = CollectorConfig(
-        db_path=tmp_path / "spans.db",
-        xray_udp=None,
-        otlp_http=("127.0.0.1", 0),
-        otlp_grpc=None,
-        forward_xray=True,
-        xray_endpoint_url=moto_url,
-        log_interval_s=0,
-    )
+    config = collector_config(tmp_path / "spans.db", forward_xray=True, xray_endpoint_url=moto_url)
     with BackgroundCollector(config) as collector:
-        host, port = collector.addresses["otlp_http"]
-        response = requests.post(
-            f"http://{host}:{port}/v1/traces",
-            data=spans_to_request(spans).SerializeToString(),
-            headers={"Content-Type": "application/x-protobuf"},
-            timeout=10,
-        )
-        assert response.status_code == 200
+        assert post_otlp(collector.addresses["otlp_http"], spans).status_code == 200
         deadline = time.monotonic() + 30
         while collector.counters.get("forward_xray.sent") < 1:
             assert time.monotonic() < deadline, collector.counters.snapshot()

@@ -16,13 +16,11 @@ import time
 from pathlib import Path
 
 import pytest
-import requests
 from spanscope.cli.cmd_collect import move_aside_if_corrupt
 from spanscope.collectors.errors import StoreCorruptError
-from spanscope.collectors.formats.otlp_proto import spans_to_request
 from spanscope.collectors.store import open_store
 
-from tests.builders import make_span, trace_id_for
+from tests.builders import make_span, post_otlp, trace_id_for
 
 CLI = [sys.executable, "-m", "spanscope.cli.main", "collect", "--log-interval", "0"]
 OFF = ["--xray-udp", "off", "--otlp-grpc", "off", "--otlp-http", "127.0.0.1:0"]
@@ -110,12 +108,7 @@ def test_collect_moves_a_corrupt_store_aside_warns_and_collects(tmp_path: Path) 
                 address = line.split()[2]
         assert address is not None
         spans = [make_span("root", None, 0, 5, trace="fresh", service="web")]
-        reply = requests.post(
-            f"http://{address}/v1/traces",
-            data=spans_to_request(spans).SerializeToString(),
-            headers={"Content-Type": "application/x-protobuf"},
-            timeout=30,
-        )
+        reply = post_otlp(address, spans, timeout=30)
         assert reply.status_code == 200
     finally:
         proc.send_signal(signal.SIGTERM)

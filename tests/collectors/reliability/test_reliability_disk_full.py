@@ -17,13 +17,13 @@ from typing import Any
 
 import pytest
 import requests
-from spanscope.collectors.collector import BackgroundCollector, CollectorConfig
+from spanscope.collectors.collector import BackgroundCollector
 from spanscope.collectors.errors import StoreDiskFullError
 from spanscope.collectors.formats.otlp_proto import spans_to_request
 from spanscope.collectors.model import Span
 from spanscope.collectors.store import Store, open_store
 
-from tests.builders import make_span
+from tests.builders import collector_config, make_span
 
 PROTOBUF = {"Content-Type": "application/x-protobuf"}
 
@@ -111,7 +111,7 @@ def health(url: str) -> dict[str, Any]:
 
 def test_full_disk_refuses_retryably_reports_degraded_and_keeps_every_resource(disk: SmallDisk) -> None:
     store = disk.store = open_store(disk.db)
-    cfg = CollectorConfig(db_path=disk.db, xray_udp=None, otlp_grpc=None, otlp_http=("127.0.0.1", 0), log_interval_s=0)
+    cfg = collector_config(disk.db)
     # The collector owns the store in the tmpfs variant (so corruption recovery is armed, as in `collect`).
     own = disk.mode == "tmpfs"
     if own:

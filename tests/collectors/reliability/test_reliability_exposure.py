@@ -36,6 +36,8 @@ from spanscope.collectors.receivers import auth
 from spanscope.collectors.receivers.auth import is_loopback, token_matches
 from spanscope.collectors.store import open_store
 
+from tests.builders import LOOPBACK, all_receivers_config, collector_config
+
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 BASE_NS = 1_763_700_000_000_000_000
 
@@ -98,14 +100,7 @@ def test_token_matches_is_decided_by_compare_digest(monkeypatch: pytest.MonkeyPa
 
 
 def test_receivers_use_the_constant_time_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    config = CollectorConfig(
-        db_path=tmp_path / "s.db",
-        xray_udp=None,
-        otlp_http=("127.0.0.1", 0),
-        otlp_grpc=("127.0.0.1", 0),
-        auth_token="s3cret",
-        log_interval_s=0,
-    )
+    config = collector_config(tmp_path / "s.db", otlp_grpc=LOOPBACK, auth_token="s3cret")
     body = spans_to_request([_span("a", "svc", "op")]).SerializeToString()
     headers = {"Content-Type": "application/x-protobuf"}
     with BackgroundCollector(config) as collector:
@@ -189,16 +184,12 @@ def test_span_data_never_names_a_file(tmp_path: Path, monkeypatch: pytest.Monkey
             )
         )
     db = work / "spans.db"
-    config = CollectorConfig(
-        db_path=db,
-        xray_udp=("127.0.0.1", 0),
-        otlp_http=("127.0.0.1", 0),
-        otlp_grpc=("127.0.0.1", 0),
+    config = all_receivers_config(
+        db,
         forward_otlp="http://127.0.0.1:9/v1/traces",  # unreachable: the forward queue keeps the spans
         archive=str(work / "archive"),
         archive_quiet_s=0,
         archive_interval_s=3600,
-        log_interval_s=0,
     )
     before_tmp = set(os.listdir("/tmp"))
     with BackgroundCollector(config) as collector:

@@ -37,13 +37,15 @@ import pytest
 import requests
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from spanscope.collectors import conventions as conv
-from spanscope.collectors.collector import BackgroundCollector, Collector, CollectorConfig
+from spanscope.collectors.collector import BackgroundCollector, Collector
 from spanscope.collectors.formats import seconds_to_ns
 from spanscope.collectors.formats.otlp_json_out import request_from_spans
 from spanscope.collectors.formats.otlp_proto import spans_to_request
 from spanscope.collectors.formats.xray_out import document_from_span, sanitize_name
 from spanscope.collectors.model import Kind, Span, SpanEvent, SpanException, SpanLink, Status
 from spanscope.collectors.store import open_store
+
+from tests.builders import all_receivers_config
 
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 BASE_NS = 1_763_700_000_000_000_000
@@ -327,14 +329,7 @@ def test_every_field_arrives_through_every_protocol(tmp_path: Path, protocol: st
     sent = generate_spans()
     assert len(sent) == TRACES * SPANS_PER_TRACE
     db = tmp_path / "spans.db"
-    config = CollectorConfig(
-        db_path=db,
-        xray_udp=("127.0.0.1", 0),
-        otlp_http=("127.0.0.1", 0),
-        otlp_grpc=("127.0.0.1", 0),
-        log_interval_s=0,
-        service_map=False,
-    )
+    config = all_receivers_config(db, service_map=False)
     with BackgroundCollector(config) as collector:
         send(collector, sent)
         assert collector.counters.get("writer.spans") == len(sent)

@@ -10,22 +10,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import requests
-from spanscope.collectors.collector import BackgroundCollector, CollectorConfig
+from spanscope.collectors.collector import BackgroundCollector
 from spanscope.collectors.formats.otlp_proto import spans_to_request
 from spanscope.collectors.model import Kind
 
-from tests.builders import make_span
+from tests.builders import collector_config, make_span
 
 
 def test_every_acknowledged_request_is_already_queued_for_forwarding_and_mapped(tmp_path: Path) -> None:
-    config = CollectorConfig(
-        db_path=tmp_path / "spans.db",
-        xray_udp=None,
-        otlp_http=("127.0.0.1", 0),
-        otlp_grpc=None,
-        forward_otlp="http://127.0.0.1:9/v1/traces",  # nothing answers: payloads stay queued
-        log_interval_s=0,
-    )
+    unreachable = "http://127.0.0.1:9/v1/traces"  # nothing answers: payloads stay queued
+    config = collector_config(tmp_path / "spans.db", forward_otlp=unreachable)
     with BackgroundCollector(config) as collector:
         url = "http://{}:{}/v1/traces".format(*collector.addresses["otlp_http"])
         for i in range(30):

@@ -18,12 +18,12 @@ import grpc
 import orjson
 import requests
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
-from spanscope.collectors.collector import BackgroundCollector, CollectorConfig
+from spanscope.collectors.collector import BackgroundCollector
 from spanscope.collectors.formats.otlp_json_out import request_from_spans
 from spanscope.collectors.formats.otlp_proto import spans_to_request
 from spanscope.collectors.store import open_store
 
-from tests.builders import make_span, trace_id_for
+from tests.builders import all_receivers_config, make_span, trace_id_for
 
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 HEADER = b'{"format":"json","version":1}\n'
@@ -37,10 +37,7 @@ def _pair(label: str):
 
 def test_out_of_range_times_are_rejected_records_and_neighbours_are_stored(tmp_path: Path) -> None:
     db = tmp_path / "spans.db"
-    config = CollectorConfig(
-        db_path=db, xray_udp=("127.0.0.1", 0), otlp_http=("127.0.0.1", 0), otlp_grpc=("127.0.0.1", 0), log_interval_s=0
-    )
-    with BackgroundCollector(config) as collector:
+    with BackgroundCollector(all_receivers_config(db)) as collector:
         url = "http://{}:{}/v1/traces".format(*collector.addresses["otlp_http"])
         # OTLP protobuf (HTTP and gRPC): fixed64 times at or above 2^63
         for label, end in (("proto", 2**63), ("grpc", 2**64 - 1)):

@@ -24,6 +24,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
 from spanscope.collectors.collector import BackgroundCollector, Collector, CollectorConfig
 
 from tests import waiting
+from tests.builders import LOOPBACK, collector_config
 
 IDLE_HTTP = 600
 TRICKLE_HEAD = 100
@@ -32,19 +33,8 @@ IDLE_GRPC = 300
 
 
 def config(db: Path, **overrides: object) -> CollectorConfig:
-    cfg = CollectorConfig(
-        db_path=db,
-        xray_udp=None,
-        otlp_http=("127.0.0.1", 0),
-        otlp_grpc=("127.0.0.1", 0),
-        log_interval_s=0,
-        http_idle_timeout_s=1.0,
-        http_body_timeout_s=1.0,
-        grpc_handshake_timeout_s=1.0,
-    )
-    for key, value in overrides.items():
-        setattr(cfg, key, value)
-    return cfg
+    timeouts = {"http_idle_timeout_s": 1.0, "http_body_timeout_s": 1.0, "grpc_handshake_timeout_s": 1.0}
+    return collector_config(db, otlp_grpc=LOOPBACK, **{**timeouts, **overrides})
 
 
 wait_for = partial(waiting.wait_for, timeout_s=20.0)
