@@ -115,6 +115,7 @@ def add_trace_to(
     collect_attributes: bool = False,
     credit_path: bool = True,
     kids: Kids | None = None,
+    maybe_cold: bool = True,
 ) -> bool:
     """Fold one trace into ``part`` in place (the same as merging its :func:`hotspots_partial`).
 
@@ -124,6 +125,7 @@ def add_trace_to(
     time is credited through its workflow's end-to-end path). Returns whether some span outlives its
     parent: asynchronous work whose end-to-end path goes on after the caller returned. ``kids``: the
     trace's children lists when the caller read them already (``trace_tree.children_lists``).
+    ``maybe_cold=False``: the caller knows no span carries ``faas.coldstart`` (``trace_tree.scan_trace``).
     """
     spans = trace.spans
     ops = part.ops
@@ -132,7 +134,7 @@ def add_trace_to(
     children = children_of(trace, kids)
     outlives = False
     cold_nodes: list[int] = []
-    cold_key = cv.FAAS_COLDSTART
+    cold_key = cv.FAAS_COLDSTART if maybe_cold else None
     for i, span in enumerate(spans):
         if dropped is not None and i in dropped:
             continue
@@ -160,7 +162,7 @@ def add_trace_to(
                 elif e > cur_e:
                     cur_e = e
             covered += cur_e - cur_s
-        if cold_key in span.attributes:
+        if cold_key is not None and cold_key in span.attributes:
             cold_nodes.append(i)
         acc = ops.get(key)
         if acc is None:

@@ -104,10 +104,12 @@ def placement_partial(
     overlap_tolerance: float = 0.01,
     into: PlacementPartial | None = None,
     interval: tuple[int, int] | None = None,
+    placed: bool | None = None,
 ) -> PlacementPartial:
     """The split of one trace (see the module docstring). ``into``: a partial to add the trace to in
     place (the same as merging the trace's own partial into it), returned. ``interval``: the trace's
-    ``(start_ns, end_ns)`` when the caller read them already (each reads every span)."""
+    ``(start_ns, end_ns)`` when the caller read them already (each reads every span); ``placed``: whether
+    some span has a resource or a location attribute, when the caller knows (``trace_tree.scan_trace``)."""
     if into is None:
         partial = PlacementPartial(traces=1)
     else:
@@ -117,10 +119,9 @@ def placement_partial(
     if not spans or not trace.roots:
         return partial
     t0, t1 = interval if interval is not None else (trace.start_ns, trace.end_ns)
-    for s in spans:
-        if s.resource or LOCATION in s.attributes or CLOUD_REGION in s.attributes:
-            break
-    else:
+    if placed is None:
+        placed = any(s.resource or LOCATION in s.attributes or CLOUD_REGION in s.attributes for s in spans)
+    if not placed:
         _add(partial, None, "unplaced", max(0, t1 - t0))  # nothing says where: one pass
         return partial
     owns = _own_locations(trace)

@@ -38,9 +38,10 @@ from spanscope.analysis.ranks import StallingRank, StallingRanksPartial, merge_s
 from spanscope.analysis.skew import adjust_clock_skew
 from spanscope.analysis.stats import PercentileMode
 from spanscope.analysis.stragglers import Straggler, StragglersPartial, merge_stragglers, stragglers_partial
-from spanscope.analysis.trace_tree import Kids, children_lists
+from spanscope.analysis.trace_tree import Kids, scan_trace
 from spanscope.analysis.workflow_stats import WorkflowsPartial, WorkflowStats, continuation_credits, merge_workflows
 from spanscope.analysis.workflows import MAX_WORKFLOW_TRACES, path_stretches
+from spanscope.collectors.conventions import FAAS_COLDSTART, HPC_RANK
 from spanscope.collectors.model import Trace
 
 LoadTraces = Callable[[Sequence[str]], Iterable[Trace]]
@@ -171,7 +172,7 @@ class _HotspotFolder:
         self.alone: dict[str, dict[tuple[str, str], int]] = {}
         self.notes: list[str] = []
 
-    def add(self, trace: Trace, kids: Kids | None = None) -> None:
+    def add(self, trace: Trace, kids: Kids | None = None, maybe_cold: bool = True) -> None:
         entry = _linked_entry(trace) if self.load is not None else None
         if entry is not None and self.pending_spans + len(trace.spans) <= MAX_PENDING_SPANS:
             add_trace_to(
@@ -181,6 +182,7 @@ class _HotspotFolder:
                 collect_attributes=self.attrs,
                 credit_path=False,
                 kids=kids,
+                maybe_cold=maybe_cold,
             )
             self.pending.setdefault(entry, []).append(trace)
             self.held[trace.trace_id] = trace
@@ -188,7 +190,14 @@ class _HotspotFolder:
             return
         if entry is not None and "bound" not in " ".join(self.notes):
             self.notes.append(f"linked traces beyond {MAX_PENDING_SPANS:,} held spans were analysed one by one")
-        if add_trace_to(self.part, trace, overlap_tolerance=self.tolerance, collect_attributes=self.attrs, kids=kids):
+        if add_trace_to(
+            self.part,
+            trace,
+            overlap_tolerance=self.tolerance,
+            collect_attributes=self.attrs,
+            kids=kids,
+            maybe_cold=maybe_cold,
+        ):
             flow = path_stretches([trace])
             self.flows.add(flow)
             credits = continuation_credits(flow, _entry_end(trace))
@@ -327,23 +336,29 @@ def build_report(
     start = end = 0
     for raw in traces:
         trace = raw
-        if adjust_skew:
+        scan = scan_trace(raw)  # one pass: the children lists and what says which analyzers a trace needs
+        if adjust_skew and scan.skew:
             trace, moved = adjust_clock_skew(raw)
             if moved:
                 skewed += 1
+                scan = scan_trace(trace)
         n_traces += 1
         n_spans += len(trace.spans)
         hot.traces += 1
-        kids = children_lists(trace)  # read once, shared by hotspots, the critical path and stragglers
-        folder.add(trace, kids)
-        if any(s.status.failed for s in trace.spans):
+        kids = scan.kids  # read once, shared by hotspots, the critical path and stragglers
+        keys = scan.attribute_keys
+        maybe_cold = FAAS_COLDSTART in keys
+        folder.add(trace, kids, maybe_cold)
+        if scan.failed:
             failed += 1
         fails.merge(failure_chains_partial(trace))
         strag.merge(stragglers_partial(trace, min_group=min_group, kids=kids))
-        ranks.merge(stalling_ranks_partial(trace))
-        cold.merge(cold_starts_partial(trace))
-        t0, t1 = trace.start_ns, trace.end_ns
-        placement_partial(trace, overlap_tolerance=overlap_tolerance, into=place, interval=(t0, t1))
+        if HPC_RANK in keys:  # else no step span: nothing to rank
+            ranks.merge(stalling_ranks_partial(trace))
+        if maybe_cold:  # else no invocation says cold or warm
+            cold.merge(cold_starts_partial(trace))
+        t0, t1 = scan.start_ns, scan.end_ns
+        placement_partial(trace, overlap_tolerance=overlap_tolerance, into=place, interval=(t0, t1), placed=scan.placed)
         if t0 and (not start or t0 < start):
             start = t0
         if t1 > end:

@@ -88,9 +88,8 @@ def stragglers_partial(
     if len(spans) <= min_group:  # no parent can have min_group children
         return part
     lists = kids if kids is not None else [trace.children(i) for i in range(len(spans))]
-    for parent, children in enumerate(lists):
-        if len(children) < min_group:
-            continue
+    for parent in [p for p, n in enumerate(map(len, lists)) if n >= min_group]:  # the few wide parents
+        children = lists[parent]
         groups: dict[tuple[str, str], list[int]] = {}
         for c in children:
             cs = spans[c]
