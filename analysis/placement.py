@@ -104,11 +104,11 @@ def placement_partial(
     overlap_tolerance: float = 0.01,
     into: PlacementPartial | None = None,
     interval: tuple[int, int] | None = None,
-    placed: bool | None = None,
+    located: bool | None = None,
 ) -> PlacementPartial:
     """The split of one trace (see the module docstring). ``into``: a partial to add the trace to in
     place (the same as merging the trace's own partial into it), returned. ``interval``: the trace's
-    ``(start_ns, end_ns)`` when the caller read them already (each reads every span); ``placed``: whether
+    ``(start_ns, end_ns)`` when the caller read them already (each reads every span); ``located``: whether
     some span has a resource or a location attribute, when the caller knows (``trace_tree.scan_trace``)."""
     if into is None:
         partial = PlacementPartial(traces=1)
@@ -119,9 +119,9 @@ def placement_partial(
     if not spans or not trace.roots:
         return partial
     t0, t1 = interval if interval is not None else (trace.start_ns, trace.end_ns)
-    if placed is None:
-        placed = any(s.resource or LOCATION in s.attributes or CLOUD_REGION in s.attributes for s in spans)
-    if not placed:
+    if located is None:
+        located = any(s.resource or LOCATION in s.attributes or CLOUD_REGION in s.attributes for s in spans)
+    if not located:
         _add(partial, None, "unplaced", max(0, t1 - t0))  # nothing says where: one pass
         return partial
     owns = _own_locations(trace)

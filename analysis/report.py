@@ -174,30 +174,23 @@ class _HotspotFolder:
 
     def add(self, trace: Trace, kids: Kids | None = None, maybe_cold: bool = True) -> None:
         entry = _linked_entry(trace) if self.load is not None else None
-        if entry is not None and self.pending_spans + len(trace.spans) <= MAX_PENDING_SPANS:
-            add_trace_to(
-                self.part,
-                trace,
-                overlap_tolerance=self.tolerance,
-                collect_attributes=self.attrs,
-                credit_path=False,
-                kids=kids,
-                maybe_cold=maybe_cold,
-            )
-            self.pending.setdefault(entry, []).append(trace)
-            self.held[trace.trace_id] = trace
-            self.pending_spans += len(trace.spans)
-            return
-        if entry is not None and "bound" not in " ".join(self.notes):
+        hold = entry is not None and self.pending_spans + len(trace.spans) <= MAX_PENDING_SPANS
+        if entry is not None and not hold and "bound" not in " ".join(self.notes):
             self.notes.append(f"linked traces beyond {MAX_PENDING_SPANS:,} held spans were analysed one by one")
-        if add_trace_to(
+        outlives = add_trace_to(
             self.part,
             trace,
             overlap_tolerance=self.tolerance,
             collect_attributes=self.attrs,
+            credit_path=not hold,
             kids=kids,
             maybe_cold=maybe_cold,
-        ):
+        )
+        if hold and entry is not None:
+            self.pending.setdefault(entry, []).append(trace)
+            self.held[trace.trace_id] = trace
+            self.pending_spans += len(trace.spans)
+        elif outlives:
             flow = path_stretches([trace])
             self.flows.add(flow)
             credits = continuation_credits(flow, _entry_end(trace))
@@ -358,7 +351,7 @@ def build_report(
         if maybe_cold:  # else no invocation says cold or warm
             cold.merge(cold_starts_partial(trace))
         t0, t1 = scan.start_ns, scan.end_ns
-        placement_partial(trace, overlap_tolerance=overlap_tolerance, into=place, interval=(t0, t1), placed=scan.placed)
+        placement_partial(trace, overlap_tolerance=overlap_tolerance, into=place, interval=(t0, t1), located=scan.placed)
         if t0 and (not start or t0 < start):
             start = t0
         if t1 > end:
