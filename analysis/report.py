@@ -351,7 +351,9 @@ def build_report(
         if maybe_cold:  # else no invocation says cold or warm
             cold.merge(cold_starts_partial(trace))
         t0, t1 = scan.start_ns, scan.end_ns
-        placement_partial(trace, overlap_tolerance=overlap_tolerance, into=place, interval=(t0, t1), located=scan.placed)
+        placement_partial(
+            trace, overlap_tolerance=overlap_tolerance, into=place, interval=(t0, t1), located=scan.placed
+        )
         if t0 and (not start or t0 < start):
             start = t0
         if t1 > end:
