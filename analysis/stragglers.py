@@ -110,7 +110,11 @@ def _group(
     threshold: float,
 ) -> None:
     spans = trace.spans
-    compute = [_number(spans[m], (cv.HPC_COMPUTE_NS,)) for m in members]
+    key = (cv.HPC_COMPUTE_NS,)
+    # HPC steps when every member carries its compute time (the first one without settles it)
+    compute = [_number(spans[members[0]], key)]
+    if compute[0] is not None:
+        compute.extend(_number(spans[m], key) for m in members[1:])
     hpc = all(v is not None for v in compute)
     values = [int(v) for v in compute if v is not None] if hpc else [spans[m].duration_ns for m in members]
     med = median(values)
