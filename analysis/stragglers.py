@@ -110,11 +110,11 @@ def _group(
     threshold: float,
 ) -> None:
     spans = trace.spans
-    key = (cv.HPC_COMPUTE_NS,)
+    compute_key = (cv.HPC_COMPUTE_NS,)
     # HPC steps when every member carries its compute time (the first one without settles it)
-    compute = [_number(spans[members[0]], key)]
+    compute = [_number(spans[members[0]], compute_key)]
     if compute[0] is not None:
-        compute.extend(_number(spans[m], key) for m in members[1:])
+        compute.extend(_number(spans[m], compute_key) for m in members[1:])
     hpc = all(v is not None for v in compute)
     values = [int(v) for v in compute if v is not None] if hpc else [spans[m].duration_ns for m in members]
     med = median(values)
