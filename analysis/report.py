@@ -171,11 +171,13 @@ class _HotspotFolder:
         # entries credited with their own in-trace workflow: the credits given, taken back if linked traces join
         self.alone: dict[str, dict[tuple[str, str], int]] = {}
         self.notes: list[str] = []
+        self.noted_bound = False  # the held-spans bound is said once
 
     def add(self, trace: Trace, kids: Kids | None = None, maybe_cold: bool = True) -> None:
         entry = _linked_entry(trace) if self.load is not None else None
         hold = entry is not None and self.pending_spans + len(trace.spans) <= MAX_PENDING_SPANS
-        if entry is not None and not hold and "bound" not in " ".join(self.notes):
+        if entry is not None and not hold and not self.noted_bound:
+            self.noted_bound = True
             self.notes.append(f"linked traces beyond {MAX_PENDING_SPANS:,} held spans were analysed one by one")
         outlives = add_trace_to(
             self.part,

@@ -184,3 +184,17 @@ def test_link_cycle_missing_traces_and_fan_out_are_bounded_and_reported() -> Non
     assert report.traces == 10_001
     assert any("cut to" in n for n in report.notes)
     assert trace_id_for("p") == producer.trace_id
+
+
+def test_the_held_spans_bound_is_noted_once(monkeypatch) -> None:
+    import spanscope.analysis.report as report_module
+
+    monkeypatch.setattr(report_module, "MAX_PENDING_SPANS", 2)
+    producer = build_trace([("p", None, 0, 5, {"kind": Kind.PRODUCER})], trace="p")
+    consumers = [
+        build_trace([(f"c{i}", None, 10, 20, {"kind": Kind.CONSUMER, "links": [("p", "p")]})], trace=f"c{i}")
+        for i in range(6)
+    ]
+    report = build_report([*consumers, producer], service_map=False)
+    bound_notes = [n for n in report.notes if "held spans" in n]
+    assert len(bound_notes) == 1, report.notes
