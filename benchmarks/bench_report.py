@@ -37,17 +37,9 @@ from spanscope.render.html_report import render_report_html
 from spanscope.render.report_inputs import analyze_for_html
 from spanscope.render.report_json import report_to_json
 
-from tests.load import fill_store, generate, wide_traces
+from tests.load import fill_store, generate, html_from_store, wide_traces
 
 T = TypeVar("T")
-
-
-def html_from_store(path: Path, out: Path) -> int:
-    with open_store(path, readonly=True) as store:
-        report, inputs = analyze_for_html(store.iter_traces())
-    page = render_report_html(report, inputs.graph(), inputs.worst_traces())
-    out.write_text(page, encoding="utf-8")
-    return out.stat().st_size
 
 
 def json_from_store(path: Path) -> int:

@@ -18,6 +18,8 @@ from typing import Any
 
 from spanscope.collectors.model import Kind, Span, SpanLink, Status, Trace
 from spanscope.collectors.store import open_store
+from spanscope.render.html_report import render_report_html
+from spanscope.render.report_inputs import analyze_for_html
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -194,6 +196,14 @@ def fill_store(path: Path, n_traces: int, seed: int = 7) -> int:
             store.write_spans(batch)
             spans += len(batch)
     return spans
+
+
+def html_from_store(path: Path, out: Path) -> int:
+    """What ``bench_report --store`` times: the HTML report of a store, written to ``out``; returns its size."""
+    with open_store(path, readonly=True) as store:
+        report, inputs = analyze_for_html(store.iter_traces())
+    out.write_text(render_report_html(report, inputs.graph(), inputs.worst_traces()), encoding="utf-8")
+    return out.stat().st_size
 
 
 def wide_traces(services: int = 200, fanout: int = 5, seed: int = 3) -> list[Trace]:

@@ -4,19 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from spanscope.collectors.store import open_store
 from spanscope.render.html_report import render_report_html
 from spanscope.render.report_inputs import analyze_for_html
 
-from tests.load import fill_store, wide_traces
-
-
-def html_from_store(path: Path, out: Path) -> int:
-    """What ``bench_report --store`` times: the HTML report of a store, written to ``out``; returns its size."""
-    with open_store(path, readonly=True) as store:
-        report, inputs = analyze_for_html(store.iter_traces())
-    out.write_text(render_report_html(report, inputs.graph(), inputs.worst_traces()), encoding="utf-8")
-    return out.stat().st_size
+from tests.load import fill_store, html_from_store, wide_traces
 
 
 def test_report_from_a_filled_store(tmp_path: Path):
