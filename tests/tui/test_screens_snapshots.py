@@ -87,9 +87,7 @@ def test_compare_screen(snap_compare, sample_db: Path) -> None:
 
         for field in pilot.app.screen.query(Input):
             field.cursor_blink = False  # the focused window input's blinking cursor would change the picture
-        await settle(pilot)
-        await pilot.pause(0.3)  # the tables lay their columns out after their rows arrive from the worker
-        await settle(pilot)
+        await settle(pilot)  # the tables' columns are as wide as their cells once the rows are in (NavTable.add_row)
 
     assert snap_compare(make_app(sample_db, start="compare"), terminal_size=SIZE, run_before=run_before)
 

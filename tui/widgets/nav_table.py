@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from rich.text import Text
 from textual.binding import Binding
+from textual.render import measure
 from textual.widgets import DataTable
+from textual.widgets.data_table import RowKey
 
 
 class NavTable(DataTable[object]):
@@ -25,6 +28,27 @@ class NavTable(DataTable[object]):
         """One column per label, keyed by that label."""
         for label in labels:
             self.add_column(label, key=label)
+
+    def add_row(
+        self,
+        *cells: object,
+        height: int | None = 1,
+        key: str | None = None,
+        label: str | Text | None = None,
+    ) -> RowKey:
+        """Add a row and widen its columns to its cells at once.
+
+        DataTable measures new rows only when it next goes idle; a table fed from a worker before its first
+        layout could be drawn (and stay) with label-wide columns and cut cells. Measuring here makes the
+        widths a fact of the rows, whatever the timing; the idle pass then finds nothing left to widen.
+        """
+        row_key = super().add_row(*cells, height=height, key=key, label=label)
+        console = self.app.console
+        for column, cell in zip(self.ordered_columns, cells, strict=False):
+            width = measure(console, cell, 1)  # type: ignore[arg-type]  # cells are rich Text (see the class)
+            if width > column.content_width:
+                column.content_width = width
+        return row_key
 
     def action_scroll_top(self) -> None:
         if self.row_count:
