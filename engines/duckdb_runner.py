@@ -31,7 +31,7 @@ def run_duckdb(source: str, overlap_tolerance: float, percentiles: PercentileMod
                 " QUALIFY filename = max(filename) OVER (PARTITION BY trace_id) ORDER BY trace_id",
                 params=[files],
             ).to_arrow_reader(_BATCH_ROWS)
-            return fold_traces(group_rows(batch.to_pylist() for batch in reader), overlap_tolerance, percentiles)
+            return fold_traces(group_rows(reader), overlap_tolerance, percentiles)
         finally:
             con.close()
 

@@ -1,22 +1,24 @@
-"""Traces from archive rows sorted by trace id: the grouping of the engines that stream rows (duckdb, spark)."""
+"""Traces from archive batches sorted by trace id: the grouping of the engines that stream rows (duckdb, spark)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Any
 
-from spanscope.collectors.archive.schema import row_to_span
+import pyarrow as pa
+from spanscope.collectors.archive.schema import spans_from_batch
 from spanscope.collectors.model import Span, Trace
 
 
-def group_rows(batches: Iterable[list[dict[str, Any]]]) -> Iterator[Trace]:
-    """Traces from rows sorted by trace id, across batch boundaries."""
+def group_rows(batches: Iterable[pa.RecordBatch]) -> Iterator[Trace]:
+    """Traces from archive record batches whose rows are sorted by trace id, across batch boundaries."""
     group: list[Span] = []
-    for rows in batches:
-        for row in rows:
-            if group and group[0].trace_id != row["trace_id"]:
-                yield Trace(group[0].trace_id, group)
+    trace_id = ""
+    for batch in batches:
+        for span in spans_from_batch(batch):
+            if group and span.trace_id != trace_id:
+                yield Trace(trace_id, group)
                 group = []
-            group.append(row_to_span(row))
+            trace_id = span.trace_id
+            group.append(span)
     if group:
-        yield Trace(group[0].trace_id, group)
+        yield Trace(trace_id, group)

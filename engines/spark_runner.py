@@ -42,7 +42,7 @@ def spark_partial(
     def fold_partition(batches: Iterator[Any]) -> Iterator[Any]:
         import pyarrow as pa
 
-        partial = fold_traces(group_rows(batch.to_pylist() for batch in batches), tolerance, mode)
+        partial = fold_traces(group_rows(batches), tolerance, mode)
         yield pa.RecordBatch.from_pydict({"partial": [pickle.dumps(partial, protocol=pickle.HIGHEST_PROTOCOL)]})
 
     total = ReportPartial(hotspots=HotspotsPartial(percentiles=mode))

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
-from spanscope.collectors.archive.schema import COLUMNS, row_to_span
+from spanscope.collectors.archive.schema import COLUMNS, spans_from_batch
 from spanscope.collectors.archive.writer import ArchiveError, resolve
 from spanscope.collectors.model import Span, Trace
 
@@ -40,10 +40,14 @@ def iter_archive_traces(root: str) -> Iterator[Trace]:
     for index, path in enumerate(files):
         table = _read(filesystem, path)
         groups: dict[str, list[Span]] = {}
-        for row in table.to_pylist():
-            trace_id = row["trace_id"]
+        for span in spans_from_batch(table):
+            trace_id = span.trace_id
             if newest.get(trace_id) == index:
-                groups.setdefault(trace_id, []).append(row_to_span(row))
+                held = groups.get(trace_id)
+                if held is None:
+                    groups[trace_id] = [span]
+                else:
+                    held.append(span)
         for trace_id, spans in groups.items():
             yield Trace(trace_id, spans)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -148,11 +149,20 @@ def _has_non_finite(value: Any) -> bool:
     return False
 
 
-def loads_exact(body: bytes) -> Any:
-    """A stored JSON column (body, resource) as written: see ``dumps_exact``."""
+# orjson reads an integer beyond 64 bits as a float (2**70 + 1 comes back as 2**70): text that may hold one
+# (20 digits in a row, or a minus and 19) is read by the stdlib, which keeps every integer exactly
+_LONG_INT_BYTES = re.compile(rb"[0-9]{20}|-[0-9]{19}")
+_LONG_INT_TEXT = re.compile(r"[0-9]{20}|-[0-9]{19}")
+
+
+def loads_exact(body: bytes | str) -> Any:
+    """A stored JSON column (body, resource; the archive's JSON text) as written: see ``dumps_exact``."""
+    long_int = _LONG_INT_TEXT.search(body) if isinstance(body, str) else _LONG_INT_BYTES.search(body)
+    if long_int is not None:
+        return json.loads(body)
     try:
         return orjson.loads(body)
-    except orjson.JSONDecodeError:  # NaN / Infinity literals, big integers: written by the stdlib
+    except orjson.JSONDecodeError:  # NaN / Infinity literals: written by the stdlib
         return json.loads(body)
 
 

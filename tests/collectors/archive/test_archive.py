@@ -41,7 +41,7 @@ def _rich_trace(label: str = "t", start_ms: float = 0) -> Trace:
                     "status": Status.THROTTLE,
                     "namespace": "aws",
                     "remote_service": "DynamoDB",
-                    "attributes": {"big": 2**70, "f": 0.5, "l": [1, 2], "b": False},
+                    "attributes": {"big": 2**70 + 1, "neg": -(2**64), "f": 0.5, "l": [1, 2], "b": False},
                 },
             ),
             (
@@ -182,3 +182,21 @@ def test_roller_archives_complete_quiet_traces_once(tmp_path: Path) -> None:
         restarted = ArchiveRoller(store, root, quiet_s=60)  # the cursor survives a restart
         assert restarted.roll_once(now_ns=end + 100 * 10**9).traces == 1
     assert {t.trace_id for t in iter_archive_traces(root)} == {trace_id_for("done"), trace_id_for("pending")}
+
+
+def test_column_reader_equals_row_reader(tmp_path: Path) -> None:
+    """spans_from_batch (columns at a time, resources parsed once) reads what row_to_span reads, row by row."""
+    import pyarrow.parquet as pq
+    from spanscope.collectors.archive.schema import COLUMNS, row_to_span, spans_from_batch
+
+    traces = [_rich_trace("a"), _rich_trace("b", 500)]
+    traces[1].spans[0].attributes["nan"] = float("nan")
+    write_traces(traces, str(tmp_path))
+    (path,) = list_archive_files(str(tmp_path))
+    table = pq.read_table(path)
+    by_rows = [row_to_span(row) for row in table.to_pylist()]
+    by_columns = spans_from_batch(table)
+    assert repr(by_columns) == repr(by_rows)  # repr: NaN != NaN
+    assert sorted(repr(s) for s in by_columns) == sorted(repr(s) for t in traces for s in t.spans)
+    with pytest.raises(ValueError, match=r"lacks column.*links"):
+        spans_from_batch(table.select([c for c in COLUMNS if c != "links"]))
