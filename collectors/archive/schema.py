@@ -94,38 +94,13 @@ def span_to_row(span: Span, trace_start_ns: int) -> dict[str, Any]:
     }
 
 
-def row_to_span(row: dict[str, Any]) -> Span:
-    return Span(
-        trace_id=row["trace_id"],
-        span_id=row["span_id"],
-        parent_id=row["parent_id"],
-        service=row["service"] or "",
-        name=row["name"] or "",
-        kind=Kind(row["kind"]),
-        start_ns=int(row["start_ns"]),
-        end_ns=int(row["end_ns"]),
-        status=Status(row["status"]),
-        status_message=row["status_message"] or "",
-        origin=row["origin"] or "",
-        namespace=row["namespace"] or "",
-        remote_service=row["remote_service"] or "",
-        attributes=_loads(row["attributes"]) or {},
-        annotations=_loads(row["annotations"]) or {},
-        resource=_loads(row["resource"]) or {},
-        events=[SpanEvent(e[0], e[1], e[2]) for e in _loads(row["events"]) or ()],
-        exceptions=[SpanException(x[0], x[1], x[2], x[3], x[4]) for x in _loads(row["exceptions"]) or ()],
-        links=[SpanLink(lk[0], lk[1], lk[2]) for lk in _loads(row["links"]) or ()],
-        in_progress=bool(row["in_progress"]),
-    )
-
-
 _KINDS: dict[str, Kind] = {k.value: k for k in Kind}
 _STATUSES: dict[str, Status] = {s.value: s for s in Status}
 _EMPTY_JSON = frozenset((None, "", "{}", "[]", "null"))
 
 
 def spans_from_batch(batch: pa.RecordBatch | pa.Table) -> list[Span]:
-    """The spans of an archive batch or table, read column by column (``row_to_span`` of every row, faster).
+    """The spans of an archive batch or table (the inverse of ``span_to_row``), read column by column.
 
     Each column becomes one Python list, not a dict per row; a resource's JSON text is parsed once per
     batch (the spans of one process share it: the dict is shared, read-only, as store reads share it);
