@@ -108,7 +108,14 @@ def test_large_streamed_trace_arrives_whole(collector: Collector) -> None:
     exporter.export(spans)
     stats = exporter.stats
     assert stats.datagrams > 1 and stats.max_datagram_bytes <= 64_000
-    wait_for(lambda: collector.counters.get("writer.spans") >= len(spans), timeout_s=15)
+    # the writer may count its commit before the receiver counts the datagrams accepted: wait for both
+    wait_for(
+        lambda: (
+            collector.counters.get("writer.spans") >= len(spans)
+            and collector.counters.get("xray_udp.accepted") >= stats.datagrams
+        ),
+        timeout_s=15,
+    )
     assert collector.counters.get("xray_udp.accepted") == stats.datagrams
     by_trace: dict[str, dict[str, str | None]] = {}
     for finished in spans:
