@@ -8,6 +8,7 @@ from spanscope.analysis.report import Report
 from spanscope.analysis.report_partial import ReportPartial, fold_traces
 from spanscope.analysis.stats import PERCENTILE_MODES, PercentileMode
 from spanscope.collectors.archive import iter_archive_traces, list_archive_files
+from spanscope.engines.batch_gc import batch_gc
 from spanscope.engines.duckdb_runner import run_duckdb
 from spanscope.engines.errors import EngineError
 from spanscope.engines.spark_runner import run_spark
@@ -39,4 +40,5 @@ def run_engine(
         raise EngineError(f"unknown engine {engine!r}: choose one of {', '.join(ENGINES)}")
     if not list_archive_files(source):
         raise EngineError(f"no archive files under {source}")
-    return runners[engine]().finish()
+    with batch_gc():
+        return runners[engine]().finish()

@@ -12,6 +12,7 @@ from spanscope.analysis.hotspots import HotspotsPartial
 from spanscope.analysis.report_partial import ReportPartial, fold_traces
 from spanscope.analysis.stats import PercentileMode
 from spanscope.collectors.archive.schema import COLUMNS
+from spanscope.engines.batch_gc import batch_gc
 from spanscope.engines.errors import EngineError
 from spanscope.engines.rows import group_rows
 
@@ -42,7 +43,8 @@ def spark_partial(
     def fold_partition(batches: Iterator[Any]) -> Iterator[Any]:
         import pyarrow as pa
 
-        partial = fold_traces(group_rows(batches), tolerance, mode)
+        with batch_gc():  # in the Python worker, whose thresholds run_engine's do not reach
+            partial = fold_traces(group_rows(batches), tolerance, mode)
         yield pa.RecordBatch.from_pydict({"partial": [pickle.dumps(partial, protocol=pickle.HIGHEST_PROTOCOL)]})
 
     total = ReportPartial(hotspots=HotspotsPartial(percentiles=mode))
