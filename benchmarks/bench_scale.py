@@ -9,6 +9,7 @@ threads and every descendant's: Spark's JVM and Python workers), the figure a sh
     .venv/bin/python -m benchmarks.bench_scale            # 1M and 10M spans (long: tens of minutes)
     .venv/bin/python -m benchmarks.bench_scale --quick    # 100,000 and 400,000 spans
     .venv/bin/python -m benchmarks.bench_scale --sizes 1000000,4000000 --engines local,duckdb
+    .venv/bin/python -m benchmarks.bench_scale --archives /var/tmp/scale   # keep the archives, reuse them next time
 
 Engines run with ``--percentiles auto`` (the default); ``local`` also runs ``exact`` on the same archive,
 the baseline of every ratio, and the sketch's relative error against it is printed (p50/p95/p99 of
@@ -107,6 +108,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="100k and 400k spans")
     parser.add_argument("--engines", default="local,duckdb,spark")
     parser.add_argument("--sizes", help="two span counts, small,large (default 1M,10M; --quick 100k,400k)")
+    parser.add_argument(
+        "--archives",
+        type=Path,
+        help="build the archives under this folder and keep them; one already there (same span count) is reused",
+    )
     args = parser.parse_args(argv)
     small, large = (100_000, 400_000) if args.quick else (1_000_000, 10_000_000)
     if args.sizes:
@@ -115,18 +121,22 @@ def main(argv: list[str] | None = None) -> int:
     if "spark" in engines and shutil.which("java") is None:
         engines.remove("spark")
         print("spark skipped: no java on PATH")
-    work = Path(tempfile.mkdtemp(prefix="spanscope-bench-scale-"))
+    work = args.archives or Path(tempfile.mkdtemp(prefix="spanscope-bench-scale-"))
     try:
         results: dict[str, dict[int, float]] = {e: {} for e in ["local exact", *engines]}
         cpu: dict[tuple[str, int], float] = {}
         for spans in (small, large):
             root = work / f"a{spans}"
-            size, write_s = build_archive(root, spans)
-            print(
-                f"archive {spans:>11,} spans: {size / spans:6.1f} bytes/span, "
-                f"{size / 1e6:8.1f} MB, written in {write_s:6.1f} s ({spans / write_s:,.0f} spans/s)",
-                flush=True,
-            )
+            if args.archives and list_archive_files(str(root)):
+                size = sum(Path(f).stat().st_size for f in list_archive_files(str(root)))
+                print(f"archive {spans:>11,} spans: {size / spans:6.1f} bytes/span, reused from {root}", flush=True)
+            else:
+                size, write_s = build_archive(root, spans)
+                print(
+                    f"archive {spans:>11,} spans: {size / spans:6.1f} bytes/span, "
+                    f"{size / 1e6:8.1f} MB, written in {write_s:6.1f} s ({spans / write_s:,.0f} spans/s)",
+                    flush=True,
+                )
             exact_s, exact = time_engine("local", root, "exact")
             results["local exact"][spans] = exact_s
             cpu_exact = CPU[("local", "exact", root.name)]
@@ -151,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
             print(f"  {machine_line()}", flush=True)
-            shutil.rmtree(root)
+            if not args.archives:
+                shutil.rmtree(root)
         base = results["local exact"][small]
         print(f"\nengines on {small:,} spans, ratio to local exact (same run):")
         for engine in results:
@@ -169,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
             )
         print(machine_line())
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if not args.archives:
+            shutil.rmtree(work, ignore_errors=True)
     return 0
 
 

@@ -25,13 +25,15 @@ def run_duckdb(source: str, overlap_tolerance: float, percentiles: PercentileMod
     with tempfile.TemporaryDirectory(prefix="spanscope-duckdb-") as spill:
         con = duckdb.connect(config={"temp_directory": spill, "preserve_insertion_order": False})
         try:
-            # The newest file holding a trace wins (file names start with their write time).
+            # The newest file holding a trace wins (file names start with their write time): sorted first
+            # within the trace, its older copies are dropped while grouping (one sort; a window over trace
+            # ids took a second one, 8 of 19.5 CPU s of this query at 10 M spans).
             reader = con.sql(
-                f"SELECT {columns} FROM read_parquet(?, filename = true)"  # noqa: S608 (fixed column names)
-                " QUALIFY filename = max(filename) OVER (PARTITION BY trace_id) ORDER BY trace_id",
+                f"SELECT {columns}, filename FROM read_parquet(?, filename = true)"  # noqa: S608 (fixed names)
+                " ORDER BY trace_id, filename DESC",
                 params=[files],
             ).to_arrow_reader(_BATCH_ROWS)
-            return fold_traces(group_rows(reader), overlap_tolerance, percentiles)
+            return fold_traces(group_rows(reader, file_column="filename"), overlap_tolerance, percentiles)
         finally:
             con.close()
 
