@@ -14,24 +14,30 @@ threads and every descendant's: Spark's JVM and Python workers), the figure a sh
 Engines run with ``--percentiles auto`` (the default); ``local`` also runs ``exact`` on the same archive,
 the baseline of every ratio, and the sketch's relative error against it is printed (p50/p95/p99 of
 every hotspot, with ``sketch`` forced).
+
+Every engine run is its own Python process, as a user's ``spanscope analyze`` is: runs sharing one process
+inherited its heap (a DuckDB run after three local ones took 18.9 s CPU on 1 M spans, 15.3 s alone), so each figure
+would depend on the order. The time counted is the engine's run, not the process start or the imports; the
+peak RSS printed is that process's.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from spanscope.analysis.report import Report
 from spanscope.collectors.archive import list_archive_files, write_traces
 from spanscope.engines import run_engine
 
-from benchmarks.machine import machine_line
+from benchmarks.machine import machine_line, peak_rss_mib
 from tests.load import SPANS_PER_TRACE, make_trace
 
 CHUNK_TRACES = 25_000
@@ -73,31 +79,58 @@ def cpu_seconds() -> float:
     return total
 
 
-def time_engine(engine: str, root: Path, percentiles: str = "auto") -> tuple[float, Report]:
-    """Wall seconds of one engine run (its CPU seconds are printed beside them)."""
+Hotspot = tuple[str, str, int, int, int]  # service, operation, p50, p95, p99 (ns)
+
+
+def run_one(engine: str, root: str, percentiles: str) -> dict[str, object]:
+    """One engine run in this process: wall and CPU seconds, peak RSS, and the hotspots' percentiles."""
     start, cpu = time.perf_counter(), cpu_seconds()
     report = run_engine(
         engine,
-        str(root),
+        root,
         spark_master="local[2]" if engine == "spark" else None,
         percentiles=percentiles,  # type: ignore[arg-type]
     )
     elapsed = time.perf_counter() - start
-    CPU[(engine, percentiles, root.name)] = cpu_seconds() - cpu
+    used = cpu_seconds() - cpu
     assert report.traces > 0
-    return elapsed, report
+    hotspots = [(h.service, h.operation, h.p50_ns, h.p95_ns, h.p99_ns) for h in report.hotspots]
+    return {"wall": elapsed, "cpu": used, "rss_mib": high_water_mib(), "hotspots": hotspots}
 
 
-CPU: dict[tuple[str, str, str], float] = {}  # (engine, percentiles, archive) -> CPU seconds of the last run
+def high_water_mib() -> float:
+    """This process's peak RSS since it started (``VmHWM``): ``ru_maxrss`` keeps the parent's peak across fork."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return peak_rss_mib()
 
 
-def sketch_error(exact: Report, sketched: Report) -> float:
+class Run:
+    """The figures of one engine run, measured in its own process."""
+
+    def __init__(self, engine: str, root: Path, percentiles: str = "auto") -> None:
+        done = subprocess.run(
+            [sys.executable, "-m", "benchmarks.bench_scale", "--run-one", engine, percentiles, str(root)],
+            check=True,
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).resolve().parent.parent,
+        )
+        figures = json.loads(done.stdout.strip().splitlines()[-1])
+        self.wall: float = figures["wall"]
+        self.cpu: float = figures["cpu"]
+        self.rss_mib: float = figures["rss_mib"]
+        self.hotspots: list[Hotspot] = [tuple(h) for h in figures["hotspots"]]
+
+
+def sketch_error(exact: list[Hotspot], sketched: list[Hotspot]) -> float:
     """The largest relative error of a sketched p50/p95/p99 against the exact one, over every hotspot."""
-    want = {(h.service, h.operation): h for h in exact.hotspots}
+    want = {(h[0], h[1]): h for h in exact}
     worst = 0.0
-    for h in sketched.hotspots:
-        e = want[(h.service, h.operation)]
-        for got, ref in ((h.p50_ns, e.p50_ns), (h.p95_ns, e.p95_ns), (h.p99_ns, e.p99_ns)):
+    for h in sketched:
+        e = want[(h[0], h[1])]
+        for got, ref in zip(h[2:], e[2:], strict=True):
             if ref:
                 worst = max(worst, abs(got - ref) / ref)
     return worst
@@ -113,7 +146,12 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="build the archives under this folder and keep them; one already there (same span count) is reused",
     )
+    parser.add_argument("--run-one", nargs=3, metavar=("ENGINE", "PERCENTILES", "ARCHIVE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.run_one:
+        engine, percentiles, root = args.run_one
+        print(json.dumps(run_one(engine, root, percentiles)))
+        return 0
     small, large = (100_000, 400_000) if args.quick else (1_000_000, 10_000_000)
     if args.sizes:
         small, large = (int(x) for x in args.sizes.split(","))
@@ -123,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         print("spark skipped: no java on PATH")
     work = args.archives or Path(tempfile.mkdtemp(prefix="spanscope-bench-scale-"))
     try:
-        results: dict[str, dict[int, float]] = {e: {} for e in ["local exact", *engines]}
+        results: dict[str, dict[int, float]] = {e: {} for e in ["local exact", *engines, "local sketch"]}
         cpu: dict[tuple[str, int], float] = {}
         for spans in (small, large):
             root = work / f"a{spans}"
@@ -137,27 +175,31 @@ def main(argv: list[str] | None = None) -> int:
                     f"{size / 1e6:8.1f} MB, written in {write_s:6.1f} s ({spans / write_s:,.0f} spans/s)",
                     flush=True,
                 )
-            exact_s, exact = time_engine("local", root, "exact")
-            results["local exact"][spans] = exact_s
-            cpu_exact = CPU[("local", "exact", root.name)]
-            cpu[("local exact", spans)] = cpu_exact
+            exact = Run("local", root, "exact")
+            exact_s = results["local exact"][spans] = exact.wall
+            cpu_exact = cpu[("local exact", spans)] = exact.cpu
             print(
-                f"  local exact {exact_s:8.2f} s  ({spans / exact_s:,.0f} spans/s)  baseline; {cpu_exact:.1f} s CPU",
+                f"  local exact {exact_s:8.2f} s  ({spans / exact_s:,.0f} spans/s)  baseline; {cpu_exact:.1f} s CPU, "
+                f"peak RSS {exact.rss_mib:.0f} MiB",
                 flush=True,
             )
             for engine in engines:
-                elapsed, _report = time_engine(engine, root)
-                results[engine][spans] = elapsed
-                used = cpu[(engine, spans)] = CPU[(engine, "auto", root.name)]
+                run = Run(engine, root)
+                results[engine][spans] = run.wall
+                cpu[(engine, spans)] = run.cpu
                 print(
-                    f"  {engine:<11} {elapsed:8.2f} s  ({spans / elapsed:,.0f} spans/s)  "
-                    f"ratio {elapsed / exact_s:.2f} to local exact; {used:.1f} s CPU, ratio {used / cpu_exact:.2f}",
+                    f"  {engine:<11} {run.wall:8.2f} s  ({spans / run.wall:,.0f} spans/s)  "
+                    f"ratio {run.wall / exact_s:.2f} to local exact; {run.cpu:.1f} s CPU, ratio "
+                    f"{run.cpu / cpu_exact:.2f}; peak RSS {run.rss_mib:.0f} MiB",
                     flush=True,
                 )
-            sketch_s, sketched = time_engine("local", root, "sketch")
+            sketched = Run("local", root, "sketch")
+            results["local sketch"][spans], cpu[("local sketch", spans)] = sketched.wall, sketched.cpu
             print(
-                f"  local sketch {sketch_s:7.2f} s  ratio {sketch_s / exact_s:.2f}; largest relative error of a "
-                f"sketched p50/p95/p99: {sketch_error(exact, sketched):.2%} (DDSketch 1%)",
+                f"  local sketch {sketched.wall:7.2f} s  ratio {sketched.wall / exact_s:.2f}; "
+                f"{sketched.cpu:.1f} s CPU, ratio {sketched.cpu / cpu_exact:.2f}; "
+                f"largest relative error of a sketched p50/p95/p99: "
+                f"{sketch_error(exact.hotspots, sketched.hotspots):.2%} (DDSketch 1%)",
                 flush=True,
             )
             print(f"  {machine_line()}", flush=True)
@@ -166,13 +208,13 @@ def main(argv: list[str] | None = None) -> int:
         base = results["local exact"][small]
         print(f"\nengines on {small:,} spans, ratio to local exact (same run):")
         for engine in results:
-            print(f"  {engine:<11} {results[engine][small]:8.2f} s   ratio {results[engine][small] / base:5.2f}")
+            print(f"  {engine:<12} {results[engine][small]:8.2f} s   ratio {results[engine][small] / base:5.2f}")
         factor = large / small
         print(f"\ngrowth from {small:,} to {large:,} spans ({factor:.0f}x input; linear = {factor:.0f}x time):")
         for engine in results:
             growth = results[engine][large] / results[engine][small]
             cpu_growth = cpu[(engine, large)] / cpu[(engine, small)]
-            print(f"  {engine:<11} {growth:5.2f}x time, {cpu_growth:5.2f}x CPU")
+            print(f"  {engine:<12} {growth:5.2f}x time, {cpu_growth:5.2f}x CPU")
         if "spark" in results:
             print(
                 f"spark / local at {large:,}: {results['spark'][large] / results['local'][large]:.2f} time, "
