@@ -129,3 +129,20 @@ def test_receive_buffer_request_is_reported(collector: Collector) -> None:
     assert udp.rcvbuf_capped == (udp.rcvbuf_granted < udp.rcvbuf_requested)
     if udp.rcvbuf_capped:
         assert any("receive buffer capped" in w for w in collector.warnings)
+
+
+def test_datagrams_arriving_while_the_write_queue_is_full_are_counted_undecoded(
+    collector: Collector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer = collector.writer
+    assert writer is not None
+    monkeypatch.setattr(type(writer), "saturated", property(lambda self: True))
+    # one well-formed, one malformed: neither is decoded, both are counted as dropped for overload
+    send(collector, datagram(segment(end_time=1465300000.5)), b"not a datagram")
+    wait_for(lambda: collector.counters.get("xray_udp.dropped:overload") == 2)
+    assert received(collector) == 2
+    assert collector.counters.get("xray_udp.rejected:missing_header") == 0
+    assert collector.counters.get("xray_udp.accepted") == 0
+    monkeypatch.undo()
+    send(collector, datagram(segment(end_time=1465300000.5)))
+    wait_for(lambda: collector.counters.get("xray_udp.accepted") == 1)
