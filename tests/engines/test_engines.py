@@ -123,6 +123,41 @@ def test_duckdb_equals_local(archive: tuple[str, list[Trace]]) -> None:
     assert _json(run_engine("duckdb", root)) == _json(run_engine("local", root))
 
 
+def test_duckdb_takes_newest_copy_and_groups_interleaved_rows(tmp_path: Path) -> None:
+    """A file whose traces' rows are interleaved is grouped whole; a trace archived again with a late span is
+    reported from its newest copy only, whichever file holds the older one."""
+    pytest.importorskip("duckdb")
+    import random
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from spanscope.collectors.archive.schema import ARCHIVE_SCHEMA, span_to_row
+
+    traces = _faulty_traces(12)
+    root = tmp_path / "archive"
+    write_traces(traces[:6], str(root))
+    rows = [span_to_row(s, t.start_ns) for t in traces[6:] for s in t.canonical()]
+    random.Random(3).shuffle(rows)
+    written = write_traces(traces[6:7], str(tmp_path / "scratch")).files[0]
+    folder = root / Path(written).parent.relative_to(tmp_path / "scratch")
+    folder.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist(rows, schema=ARCHIVE_SCHEMA), folder / Path(written).name)
+    late = traces[2]
+    extra = build_spans([("late", None, 5000, 9000, {"service": "late-svc", "operation": "late-op"})], trace="late")
+    for span in extra:
+        span.trace_id, span.start_ns, span.end_ns = late.trace_id, late.start_ns + 5000, late.start_ns + 9000
+    newer = Trace(late.trace_id, [*late.spans, *extra])
+    write_traces([newer], str(root))
+    expected = [newer if t.trace_id == late.trace_id else t for t in traces]
+
+    via_duckdb = run_engine("duckdb", str(root))
+    assert via_duckdb.traces == len(traces)
+    assert _json(via_duckdb) == _json(run_engine("local", str(root)))
+    hotspots = report_to_json(via_duckdb)["hotspots"]
+    assert hotspots == report_to_json(build_report(expected, service_map=False))["hotspots"]
+    assert any(h["service"] == "late-svc" for h in hotspots)
+
+
 @pytest.mark.skipif(shutil.which("java") is None, reason="Spark needs Java")
 def test_spark_local_equals_local(archive: tuple[str, list[Trace]]) -> None:
     pytest.importorskip("pyspark")
