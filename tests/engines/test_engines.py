@@ -128,20 +128,22 @@ def test_duckdb_takes_newest_copy_and_groups_interleaved_rows(tmp_path: Path) ->
     reported from its newest copy only, whichever file holds the older one."""
     pytest.importorskip("duckdb")
     import random
+    import time
 
     import pyarrow as pa
     import pyarrow.parquet as pq
     from spanscope.collectors.archive.schema import ARCHIVE_SCHEMA, span_to_row
+    from spanscope.collectors.archive.writer import partition_of
 
     traces = _faulty_traces(12)
     root = tmp_path / "archive"
     write_traces(traces[:6], str(root))
     rows = [span_to_row(s, t.start_ns) for t in traces[6:] for s in t.canonical()]
     random.Random(3).shuffle(rows)
-    written = write_traces(traces[6:7], str(tmp_path / "scratch")).files[0]
-    folder = root / Path(written).parent.relative_to(tmp_path / "scratch")
+    folder = root / partition_of(traces[6].start_ns)
     folder.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.Table.from_pylist(rows, schema=ARCHIVE_SCHEMA), folder / Path(written).name)
+    name = f"part-{time.time_ns():020d}-interleaved.parquet"  # the writer's naming: write time first
+    pq.write_table(pa.Table.from_pylist(rows, schema=ARCHIVE_SCHEMA), folder / name)
     late = traces[2]
     extra = build_spans([("late", None, 5000, 9000, {"service": "late-svc", "operation": "late-op"})], trace="late")
     for span in extra:
