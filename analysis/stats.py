@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import math
+from array import array
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -68,7 +69,8 @@ def mad(values: Sequence[int | float]) -> float:
 
 
 class Quantiles:
-    """A mergeable distribution of durations: ``exact`` keeps every value (nearest-rank percentiles);
+    """A mergeable distribution of durations (integer nanoseconds): ``exact`` keeps every value (nearest-rank
+    percentiles) in a machine-integer array, 8 bytes a value with no object of its own;
     ``sketch`` folds them into a DDSketch (``ddsketch`` package, relative accuracy 1 %: memory bounded
     by the number of log buckets, merge by bucket counts); ``auto`` is exact up to ``SKETCH_ABOVE``
     values and a sketch beyond. Values are added in buffered batches, so a sketch costs about what
@@ -78,16 +80,18 @@ class Quantiles:
 
     def __init__(self, mode: PercentileMode = "auto") -> None:
         self.mode: PercentileMode = mode
-        self.values: list[int | float] = []  # exact values (exact mode, or auto below the threshold)
+        # exact values (exact mode, or auto below the threshold): 8 bytes a value, where a list of ints held
+        # ~40 and an object per value, alive among the short-lived objects of every later trace
+        self.values: array[int] = array("q")
         self.count = 0
-        self._buffer: list[int | float] = []
+        self._buffer: list[int] = []
         self._sketch: Any = None
 
     @property
     def sketched(self) -> bool:
         return self._sketch is not None or self.mode == "sketch"
 
-    def add(self, value: int | float) -> None:
+    def add(self, value: int) -> None:
         self.count += 1
         if self._sketch is None and self.mode != "sketch":  # exact (the hot path: one append, one bound check)
             values = self.values
@@ -108,13 +112,15 @@ class Quantiles:
                 self._to_sketch()
             self._flush()
             self._sketch.merge(other._sketch)
-        extra = other.values + other._buffer
         if self.sketched:
-            self._buffer.extend(extra)
-            if len(self._buffer) >= _FLUSH:
+            buffer = self._buffer
+            buffer.extend(other.values)
+            buffer.extend(other._buffer)
+            if len(buffer) >= _FLUSH:
                 self._flush()
-        else:
-            self.values.extend(extra)
+        else:  # other holds no sketch: its values, or a sketch-mode buffer not yet folded
+            self.values.extend(other.values)
+            self.values.extend(other._buffer)
             if self.mode == "auto" and len(self.values) > SKETCH_ABOVE:
                 self._to_sketch()
         return self
@@ -137,7 +143,7 @@ class Quantiles:
 
             self._sketch = DDSketch(SKETCH_RELATIVE_ACCURACY)
         self._buffer.extend(self.values)
-        self.values = []
+        self.values = array("q")
         self._flush()
 
     def _flush(self) -> None:
@@ -151,16 +157,14 @@ class Quantiles:
         sketch = self._sketch
         mapping = _mapping()
         low = mapping.min_possible
-        key = mapping.key
-        buckets: Counter[int] = Counter()
-        positive = [v for v in buffer if v > low]
-        zeros = len(buffer) - len(positive)
-        # each distinct value's key once (durations repeat: a log a value was the sketch's cost at 10 M spans),
-        # buckets filled in the order their keys first occur, as one key a value would
-        for value, n in Counter(positive).items():
-            buckets[key(value)] += n
-        for k, n in buckets.items():
-            sketch.add(mapping.value(k), n)
+        log, ceil, multiplier = math.log, math.ceil, mapping._multiplier
+        # the mapping's key (ceil(log2(v) * multiplier) + offset) inline, one comprehension per flush: calling
+        # ``mapping.key`` for each value took 0.9 us a value on the benchmark machine, 0.36 us inline
+        buckets = Counter([ceil(log(v, 2) * multiplier) for v in buffer if v > low])
+        offset = mapping._offset
+        for k, n in buckets.items():  # buckets filled in the order their keys first occur, as one key a value would
+            sketch.add(mapping.value(int(k + offset)), n)
+        zeros = len(buffer) - buckets.total()
         if zeros:
             sketch.add(0.0, zeros)
         self._buffer = []
