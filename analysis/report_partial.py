@@ -60,20 +60,27 @@ class ReportPartial:
 
 def report_step(trace: Trace, overlap_tolerance: float = 0.01, percentiles: PercentileMode = "auto") -> ReportPartial:
     """The per-trace step: everything one trace contributes (``percentiles``: see ``stats.Quantiles``)."""
-    kids = children_lists(trace)  # read once, shared by hotspots, the critical path and stragglers
-    part = ReportPartial(
-        traces=1,
-        spans=len(trace.spans),
-        failed_traces=int(any(s.status.failed for s in trace.spans)),
-        start_ns=trace.start_ns,
-        end_ns=trace.end_ns,
-        failure_chains=failure_chains_partial(trace),
-        stragglers=stragglers_partial(trace, kids=kids),
-        cold_starts=cold_starts_partial(trace),
-        hotspots=HotspotsPartial(traces=1, percentiles=percentiles),
-    )
-    add_trace_to(part.hotspots, trace, overlap_tolerance=overlap_tolerance, kids=kids)
+    part = ReportPartial(hotspots=HotspotsPartial(percentiles=percentiles))
+    add_step_to(part, trace, overlap_tolerance)
     return part
+
+
+def add_step_to(part: ReportPartial, trace: Trace, overlap_tolerance: float = 0.01) -> None:
+    """Fold one trace into ``part`` in place, the same as merging its :func:`report_step`. The hotspots go
+    straight into ``part``'s operations: no accumulator and distribution per operation of each trace, built
+    only to be merged away."""
+    kids = children_lists(trace)  # read once, shared by hotspots, the critical path and stragglers
+    part.traces += 1
+    part.spans += len(trace.spans)
+    part.failed_traces += any(s.status.failed for s in trace.spans)
+    if trace.start_ns and (not part.start_ns or trace.start_ns < part.start_ns):
+        part.start_ns = trace.start_ns
+    part.end_ns = max(part.end_ns, trace.end_ns)
+    part.failure_chains.merge(failure_chains_partial(trace))
+    part.stragglers.merge(stragglers_partial(trace, kids=kids))
+    part.cold_starts.merge(cold_starts_partial(trace))
+    part.hotspots.traces += 1
+    add_trace_to(part.hotspots, trace, overlap_tolerance=overlap_tolerance, kids=kids)
 
 
 def merge_partials(left: ReportPartial, right: ReportPartial) -> ReportPartial:
@@ -85,5 +92,5 @@ def fold_traces(traces: Iterable[Trace], overlap_tolerance: float, percentiles: 
     """Every trace's step merged into one partial (the loop of the engines that stream traces: local, duckdb)."""
     total = ReportPartial(hotspots=HotspotsPartial(percentiles=percentiles))
     for trace in traces:
-        total.merge(report_step(trace, overlap_tolerance, percentiles))
+        add_step_to(total, trace, overlap_tolerance)
     return total
