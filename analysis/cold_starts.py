@@ -15,6 +15,7 @@ service). ``spanscope.faas.init_duration_ns`` is the time the runtime spent init
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -98,10 +99,15 @@ def split_initialization(
     return out
 
 
+def _durations() -> array[int]:
+    return array("q")
+
+
 @dataclass(slots=True)
 class _FnAcc:
-    cold: list[int] = field(default_factory=list)
-    warm: list[int] = field(default_factory=list)
+    # durations in machine-integer arrays, not an int object per invocation held to the end of the run
+    cold: array[int] = field(default_factory=_durations)
+    warm: array[int] = field(default_factory=_durations)
     init_ns: int = 0
 
 
@@ -115,7 +121,7 @@ class ColdStartsPartial:
         for name, acc in other.functions.items():
             mine = self.functions.get(name)
             if mine is None:
-                self.functions[name] = _FnAcc(list(acc.cold), list(acc.warm), acc.init_ns)
+                self.functions[name] = _FnAcc(array("q", acc.cold), array("q", acc.warm), acc.init_ns)
             else:
                 mine.cold.extend(acc.cold)
                 mine.warm.extend(acc.warm)

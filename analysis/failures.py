@@ -122,10 +122,14 @@ class FailureChainsPartial:
     """Per-trace (or merged) state of :func:`failure_chains`; ``merge`` is associative."""
 
     chains: dict[Signature, list[object]] = field(default_factory=dict)  # sig -> [count, trace ids]
-    # chains whose top is linked to a span that may be in another trace: (sig, link trace, link span, trace)
-    pending: list[tuple[Signature, str, str, str]] = field(default_factory=list)
-    # producer spans that links may point at: (trace id, span id) -> (service, operation)
-    producers: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+    # chains whose top is linked to a span that may be in another trace: signature -> [(producer_key of the
+    # link, trace)]. Grouped by signature, so a run holds one copy of each chain's hops, not one a trace
+    pending: dict[Signature, list[tuple[str, str]]] = field(default_factory=dict)
+    # producer spans that links may point at: producer_key(trace id, span id) -> (service, operation). Held to the
+    # end of a run: one key string a producer and one (service, operation) pair shared by all of its producers,
+    # not six objects (the span's own strings and two tuples)
+    producers: dict[str, tuple[str, str]] = field(default_factory=dict)
+    operations: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict, repr=False, compare=False)
 
     def add(self, sig: Signature, trace_id: str) -> None:
         entry = self.chains.get(sig)
@@ -156,13 +160,28 @@ class FailureChainsPartial:
                 mine.extend(x for x in ids if x not in mine)
                 mine.sort()
                 del mine[EXAMPLE_TRACE_IDS:]
-        self.pending.extend(other.pending)
-        self.producers.update(other.producers)
+        for sig, links in other.pending.items():
+            held = self.pending.get(sig)
+            if held is None:
+                self.pending[sig] = list(links)
+            else:
+                held.extend(links)
+        mine, shared = self.producers, self.operations
+        for key, operation in other.producers.items():
+            pair = shared.get(operation)
+            if pair is None:
+                pair = shared[operation] = operation
+            mine[key] = pair
         return self
 
 
 # AWS calls that hand work to something else (as X-Ray records an SQS send: a client subsegment)
 _ASYNC_AWS = frozenset({"SQS", "SNS", "Batch", "StepFunctions", "SFN", "Lambda", "Kinesis", "EventBridge"})
+
+
+def producer_key(trace_id: str, span_id: str) -> str:
+    """The key of a producer span in ``FailureChainsPartial.producers`` (ids are hex, or X-Ray's dashed form)."""
+    return f"{trace_id} {span_id}"
 
 
 def failure_chains_partial(trace: Trace) -> FailureChainsPartial:
@@ -174,7 +193,7 @@ def failure_chains_partial(trace: Trace) -> FailureChainsPartial:
     any_failed = False
     for span in spans:
         if span.kind is producer or (span.namespace == "aws" and span.remote_service in _ASYNC_AWS):
-            part.producers[(tid, span.span_id)] = (span.service, span.name)
+            part.producers[producer_key(tid, span.span_id)] = (span.service, span.name)
         if span.status is not Status.OK:
             any_failed = True
     if not any_failed:
@@ -214,7 +233,7 @@ def failure_chains_partial(trace: Trace) -> FailureChainsPartial:
         if pending_link is not None:
             if (sig, pending_link) not in seen_links:
                 seen_links.add((sig, pending_link))
-                part.pending.append((sig, pending_link[0], pending_link[1], tid))
+                part.pending.setdefault(sig, []).append((producer_key(*pending_link), tid))
         elif sig not in seen:
             seen.add(sig)
             part.add(sig, tid)
@@ -227,14 +246,15 @@ def merge_failure_chains(partials: Iterable[FailureChainsPartial]) -> list[Failu
     for part in partials:
         total.merge(part)
     resolved: set[tuple[Signature, str]] = set()
-    for (hops, stopped_by), link_tid, link_sid, tid in total.pending:
-        target = total.producers.get((link_tid, link_sid))
-        hop = ChainHop("", "", "link") if target is None else ChainHop(target[0], target[1], "link")
-        sig: Signature = ((*hops, hop), stopped_by)
-        if (sig, tid) not in resolved:
-            resolved.add((sig, tid))
-            total.add(sig, tid)
-    total.pending = []
+    for (hops, stopped_by), links in total.pending.items():
+        for key, tid in links:
+            target = total.producers.get(key)
+            hop = ChainHop("", "", "link") if target is None else ChainHop(target[0], target[1], "link")
+            sig: Signature = ((*hops, hop), stopped_by)
+            if (sig, tid) not in resolved:
+                resolved.add((sig, tid))
+                total.add(sig, tid)
+    total.pending = {}
     out: list[FailureChain] = []
     for (hops, stopped_by), (count, ids) in total.chains.items():
         assert isinstance(count, int) and isinstance(ids, list)
