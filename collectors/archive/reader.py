@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from spanscope.collectors.archive.schema import COLUMNS, spans_from_batch
@@ -33,16 +34,13 @@ def iter_archive_traces(root: str) -> Iterator[Trace]:
     """Every trace in the archive once; a trace found in several files comes from the newest."""
     filesystem, _ = resolve(root)
     files = list_archive_files(root)
-    newest: dict[str, int] = {}
-    for index, path in enumerate(files):
-        for trace_id in _trace_ids(filesystem, path):
-            newest[trace_id] = index
+    newest = _newest_copies(filesystem, files)
     for index, path in enumerate(files):
         table = _read(filesystem, path)
         groups: dict[str, list[Span]] = {}
         for span in spans_from_batch(table):
             trace_id = span.trace_id
-            if newest.get(trace_id) == index:
+            if newest.get(trace_id, index) == index:
                 held = groups.get(trace_id)
                 if held is None:
                     groups[trace_id] = [span]
@@ -52,12 +50,25 @@ def iter_archive_traces(root: str) -> Iterator[Trace]:
             yield Trace(trace_id, spans)
 
 
-def _trace_ids(filesystem: pafs.FileSystem, path: str) -> set[str]:
-    try:
-        column = pq.read_table(path, columns=["trace_id"], filesystem=filesystem).column("trace_id")
-    except (OSError, pa.ArrowException) as exc:
-        raise ArchiveError(f"cannot read archive file {path}: {exc}") from exc
-    return set(column.to_pylist())
+def _newest_copies(filesystem: pafs.FileSystem, files: list[str]) -> dict[str, int]:
+    """The traces found in more than one file, each with the index of the newest of those files.
+
+    Counted in Arrow, file by file distinct: a Python set of every trace id in the archive cost a string per
+    span and a dict of every trace, read once a span, that grew out of the caches as the archive grew.
+    """
+    pieces = []
+    for index, path in enumerate(files):
+        try:
+            ids = pq.read_table(path, columns=["trace_id"], filesystem=filesystem).column("trace_id")
+        except (OSError, pa.ArrowException) as exc:
+            raise ArchiveError(f"cannot read archive file {path}: {exc}") from exc
+        distinct = pc.unique(ids)
+        pieces.append(pa.table({"trace_id": distinct, "file": pa.repeat(pa.scalar(index, pa.int32()), len(distinct))}))
+    if len(pieces) < 2:
+        return {}
+    copies = pa.concat_tables(pieces).group_by("trace_id").aggregate([("file", "count"), ("file", "max")])
+    again = copies.filter(pc.greater(copies.column("file_count"), 1))
+    return dict(zip(again.column("trace_id").to_pylist(), again.column("file_max").to_pylist(), strict=True))
 
 
 def _read(filesystem: pafs.FileSystem, path: str) -> pa.Table:
