@@ -125,11 +125,10 @@ class Run:
         self.hotspots: list[Hotspot] = [tuple(h) for h in figures["hotspots"]]
         self.cpu_spread = (self.cpu, self.cpu)
 
-    @classmethod
-    def best_of(cls, repeat: int, engine: str, root: Path, percentiles: str = "auto") -> Run:
-        """``repeat`` runs in as many processes, kept as the least wall and CPU time of them (the figure the shared
-        machine disturbed least) and the highest peak RSS; ``cpu_spread`` is the least and most CPU seen."""
-        runs = [cls(engine, root, percentiles) for _ in range(max(1, repeat))]
+    @staticmethod
+    def best(runs: list[Run]) -> Run:
+        """Runs of one engine and size kept as the least wall and CPU time of them (the figure the shared machine
+        disturbed least) and the highest peak RSS; ``cpu_spread`` is the least and most CPU seen."""
         best = runs[0]
         best.wall = min(r.wall for r in runs)
         best.cpu = min(r.cpu for r in runs)
@@ -140,6 +139,22 @@ class Run:
     def spread(self) -> str:
         low, high = self.cpu_spread
         return "" if low == high else f" (best of runs {low:.1f}-{high:.1f} s CPU)"
+
+
+def prepare_archive(work: Path, spans: int, *, reuse: bool) -> Path:
+    """The archive of ``spans`` spans under ``work``: one already there is reused when ``reuse``, else it is built."""
+    root = work / f"a{spans}"
+    if reuse and list_archive_files(str(root)):
+        size = sum(Path(f).stat().st_size for f in list_archive_files(str(root)))
+        print(f"archive {spans:>11,} spans: {size / spans:6.1f} bytes/span, reused from {root}", flush=True)
+        return root
+    size, write_s = build_archive(root, spans)
+    print(
+        f"archive {spans:>11,} spans: {size / spans:6.1f} bytes/span, "
+        f"{size / 1e6:8.1f} MB, written in {write_s:6.1f} s ({spans / write_s:,.0f} spans/s)",
+        flush=True,
+    )
+    return root
 
 
 def sketch_error(exact: list[Hotspot], sketched: list[Hotspot]) -> float:
@@ -184,19 +199,26 @@ def main(argv: list[str] | None = None) -> int:
     try:
         results: dict[str, dict[int, float]] = {e: {} for e in ["local exact", *engines, "local sketch"]}
         cpu: dict[tuple[str, int], float] = {}
+        roots = {spans: prepare_archive(work, spans, reuse=args.archives is not None) for spans in (small, large)}
+        variants = [
+            ("local exact", "local", "exact"),
+            *((e, e, "auto") for e in engines),
+            ("local sketch", "local", "sketch"),
+        ]
+        runs: dict[tuple[str, int], list[Run]] = {}
+        # Round by round, each variant at both sizes back to back: a shared machine's speed drifts over the tens of
+        # minutes a run takes (its reference loop 35 -> 47 ns between the 1 M and 10 M halves of one run), and a
+        # drift between the halves would read as growth
+        for round_ in range(max(1, args.repeat)):
+            for name, engine, percentiles in variants:
+                for spans in (small, large):
+                    run = Run(engine, roots[spans], percentiles)
+                    runs.setdefault((name, spans), []).append(run)
+                    print(f"  round {round_ + 1}: {name:<12} {spans:>11,} spans {run.cpu:8.1f} s CPU", flush=True)
+            print(f"  {machine_line()}", flush=True)
         for spans in (small, large):
-            root = work / f"a{spans}"
-            if args.archives and list_archive_files(str(root)):
-                size = sum(Path(f).stat().st_size for f in list_archive_files(str(root)))
-                print(f"archive {spans:>11,} spans: {size / spans:6.1f} bytes/span, reused from {root}", flush=True)
-            else:
-                size, write_s = build_archive(root, spans)
-                print(
-                    f"archive {spans:>11,} spans: {size / spans:6.1f} bytes/span, "
-                    f"{size / 1e6:8.1f} MB, written in {write_s:6.1f} s ({spans / write_s:,.0f} spans/s)",
-                    flush=True,
-                )
-            exact = Run.best_of(args.repeat, "local", root, "exact")
+            print(f"{spans:,} spans (best of {max(1, args.repeat)} rounds):")
+            exact = Run.best(runs[("local exact", spans)])
             exact_s = results["local exact"][spans] = exact.wall
             cpu_exact = cpu[("local exact", spans)] = exact.cpu
             print(
@@ -205,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
             for engine in engines:
-                run = Run.best_of(args.repeat, engine, root)
+                run = Run.best(runs[(engine, spans)])
                 results[engine][spans] = run.wall
                 cpu[(engine, spans)] = run.cpu
                 print(
@@ -214,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"{run.cpu / cpu_exact:.2f}; peak RSS {run.rss_mib:.0f} MiB{run.spread()}",
                     flush=True,
                 )
-            sketched = Run.best_of(args.repeat, "local", root, "sketch")
+            sketched = Run.best(runs[("local sketch", spans)])
             results["local sketch"][spans], cpu[("local sketch", spans)] = sketched.wall, sketched.cpu
             print(
                 f"  local sketch {sketched.wall:7.2f} s  ratio {sketched.wall / exact_s:.2f}; "
@@ -223,9 +245,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"{sketch_error(exact.hotspots, sketched.hotspots):.2%} (DDSketch 1%)",
                 flush=True,
             )
-            print(f"  {machine_line()}", flush=True)
             if not args.archives:
-                shutil.rmtree(root)
+                shutil.rmtree(roots[spans])
         base = results["local exact"][small]
         print(f"\nengines on {small:,} spans, ratio to local exact (same run):")
         for engine in results:
