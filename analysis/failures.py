@@ -161,17 +161,10 @@ class FailureChainsPartial:
                 mine.sort()
                 del mine[EXAMPLE_TRACE_IDS:]
         for sig, links in other.pending.items():
-            held = self.pending.get(sig)
-            if held is None:
-                self.pending[sig] = list(links)
-            else:
-                held.extend(links)
+            self.pending.setdefault(sig, []).extend(links)
         mine, shared = self.producers, self.operations
         for key, operation in other.producers.items():
-            pair = shared.get(operation)
-            if pair is None:
-                pair = shared[operation] = operation
-            mine[key] = pair
+            mine[key] = shared.setdefault(operation, operation)
         return self
 
 

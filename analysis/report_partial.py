@@ -34,14 +34,18 @@ class ReportPartial:
         self.traces += other.traces
         self.spans += other.spans
         self.failed_traces += other.failed_traces
-        if other.start_ns and (not self.start_ns or other.start_ns < self.start_ns):
-            self.start_ns = other.start_ns
-        self.end_ns = max(self.end_ns, other.end_ns)
+        self.widen(other.start_ns, other.end_ns)
         self.hotspots.merge(other.hotspots)
         self.failure_chains.merge(other.failure_chains)
         self.stragglers.merge(other.stragglers)
         self.cold_starts.merge(other.cold_starts)
         return self
+
+    def widen(self, start_ns: int, end_ns: int) -> None:
+        """Stretch the time window over ``start_ns``..``end_ns`` (a start of 0 is no start)."""
+        if start_ns and (not self.start_ns or start_ns < self.start_ns):
+            self.start_ns = start_ns
+        self.end_ns = max(self.end_ns, end_ns)
 
     def finish(self) -> Report:
         """The ranked report."""
@@ -73,9 +77,7 @@ def add_step_to(part: ReportPartial, trace: Trace, overlap_tolerance: float = 0.
     part.traces += 1
     part.spans += len(trace.spans)
     part.failed_traces += any(s.status.failed for s in trace.spans)
-    if trace.start_ns and (not part.start_ns or trace.start_ns < part.start_ns):
-        part.start_ns = trace.start_ns
-    part.end_ns = max(part.end_ns, trace.end_ns)
+    part.widen(trace.start_ns, trace.end_ns)
     part.failure_chains.merge(failure_chains_partial(trace))
     part.stragglers.merge(stragglers_partial(trace, kids=kids))
     part.cold_starts.merge(cold_starts_partial(trace))

@@ -56,23 +56,19 @@ def _newest_copies(filesystem: pafs.FileSystem, files: list[str]) -> dict[str, i
     Counted in Arrow, file by file distinct: a Python set of every trace id in the archive cost a string per
     span and a dict of every trace, read once a span, that grew out of the caches as the archive grew.
     """
+    if len(files) < 2:
+        return {}
     pieces = []
     for index, path in enumerate(files):
-        try:
-            ids = pq.read_table(path, columns=["trace_id"], filesystem=filesystem).column("trace_id")
-        except (OSError, pa.ArrowException) as exc:
-            raise ArchiveError(f"cannot read archive file {path}: {exc}") from exc
-        distinct = pc.unique(ids)
+        distinct = pc.unique(_read(filesystem, path, ("trace_id",)).column("trace_id"))
         pieces.append(pa.table({"trace_id": distinct, "file": pa.repeat(pa.scalar(index, pa.int32()), len(distinct))}))
-    if len(pieces) < 2:
-        return {}
     copies = pa.concat_tables(pieces).group_by("trace_id").aggregate([("file", "count"), ("file", "max")])
     again = copies.filter(pc.greater(copies.column("file_count"), 1))
     return dict(zip(again.column("trace_id").to_pylist(), again.column("file_max").to_pylist(), strict=True))
 
 
-def _read(filesystem: pafs.FileSystem, path: str) -> pa.Table:
+def _read(filesystem: pafs.FileSystem, path: str, columns: tuple[str, ...] = COLUMNS) -> pa.Table:
     try:
-        return pq.read_table(path, columns=list(COLUMNS), filesystem=filesystem)
+        return pq.read_table(path, columns=list(columns), filesystem=filesystem)
     except (OSError, pa.ArrowException) as exc:
         raise ArchiveError(f"cannot read archive file {path}: {exc}") from exc
